@@ -1,0 +1,667 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Endpoint configuration: frozen dataclasses, loaded from TOML and validated once.
+
+:func:`load` reads a TOML file (format: ``docs/config.md``) and returns an
+:class:`EndpointConfig`; every problem raises :class:`~pqike.errors.ConfigError` whose
+``field`` is the TOML path of the offending value, e.g.
+``connections.site-a.ike_proposals[0]``. :func:`defaults` returns the built-in demo
+configuration (both ends on 127.0.0.1).
+
+Nothing here does I/O after loading: the engine and transport receive plain values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pqike.errors import ConfigError
+from pqike.proposals import ProposalKind, ProposalSpec, parse_proposal
+
+__all__ = [
+    "DEFAULT_ESP_PROPOSAL",
+    "DEFAULT_IKE_PROPOSAL",
+    "DEMO_PSK",
+    "Addr",
+    "ChildConfig",
+    "ConnectionConfig",
+    "EndpointConfig",
+    "Identity",
+    "KeylogFile",
+    "TrafficSelector",
+    "defaults",
+    "demo_pair",
+    "load",
+    "loads",
+]
+
+Addr = tuple[str, int]
+"""(IP address literal, UDP port)."""
+
+DEFAULT_IKE_PROPOSAL = "aes256gcm16-prfsha384-x25519-ke1_mlkem768"
+DEFAULT_ESP_PROPOSAL = "aes256gcm16"
+DEMO_PSK = b"pqike-demo-psk: public, for loopback demos only"
+"""The demo's pre-shared key. It is published in the source: never deploy it."""
+
+# IKEv2 ID types (RFC 7296 §3.5) and traffic selector types (§3.13.1).
+_ID_IPV4, _ID_FQDN, _ID_RFC822, _ID_IPV6, _ID_KEY_ID = 1, 2, 3, 5, 11
+_TS_IPV4, _TS_IPV6 = 7, 8
+
+_ID_PREFIXES: dict[str, int] = {
+    "fqdn": _ID_FQDN,
+    "email": _ID_RFC822,
+    "rfc822": _ID_RFC822,
+    "userfqdn": _ID_RFC822,
+    "ipv4": _ID_IPV4,
+    "ipv6": _ID_IPV6,
+    "keyid": _ID_KEY_ID,
+}
+_IP_PROTOCOLS: dict[str, int] = {
+    "any": 0,
+    "icmp": 1,
+    "tcp": 6,
+    "udp": 17,
+    "ipv6-icmp": 58,
+    "icmp6": 58,
+    "sctp": 132,
+}
+
+_PROTOCOL_NAMES: dict[int, str] = {}
+for _proto_name, _proto in _IP_PROTOCOLS.items():
+    _PROTOCOL_NAMES.setdefault(_proto, _proto_name)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An IKE identity (ID payload body without the reserved octets)."""
+
+    id_type: int
+    """RFC 7296 §3.5 ID type: 1 IPv4, 2 FQDN, 3 RFC822, 5 IPv6, 11 KEY_ID."""
+    data: bytes
+    """Identification data as sent on the wire."""
+
+    @classmethod
+    def parse(cls, text: str) -> Identity:
+        """Parse strongSwan-like identity syntax.
+
+        ``fqdn:a.pq.test``, ``a.pq.test`` and ``@a.pq.test`` are FQDNs; ``user@x`` (or
+        ``email:user@x``) is RFC822; an IP literal is an address ID; ``keyid:#0a1b``
+        is a hex key ID and ``keyid:text`` a key ID of those UTF-8 octets.
+
+        Raises:
+            ValueError: empty text, a bad address after ``ipv4:``/``ipv6:`` or bad hex.
+        """
+        text = text.strip()
+        prefix, sep, rest = text.partition(":")
+        if sep and prefix.lower() in _ID_PREFIXES:
+            return cls._typed(_ID_PREFIXES[prefix.lower()], rest)
+        try:
+            return cls._address(ipaddress.ip_address(text))
+        except ValueError:
+            pass
+        if text.startswith("@"):
+            return cls._typed(_ID_FQDN, text[1:])
+        return cls._typed(_ID_RFC822 if "@" in text else _ID_FQDN, text)
+
+    @classmethod
+    def _address(cls, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Identity:
+        return cls(_ID_IPV4 if addr.version == 4 else _ID_IPV6, addr.packed)
+
+    @classmethod
+    def _typed(cls, id_type: int, value: str) -> Identity:
+        if not value:
+            raise ValueError("identity is empty")
+        if id_type in (_ID_IPV4, _ID_IPV6):
+            addr = ipaddress.ip_address(value)
+            if (addr.version == 4) != (id_type == _ID_IPV4):
+                raise ValueError(f"{value!r} is not an IPv{6 - 2 * (id_type == 1)} ID")
+            return cls._address(addr)
+        if id_type == _ID_KEY_ID and value.startswith("#"):
+            try:
+                return cls(id_type, bytes.fromhex(value[1:]))
+            except ValueError:
+                raise ValueError(f"key ID {value!r} is not hex") from None
+        return cls(id_type, value.encode())
+
+    def __str__(self) -> str:
+        if self.id_type in (_ID_IPV4, _ID_IPV6):
+            return str(ipaddress.ip_address(self.data))
+        if self.id_type == _ID_FQDN:
+            return f"fqdn:{self.data.decode(errors='replace')}"
+        if self.id_type == _ID_RFC822:
+            return self.data.decode(errors="replace")
+        if self.id_type == _ID_KEY_ID:
+            return f"keyid:#{self.data.hex()}"
+        return f"id{self.id_type}:#{self.data.hex()}"
+
+
+@dataclass(frozen=True)
+class TrafficSelector:
+    """One traffic selector (RFC 7296 §3.13.1), addresses as packed bytes."""
+
+    ts_type: int
+    """7 TS_IPV4_ADDR_RANGE or 8 TS_IPV6_ADDR_RANGE."""
+    ip_protocol: int
+    """IP protocol number, 0 = any."""
+    start_port: int
+    end_port: int
+    start_addr: bytes
+    end_addr: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> TrafficSelector:
+        """Parse ``10.0.0.0/24``, ``10.0.0.1``, ``10.0.0.1-10.0.0.9``, optionally
+        followed by ``[proto]`` or ``[proto/port]`` / ``[proto/lo-hi]`` (strongSwan
+        syntax), e.g. ``10.0.0.0/24[tcp/443]``, ``::/0[udp]``.
+
+        Raises:
+            ValueError: bad address, prefix, protocol or port, naming the part.
+        """
+        text = text.strip()
+        addresses, _, selector = text.partition("[")
+        protocol, start_port, end_port = 0, 0, 65535
+        if selector:
+            if not selector.endswith("]"):
+                raise ValueError(f"{text!r}: missing ']'")
+            protocol, start_port, end_port = _parse_proto_ports(selector[:-1])
+        start, end = _parse_range(addresses.strip())
+        ts_type = _TS_IPV4 if start.version == 4 else _TS_IPV6
+        return cls(ts_type, protocol, start_port, end_port, start.packed, end.packed)
+
+    def __str__(self) -> str:
+        start = ipaddress.ip_address(self.start_addr)
+        end = ipaddress.ip_address(self.end_addr)
+        nets = list(ipaddress.summarize_address_range(start, end))
+        text = str(nets[0]) if len(nets) == 1 else f"{start}-{end}"
+        if self.ip_protocol == 0 and (self.start_port, self.end_port) == (0, 65535):
+            return text
+        ports = (
+            ""
+            if (self.start_port, self.end_port) == (0, 65535)
+            else f"/{self.start_port}"
+            if self.start_port == self.end_port
+            else f"/{self.start_port}-{self.end_port}"
+        )
+        protocol = _PROTOCOL_NAMES.get(self.ip_protocol, str(self.ip_protocol))
+        return f"{text}[{protocol}{ports}]"
+
+
+_IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse_range(text: str) -> tuple[_IpAddress, _IpAddress]:
+    if "-" in text:
+        first, _, last = text.partition("-")
+        start, end = ipaddress.ip_address(first), ipaddress.ip_address(last)
+        if start.version != end.version or int(start) > int(end):
+            raise ValueError(f"{text!r} is not an address range")
+        return start, end
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    return net.network_address, net.broadcast_address
+
+
+def _parse_proto_ports(text: str) -> tuple[int, int, int]:
+    name, _, ports = text.partition("/")
+    name = name.strip().lower()
+    if name in _IP_PROTOCOLS:
+        protocol = _IP_PROTOCOLS[name]
+    elif name.isdigit() and int(name) <= 255:
+        protocol = int(name)
+    else:
+        raise ValueError(f"unknown IP protocol {name!r}")
+    if not ports or ports == "%any":
+        return protocol, 0, 65535
+    first, _, last = ports.partition("-")
+    last = last or first
+    if not (first.isdigit() and last.isdigit()):
+        raise ValueError(f"bad port {ports!r}")
+    start, end = int(first), int(last)
+    if not start <= end <= 65535:
+        raise ValueError(f"bad port range {ports!r}")
+    return protocol, start, end
+
+
+@dataclass(frozen=True)
+class ChildConfig:
+    """One Child SA (ESP) of a connection."""
+
+    name: str
+    local_ts: tuple[TrafficSelector, ...]
+    remote_ts: tuple[TrafficSelector, ...]
+    esp_proposals: tuple[ProposalSpec, ...]
+    mode: Literal["tunnel", "transport"] = "tunnel"
+    replay_window: int = 64
+    """Anti-replay window in packets: 0 (off) or 32..8192."""
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """One IKE connection: peers, identities, PSK, proposals and children."""
+
+    name: str
+    local_addrs: tuple[str, ...]
+    """Local IP literals; empty = any listen address."""
+    remote_addrs: tuple[str, ...]
+    """Peer IP literals; empty (``%any`` in TOML) = accept from anywhere."""
+    remote_port: int
+    """The peer's IKE port (500 unless the peer listens elsewhere)."""
+    local_id: Identity
+    remote_id: Identity
+    psk: bytes = field(repr=False)
+    """Pre-shared key; never shown by ``repr``."""
+    ike_proposals: tuple[ProposalSpec, ...]
+    children: tuple[ChildConfig, ...]
+    fragment_size: int = 1280
+    force_encap: bool = False
+    retransmit_timeout: float = 4.0
+    retransmit_tries: int = 5
+    retransmit_base: float = 1.8
+    dpd_delay: float = 0
+    """Seconds of inactivity before a liveness check; 0 = off."""
+    keylog: Callable[[str], None] | None = None
+    """DANGER: receives key material (Wireshark IKEv2/ESP decryption-table rows).
+
+    Anyone reading its output can decrypt the traffic. Debugging only."""
+    remote_natt_port: int = 4500
+    """The peer's NAT-T port, used after floating to UDP encapsulation."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointConfig:
+    """One endpoint: the sockets it binds and the connections it serves."""
+
+    listen: Sequence[Addr]
+    """IKE sockets ``(address, port)``; for each address the transport also binds
+    ``(address, natt_port)``."""
+    connections: Mapping[str, ConnectionConfig]
+    port: int = 500
+    """Local IKE port (0 = ephemeral, for tests)."""
+    natt_port: int = 4500
+    """Local NAT-T port (0 = ephemeral, for tests)."""
+    cookie_threshold: int = 30
+    """Half-open IKE SAs above which the responder demands a COOKIE (0 = always)."""
+    half_open_limit: int = 1000
+    """Half-open IKE SAs above which new IKE_SA_INIT requests are dropped."""
+
+
+class KeylogFile:
+    """A ``keylog`` callable that appends each row to a file.
+
+    DANGER: the file then holds keys that decrypt this endpoint's IKE and ESP traffic.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, row: str) -> None:
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(row.rstrip("\n") + "\n")
+
+    def __repr__(self) -> str:
+        return f"KeylogFile({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeylogFile) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+
+# ---------------------------------------------------------------------------------
+# TOML reading
+
+
+_T = TypeVar("_T")
+_MISSING: Any = object()
+
+
+class _Table:
+    """A TOML table being read: typed getters that raise ConfigError with the path,
+    and a final check that no unknown key is left."""
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+        self.used: set[str] = set()
+
+    def field(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, kind: type[_T], default: _T, what: str) -> _T:
+        self.used.add(key)
+        if key not in self.data:
+            if default is _MISSING:
+                raise ConfigError(self.field(key), "required")
+            return default
+        value: object = self.data[key]
+        if kind is float and type(value) is int:
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and type(value) is bool):
+            raise ConfigError(self.field(key), f"must be {what}")
+        return value
+
+    def string(self, key: str, default: str = _MISSING) -> str:
+        return self.get(key, str, default, "a string")
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.get(key, int, default, "an integer")
+        if not low <= value <= high:
+            raise ConfigError(self.field(key), f"must be {low}..{high}, got {value}")
+        return value
+
+    def number(self, key: str, default: float, low: float) -> float:
+        value = self.get(key, float, default, "a number")
+        if value < low:
+            raise ConfigError(self.field(key), f"must be >= {low}, got {value}")
+        return value
+
+    def strings(self, key: str, default: list[str] = _MISSING) -> list[str]:
+        value = self.get(key, list, default, "a list of strings")
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise ConfigError(f"{self.field(key)}[{index}]", "must be a string")
+        return value
+
+    def tables(self, key: str) -> dict[str, _Table]:
+        value = self.get(key, dict, {}, "a table")
+        out: dict[str, _Table] = {}
+        for name, sub in value.items():
+            if not isinstance(sub, dict):
+                raise ConfigError(f"{self.field(key)}.{name}", "must be a table")
+            out[name] = _Table(sub, f"{self.field(key)}.{name}")
+        return out
+
+    def finish(self) -> None:
+        for key in self.data:
+            if key not in self.used:
+                raise ConfigError(self.field(key), "unknown key")
+
+
+def _ip_list(table: _Table, key: str, default: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for index, text in enumerate(table.strings(key, default)):
+        if text == "%any":
+            continue
+        try:
+            out.append(str(ipaddress.ip_address(text)))
+        except ValueError:
+            raise ConfigError(
+                f"{table.field(key)}[{index}]", f"{text!r} is not an IP address"
+            ) from None
+    return tuple(out)
+
+
+def _parsed(
+    table: _Table, key: str, default: list[str], parse: Callable[[str], _T]
+) -> tuple[_T, ...]:
+    items = table.strings(key, default)
+    if not items:
+        raise ConfigError(table.field(key), "must not be empty")
+    out: list[_T] = []
+    for index, text in enumerate(items):
+        try:
+            out.append(parse(text))
+        except ValueError as exc:
+            raise ConfigError(f"{table.field(key)}[{index}]", str(exc)) from None
+    return tuple(out)
+
+
+def _proposals(
+    table: _Table, key: str, default: str, kind: ProposalKind
+) -> tuple[ProposalSpec, ...]:
+    return _parsed(table, key, [default], lambda text: parse_proposal(text, kind))
+
+
+def _identity(table: _Table, key: str) -> Identity:
+    text = table.string(key)
+    try:
+        return Identity.parse(text)
+    except ValueError as exc:
+        raise ConfigError(table.field(key), str(exc)) from None
+
+
+def _secret_text(text: str, where: str) -> bytes:
+    """PSK text: ``0x``-prefixed hex, otherwise its UTF-8 octets."""
+    if text.startswith(("0x", "0X")):
+        try:
+            value = bytes.fromhex(text[2:])
+        except ValueError:
+            raise ConfigError(where, "PSK after '0x' is not hex") from None
+    else:
+        value = text.encode()
+    if not value:
+        raise ConfigError(where, "PSK is empty")
+    return value
+
+
+def _psk(table: _Table, base_dir: Path) -> bytes:
+    given = [key for key in ("psk", "psk_file", "psk_env") if key in table.data]
+    if len(given) != 1:
+        found = ", ".join(given) or "none"
+        raise ConfigError(
+            table.field("psk"), f"give exactly one of psk, psk_file, psk_env ({found})"
+        )
+    key = given[0]
+    where = table.field(key)
+    value = table.string(key)
+    if key == "psk":
+        return _secret_text(value, where)
+    if key == "psk_env":
+        if value not in os.environ:
+            raise ConfigError(where, f"environment variable {value!r} is not set")
+        return _secret_text(os.environ[value], where)
+    path = base_dir / value
+    try:
+        data = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(where, f"cannot read {str(path)!r}: {exc}") from None
+    return _secret_text(data.strip(), where)
+
+
+def _replay_window(table: _Table) -> int:
+    value = table.integer("replay_window", 64, 0, 8192)
+    if 0 < value < 32:
+        raise ConfigError(table.field("replay_window"), "must be 0 or 32..8192")
+    return value
+
+
+def _child(name: str, table: _Table) -> ChildConfig:
+    any_ts = ["0.0.0.0/0", "::/0"]
+    mode = table.string("mode", "tunnel")
+    if mode not in ("tunnel", "transport"):
+        raise ConfigError(table.field("mode"), "must be 'tunnel' or 'transport'")
+    child = ChildConfig(
+        name=name,
+        local_ts=_parsed(table, "local_ts", any_ts, TrafficSelector.parse),
+        remote_ts=_parsed(table, "remote_ts", any_ts, TrafficSelector.parse),
+        esp_proposals=_proposals(table, "esp_proposals", DEFAULT_ESP_PROPOSAL, "esp"),
+        mode="tunnel" if mode == "tunnel" else "transport",
+        replay_window=_replay_window(table),
+    )
+    table.finish()
+    return child
+
+
+def _keylog(table: _Table, base_dir: Path) -> KeylogFile | None:
+    path = table.string("keylog", "")
+    return KeylogFile(base_dir / path) if path else None
+
+
+def _connection(
+    name: str, table: _Table, listen: Sequence[str], base_dir: Path
+) -> ConnectionConfig:
+    conn = ConnectionConfig(
+        name=name,
+        local_addrs=_ip_list(table, "local_addrs", list(listen)),
+        remote_addrs=_ip_list(table, "remote_addrs", ["%any"]),
+        remote_port=table.integer("remote_port", 500, 1, 65535),
+        local_id=_identity(table, "local_id"),
+        remote_id=_identity(table, "remote_id"),
+        psk=_psk(table, base_dir),
+        ike_proposals=_proposals(table, "ike_proposals", DEFAULT_IKE_PROPOSAL, "ike"),
+        children=tuple(
+            _child(child, sub) for child, sub in table.tables("children").items()
+        ),
+        fragment_size=table.integer("fragment_size", 1280, 576, 65535),
+        force_encap=table.get("force_encap", bool, False, "true or false"),
+        retransmit_timeout=table.number("retransmit_timeout", 4.0, 0.01),
+        retransmit_tries=table.integer("retransmit_tries", 5, 0, 100),
+        retransmit_base=table.number("retransmit_base", 1.8, 1.0),
+        dpd_delay=table.number("dpd_delay", 0.0, 0.0),
+        keylog=_keylog(table, base_dir),
+        remote_natt_port=table.integer("remote_natt_port", 4500, 1, 65535),
+    )
+    table.finish()
+    return conn
+
+
+def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
+    top = _Table(data, "")
+    hosts = _ip_list(top, "listen", ["0.0.0.0"])
+    if not hosts:
+        raise ConfigError("listen", "must name at least one address")
+    port = top.integer("port", 500, 0, 65535)
+    natt_port = top.integer("natt_port", 4500, 0, 65535)
+    if port == natt_port != 0:
+        raise ConfigError("natt_port", f"must differ from port ({port})")
+    connections = {
+        name: _connection(name, sub, hosts, base_dir)
+        for name, sub in top.tables("connections").items()
+    }
+    if not connections:
+        raise ConfigError("connections", "at least one connection is required")
+    config = EndpointConfig(
+        listen=tuple((host, port) for host in hosts),
+        connections=connections,
+        port=port,
+        natt_port=natt_port,
+        cookie_threshold=top.integer("cookie_threshold", 30, 0, 1 << 20),
+        half_open_limit=top.integer("half_open_limit", 1000, 1, 1 << 20),
+    )
+    top.finish()
+    return config
+
+
+def loads(text: str, base_dir: Path | str = ".") -> EndpointConfig:
+    """Parse and validate TOML text; relative ``psk_file``/``keylog`` paths are
+    taken from ``base_dir``.
+
+    Raises:
+        ConfigError: invalid TOML or any invalid value (``field`` names it).
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("<toml>", f"invalid TOML: {exc}") from None
+    return _endpoint(data, Path(base_dir))
+
+
+def load(path: Path | str) -> EndpointConfig:
+    """Read and validate a TOML configuration file (format: ``docs/config.md``).
+
+    Raises:
+        ConfigError: unreadable file, invalid TOML or any invalid value; ``field`` is
+            the TOML path, e.g. ``connections.site-a.ike_proposals[0]``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read configuration: {exc}") from None
+    return loads(text, path.parent)
+
+
+# ---------------------------------------------------------------------------------
+# Built-in demo
+
+DEMO_HOST = "127.0.0.1"
+DEMO_RESPONDER_PORTS = (20500, 24500)
+DEMO_INITIATOR_PORTS = (20501, 24501)
+
+
+def _demo_side(
+    role: Literal["initiator", "responder"],
+    host: str,
+    own_ports: tuple[int, int],
+    peer_ports: tuple[int, int],
+) -> EndpointConfig:
+    initiator = role == "initiator"
+    nets = (
+        ("10.1.0.0/24", "10.2.0.0/24") if initiator else ("10.2.0.0/24", "10.1.0.0/24")
+    )
+    child = ChildConfig(
+        name="net",
+        local_ts=(TrafficSelector.parse(nets[0]),),
+        remote_ts=(TrafficSelector.parse(nets[1]),),
+        esp_proposals=(parse_proposal(DEFAULT_ESP_PROPOSAL, "esp"),),
+    )
+    names = ("initiator.pq.test", "responder.pq.test")
+    conn = ConnectionConfig(
+        name="demo",
+        local_addrs=(host,),
+        remote_addrs=(host,),
+        remote_port=peer_ports[0],
+        local_id=Identity.parse(f"fqdn:{names[0] if initiator else names[1]}"),
+        remote_id=Identity.parse(f"fqdn:{names[1] if initiator else names[0]}"),
+        psk=DEMO_PSK,
+        ike_proposals=(parse_proposal(DEFAULT_IKE_PROPOSAL, "ike"),),
+        children=(child,),
+        remote_natt_port=peer_ports[1],
+    )
+    return EndpointConfig(
+        listen=((host, own_ports[0]),),
+        connections={"demo": conn},
+        port=own_ports[0],
+        natt_port=own_ports[1],
+    )
+
+
+def defaults(
+    role: Literal["initiator", "responder"] = "responder",
+    *,
+    host: str = DEMO_HOST,
+    responder_ports: tuple[int, int] = DEMO_RESPONDER_PORTS,
+    initiator_ports: tuple[int, int] = DEMO_INITIATOR_PORTS,
+) -> EndpointConfig:
+    """The built-in demo configuration of one side.
+
+    Both sides have a connection ``demo`` on ``host`` (IKE
+    ``aes256gcm16-prfsha384-x25519-ke1_mlkem768``, FQDN IDs ``initiator.pq.test`` and
+    ``responder.pq.test``, :data:`DEMO_PSK`) with one tunnel-mode child ``net``
+    (ESP ``aes256gcm16``) between 10.1.0.0/24 (initiator) and 10.2.0.0/24 (responder).
+    Ports are ``(ike, natt)`` pairs.
+    """
+    if role == "initiator":
+        return _demo_side(role, host, initiator_ports, responder_ports)
+    return _demo_side(role, host, responder_ports, initiator_ports)
+
+
+def demo_pair(
+    *,
+    host: str = DEMO_HOST,
+    responder_ports: tuple[int, int] = DEMO_RESPONDER_PORTS,
+    initiator_ports: tuple[int, int] = DEMO_INITIATOR_PORTS,
+) -> tuple[EndpointConfig, EndpointConfig]:
+    """``(responder, initiator)`` demo configurations that talk to each other."""
+    return (
+        defaults(
+            "responder",
+            host=host,
+            responder_ports=responder_ports,
+            initiator_ports=initiator_ports,
+        ),
+        defaults(
+            "initiator",
+            host=host,
+            responder_ports=responder_ports,
+            initiator_ports=initiator_ports,
+        ),
+    )
