@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: Apache-2.0
+"""strongSwan proposal syntax: parse, format and their round trip."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pqike.proposals import (
+    ENCR_KEYWORDS,
+    INTEG_KEYWORDS,
+    KE_KEYWORDS,
+    PRF_KEYWORDS,
+    ProposalKind,
+    ProposalSpec,
+    format_proposal,
+    is_aead,
+    parse_proposal,
+)
+
+
+def test_parse_hybrid_ike_proposal() -> None:
+    spec = parse_proposal("aes256gcm16-prfsha384-x25519-ke1_mlkem768", "ike")
+    assert spec == ProposalSpec(
+        encr=((20, 256),), prf=(6,), integ=(), ke=(31,), addke=((36,),), esn=()
+    )
+    assert spec.aead
+
+
+def test_parse_integ_implies_prf_for_ike() -> None:
+    spec = parse_proposal("aes256-sha256-ecp256-ke1_x25519", "ike")
+    assert spec.encr == ((12, 256),)
+    assert spec.integ == (12,)
+    assert spec.prf == (5,)
+    assert spec.ke == (19,)
+    assert spec.addke == ((31,),)
+
+
+def test_parse_explicit_prf_wins_over_integ() -> None:
+    spec = parse_proposal("aes128-sha256-prfsha512-x25519", "ike")
+    assert spec.prf == (7,)
+    assert spec.integ == (12,)
+
+
+def test_parse_integ_next_to_aead_only_gives_prf() -> None:
+    spec = parse_proposal("aes256gcm16-sha384-ecp384", "ike")
+    assert spec.integ == ()
+    assert spec.prf == (6,)
+
+
+@pytest.mark.parametrize(
+    ("text", "encr"),
+    [
+        ("aes128gcm16", ((20, 128),)),
+        ("chacha20poly1305", ((28, 0),)),
+        ("aes256gcm16-aes128gcm16", ((20, 256), (20, 128))),
+    ],
+)
+def test_parse_esp_aead_defaults_to_no_esn_and_no_pfs(
+    text: str, encr: tuple[tuple[int, int], ...]
+) -> None:
+    spec = parse_proposal(text, "esp")
+    assert spec == ProposalSpec(encr=encr, esn=(0,))
+
+
+def test_parse_esp_with_pfs_and_addke() -> None:
+    spec = parse_proposal("aes256gcm16-x25519-ke1_ecp256", "esp")
+    assert spec.ke == (31,)
+    assert spec.addke == ((19,),)
+    assert spec.esn == (0,)
+
+
+def test_parse_optional_addke_none() -> None:
+    spec = parse_proposal("aes256gcm16-prfsha256-x25519-ke1_mlkem768-ke1_none", "ike")
+    assert spec.addke == ((36, 0),)
+    assert parse_proposal("aes256gcm16-ke1_none", "esp").addke == ((0,),)
+
+
+def test_parse_later_addke_leaves_earlier_types_empty() -> None:
+    spec = parse_proposal("aes256gcm16-prfsha256-x25519-ke3_mlkem1024", "ike")
+    assert spec.addke == ((), (), (37,))
+
+
+def test_parse_multiple_algorithms_per_type_keep_order() -> None:
+    spec = parse_proposal(
+        "aes256gcm16-aes128gcm16-prfsha384-prfsha256-x25519-ecp256", "ike"
+    )
+    assert spec.encr == ((20, 256), (20, 128))
+    assert spec.prf == (6, 5)
+    assert spec.ke == (31, 19)
+
+
+@pytest.mark.parametrize(
+    ("text", "esn"),
+    [
+        ("aes256gcm16-esn", (1,)),
+        ("aes256gcm16-noesn", (0,)),
+        ("aes256gcm16-esn-noesn", (1, 0)),
+    ],
+)
+def test_parse_esn_keywords(text: str, esn: tuple[int, ...]) -> None:
+    assert parse_proposal(text, "esp").esn == esn
+
+
+def test_parse_is_case_insensitive_and_ignores_repeats() -> None:
+    spec = parse_proposal(" AES256GCM16-prfsha384-X25519-x25519-curve25519 ", "ike")
+    assert spec.ke == (31,)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "message"),
+    [
+        ("aes256gcm17-prfsha384-x25519", "ike", "'aes256gcm17'"),
+        ("aes256gcm16-prfsha384-x25519-ke1_mlkem769", "ike", "'mlkem769'"),
+        ("aes256gcm16-prfsha384-x25519-ke8_mlkem768", "ike", "'ke8_mlkem768'"),
+        ("aes256gcm16-prfsha384-x25519-ke0_mlkem768", "ike", "'ke0_mlkem768'"),
+        ("aes256gcm16-prfsha384-x25519-kex_mlkem768", "ike", "'kex_mlkem768'"),
+        ("aes256gcm16--x25519", "ike", "empty keyword"),
+        ("aes256gcm16-prfsha384-x25519-esn", "ike", "'esn'"),
+        ("aes256gcm16-x25519", "ike", "PRF"),
+        ("aes256gcm16-prfsha384", "ike", "key exchange"),
+        ("aes256gcm16-prfsha384-none", "ike", "'none'"),
+        ("prfsha384-x25519", "ike", "encryption"),
+        ("aes256-prfsha384-x25519", "ike", "integrity"),
+        ("aes256gcm16-aes256-sha256-prfsha384-x25519", "ike", "AEAD and non-AEAD"),
+        ("aes256gcm16-prfsha256", "esp", "PRF"),
+        ("aes256", "esp", "integrity"),
+        ("aes256gcm16-sha256", "esp", "'sha256'"),
+    ],
+)
+def test_parse_rejects_with_friendly_message(
+    text: str, kind: ProposalKind, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_proposal(text, kind)
+
+
+def test_parse_rejects_unknown_kind() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        parse_proposal("aes128gcm16", "ah")  # type: ignore[arg-type]
+
+
+def test_format_uses_canonical_keywords() -> None:
+    spec = parse_proposal("aes256gcm128-prfsha384-curve25519-ke1_mlkem768", "ike")
+    assert format_proposal(spec) == "aes256gcm16-prfsha384-x25519-ke1_mlkem768"
+    assert str(spec) == format_proposal(spec)
+
+
+def test_format_writes_esn_only_when_not_default() -> None:
+    assert format_proposal(parse_proposal("aes256gcm16-noesn", "esp")) == "aes256gcm16"
+    assert (
+        format_proposal(parse_proposal("aes256gcm16-esn", "esp")) == "aes256gcm16-esn"
+    )
+
+
+def test_format_rejects_unknown_ids() -> None:
+    with pytest.raises(ValueError, match="999"):
+        format_proposal(ProposalSpec(encr=((20, 256),), ke=(999,)))
+    with pytest.raises(ValueError, match="encryption"):
+        format_proposal(ProposalSpec(encr=((20, 100),)))
+
+
+def test_transforms_lists_types_in_wire_order() -> None:
+    spec = parse_proposal("aes256gcm16-prfsha384-x25519-ke2_mlkem768", "ike")
+    assert spec.transforms() == [(1, 20, 256), (2, 6, 0), (4, 31, 0), (7, 36, 0)]
+    esp = parse_proposal("aes128-sha256", "esp")
+    assert esp.transforms() == [(1, 12, 128), (3, 12, 0), (5, 0, 0)]
+
+
+# -- round trip ------------------------------------------------------------------
+
+_AEAD = sorted({v for v in ENCR_KEYWORDS.values() if is_aead(v[0])})
+_PLAIN = sorted({v for v in ENCR_KEYWORDS.values() if not is_aead(v[0])})
+_PRFS = sorted(set(PRF_KEYWORDS.values()))
+_INTEGS = sorted(set(INTEG_KEYWORDS.values()))
+_KES = sorted(set(KE_KEYWORDS.values()) - {0})
+
+
+def _unique(values: list[int], min_size: int) -> st.SearchStrategy[tuple[int, ...]]:
+    return st.lists(
+        st.sampled_from(values), min_size=min_size, max_size=4, unique=True
+    ).map(tuple)
+
+
+@st.composite
+def _specs(draw: st.DrawFn, kind: ProposalKind) -> ProposalSpec:
+    aead = draw(st.booleans())
+    encr = draw(
+        st.lists(
+            st.sampled_from(_AEAD if aead else _PLAIN),
+            min_size=1,
+            max_size=4,
+            unique=True,
+        ).map(tuple)
+    )
+    integ: tuple[int, ...] = () if aead else draw(_unique(_INTEGS, 1))
+    with_none = [*_KES, 0]
+    addke = list(draw(st.lists(_unique(with_none, 0), max_size=7)))
+    while addke and not addke[-1]:
+        addke.pop()
+    prf: tuple[int, ...]
+    esn: tuple[int, ...] = ()
+    if kind == "ike":
+        prf, ke = draw(_unique(_PRFS, 1)), draw(_unique(_KES, 1))
+    else:
+        prf, ke = (), draw(_unique(with_none, 0))
+        esn = draw(
+            st.lists(st.sampled_from([0, 1]), min_size=1, unique=True).map(tuple)
+        )
+    return ProposalSpec(encr, prf, integ, ke, tuple(addke), esn)
+
+
+@given(_specs("ike"))
+def test_roundtrip_format_then_parse_ike(spec: ProposalSpec) -> None:
+    assert parse_proposal(format_proposal(spec), "ike") == spec
+
+
+@given(_specs("esp"))
+def test_roundtrip_format_then_parse_esp(spec: ProposalSpec) -> None:
+    assert parse_proposal(format_proposal(spec), "esp") == spec
