@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: Apache-2.0
+"""IKE messages: the header plus a chain of payloads (RFC 7296 §3.1, §3.2).
+
+Decoding is strict and bounded: every loop consumes at least four octets, every
+length is checked against what is left, and any violation raises
+:class:`pqike.errors.DecodeError` (notify INVALID_SYNTAX unless stated otherwise).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pqike.errors import DecodeError
+from pqike.ikev2.codec.cp import CpPayload
+from pqike.ikev2.codec.encrypted import SkfPayload, SkPayload
+from pqike.ikev2.codec.header import IkeHeader, decode_header
+from pqike.ikev2.codec.payloads import (
+    AuthPayload,
+    CertPayload,
+    CertReqPayload,
+    DeletePayload,
+    EapPayload,
+    IdiPayload,
+    IdrPayload,
+    KePayload,
+    NoncePayload,
+    NotifyPayload,
+    UnknownPayload,
+    VendorIdPayload,
+)
+from pqike.ikev2.codec.sa import SaPayload
+from pqike.ikev2.codec.ts import TsiPayload, TsrPayload
+from pqike.ikev2.constants import IKE_HEADER_LENGTH, PayloadType
+
+__all__ = [
+    "EncryptedPayload",
+    "Message",
+    "Payload",
+    "decode_message",
+    "decode_payloads",
+    "encode_message",
+    "encode_payloads",
+]
+
+Payload = (
+    SaPayload
+    | KePayload
+    | IdiPayload
+    | IdrPayload
+    | CertPayload
+    | CertReqPayload
+    | AuthPayload
+    | NoncePayload
+    | NotifyPayload
+    | DeletePayload
+    | VendorIdPayload
+    | TsiPayload
+    | TsrPayload
+    | SkPayload
+    | CpPayload
+    | EapPayload
+    | SkfPayload
+    | UnknownPayload
+)
+"""Any payload the codec produces."""
+
+EncryptedPayload = SkPayload | SkfPayload
+
+_GENERIC = struct.Struct(">BBH")
+_CRITICAL = 0x80
+
+_DECODERS: dict[int, Callable[[bytes], Payload]] = {
+    PayloadType.SA: SaPayload.decode,
+    PayloadType.KE: KePayload.decode,
+    PayloadType.IDI: IdiPayload.decode,
+    PayloadType.IDR: IdrPayload.decode,
+    PayloadType.CERT: CertPayload.decode,
+    PayloadType.CERTREQ: CertReqPayload.decode,
+    PayloadType.AUTH: AuthPayload.decode,
+    PayloadType.NONCE: NoncePayload.decode,
+    PayloadType.NOTIFY: NotifyPayload.decode,
+    PayloadType.DELETE: DeletePayload.decode,
+    PayloadType.VENDOR_ID: VendorIdPayload.decode,
+    PayloadType.TSI: TsiPayload.decode,
+    PayloadType.TSR: TsrPayload.decode,
+    PayloadType.CP: CpPayload.decode,
+    PayloadType.EAP: EapPayload.decode,
+}
+_ENCRYPTED: dict[int, Callable[[bytes, int], Payload]] = {
+    PayloadType.SK: SkPayload.decode,
+    PayloadType.SKF: SkfPayload.decode,
+}
+
+P = TypeVar("P")
+
+
+def decode_payloads(
+    data: bytes, first_type: int, offset: int = 0, *, inner: bool = False
+) -> tuple[Payload, ...]:
+    """Decode the payload chain in ``data[offset:]`` that starts with ``first_type``.
+
+    Args:
+        data: the octets holding the chain; it must end exactly with the chain.
+        first_type: type of the first payload (0 = no payloads).
+        offset: where the chain starts in ``data``.
+        inner: the chain is the plaintext of an SK/SKF payload, where another
+            encrypted payload is not allowed.
+
+    Raises:
+        DecodeError: a length does not fit, a payload body is malformed, octets
+            follow the last payload, or SK/SKF is not last (or nested).
+    """
+    payloads: list[Payload] = []
+    end = len(data)
+    next_type = first_type
+    while next_type:
+        if end - offset < 4:
+            raise DecodeError(f"payload type {next_type} truncated at offset {offset}")
+        following, flags, length = _GENERIC.unpack_from(data, offset)
+        if length < 4 or offset + length > end:
+            raise DecodeError(
+                f"payload type {next_type} length {length} exceeds the "
+                f"{end - offset} octets left"
+            )
+        body = data[offset + 4 : offset + length]
+        offset += length
+        decoder = _DECODERS.get(next_type)
+        if decoder is not None:
+            payloads.append(decoder(body))
+        elif next_type in _ENCRYPTED:
+            if inner:
+                raise DecodeError("encrypted payload inside an encrypted payload")
+            if offset != end:
+                raise DecodeError("encrypted payload is not the last payload")
+            payloads.append(_ENCRYPTED[next_type](body, following))
+            return tuple(payloads)
+        else:
+            payloads.append(UnknownPayload(next_type, bool(flags & _CRITICAL), body))
+        next_type = following
+    if offset != end:
+        raise DecodeError(f"{end - offset} octets after the last payload")
+    return tuple(payloads)
+
+
+def encode_payloads(payloads: Sequence[Payload]) -> tuple[int, bytes]:
+    """Encode a payload chain.
+
+    Returns:
+        ``(first payload type, octets)``; the type is 0 for an empty chain. An SK or
+        SKF payload must come last; its Next Payload is its ``first_payload``.
+
+    Raises:
+        ValueError: a payload is longer than 65535 octets or SK/SKF is not last.
+    """
+    parts: list[bytes] = []
+    count = len(payloads)
+    for index, payload in enumerate(payloads):
+        body = payload.encode()
+        if isinstance(payload, SkPayload | SkfPayload):
+            if index != count - 1:
+                raise ValueError("an SK/SKF payload must be the last payload")
+            following = payload.first_payload
+        else:
+            following = payloads[index + 1].payload_type if index + 1 < count else 0
+        critical = isinstance(payload, UnknownPayload) and payload.critical
+        flags = _CRITICAL if critical else 0
+        length = 4 + len(body)
+        if length > 0xFFFF:
+            raise ValueError(f"payload type {payload.payload_type} is {length} octets")
+        parts.append(_GENERIC.pack(following, flags, length))
+        parts.append(body)
+    first = payloads[0].payload_type if payloads else 0
+    return first, b"".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One IKE message: the header and its payloads in wire order.
+
+    For a protected message the last payload is the still-sealed
+    :class:`SkPayload` or :class:`SkfPayload`; see :mod:`.protected`.
+    """
+
+    header: IkeHeader
+    payloads: tuple[Payload, ...] = ()
+
+    def find(self, kind: type[P]) -> P | None:
+        """The first payload of class ``kind``, or ``None``."""
+        for payload in self.payloads:
+            if type(payload) is kind:
+                return payload
+        return None
+
+    def find_all(self, kind: type[P]) -> list[P]:
+        """Every payload of class ``kind``, in order."""
+        return [p for p in self.payloads if type(p) is kind]
+
+    def notify(self, notify_type: int) -> NotifyPayload | None:
+        """The first Notify payload of ``notify_type``, or ``None``."""
+        for payload in self.payloads:
+            if (
+                isinstance(payload, NotifyPayload)
+                and payload.notify_type == notify_type
+            ):
+                return payload
+        return None
+
+
+def decode_message(data: bytes) -> Message:
+    """Decode one IKE message (no non-ESP marker in front).
+
+    Raises:
+        DecodeError: the header Length differs from ``len(data)``, or any check of
+            :func:`decode_header` or :func:`decode_payloads` fails.
+    """
+    header = decode_header(data)
+    if header.length != len(data):
+        raise DecodeError(
+            f"IKE header Length {header.length} but the datagram has {len(data)} octets"
+        )
+    return Message(
+        header, decode_payloads(data, header.next_payload, IKE_HEADER_LENGTH)
+    )
+
+
+def encode_message(message: Message) -> bytes:
+    """Encode ``message``; the header's Next Payload and Length are computed.
+
+    Raises:
+        ValueError: see :func:`encode_payloads` and :meth:`IkeHeader.encode`.
+    """
+    first, body = encode_payloads(message.payloads)
+    buf = bytearray(IKE_HEADER_LENGTH)
+    message.header.encode_into(buf, first, IKE_HEADER_LENGTH + len(body))
+    buf += body
+    return bytes(buf)
