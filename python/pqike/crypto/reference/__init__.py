@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The reference backend: the same interface as the Rust backend, on pyca/cryptography
+and hashlib/hmac.
+
+It is the oracle of the differential tests and the baseline of the benchmarks. Gaps of
+pyca/cryptography 50 (no ML-KEM-512, no deterministic ML-KEM encapsulation, no import or
+export of expanded ML-KEM decapsulation keys) raise ``UnsupportedTransform`` naming the
+reason.
+"""
+
+from __future__ import annotations
+
+from pqike.crypto import suites
+from pqike.errors import UnsupportedTransform
+
+from . import prf as _prf
+from .aead import ReferenceIkeCipher, aead_open, aead_seal
+from .esp import ReferenceEspSa
+from .kex import (
+    MLKEM_METHODS,
+    ReferenceKeyExchange,
+    check_mlkem_ct,
+    check_mlkem_ek,
+    ecdh_raw,
+    mlkem_private_from_seed,
+    x448_raw,
+    x25519_raw,
+)
+from .keymat import ReferenceKeymat
+
+__all__ = [
+    "ReferenceBackend",
+    "ReferenceEspSa",
+    "ReferenceIkeCipher",
+    "ReferenceKeyExchange",
+    "ReferenceKeymat",
+    "ReferenceTesting",
+]
+
+_KE_IMPLEMENTED = frozenset({19, 20, 21, 31, 32, 36, 37})
+
+
+def _mlkem_only(method: int) -> None:
+    if method not in MLKEM_METHODS:
+        raise UnsupportedTransform(suites.KE, method, f"KE {method} is not ML-KEM")
+
+
+class ReferenceTesting:
+    """Known-answer hooks of the reference backend."""
+
+    __slots__ = ()
+
+    def mlkem_keygen(self, method: int, seed_dz: bytes) -> tuple[bytes, bytes]:
+        """Unsupported: pyca/cryptography cannot export the expanded dk."""
+        _mlkem_only(method)
+        raise UnsupportedTransform(
+            suites.KE,
+            method,
+            "reference backend: pyca/cryptography cannot export an expanded "
+            "ML-KEM decapsulation key",
+        )
+
+    def mlkem_public_key(self, method: int, seed_dz: bytes) -> bytes:
+        """Return ek for the seed ``d || z``."""
+        _mlkem_only(method)
+        return mlkem_private_from_seed(method, seed_dz).public_key().public_bytes_raw()
+
+    def mlkem_encaps(self, method: int, ek: bytes, m: bytes) -> tuple[bytes, bytes]:
+        """Check ek (FIPS 203 §7.2), then refuse: pyca has no deterministic encaps."""
+        _mlkem_only(method)
+        check_mlkem_ek(method, ek)
+        raise UnsupportedTransform(
+            suites.KE,
+            method,
+            "reference backend: pyca/cryptography cannot encapsulate with a given m",
+        )
+
+    def mlkem_decaps(self, method: int, dk: bytes, ct: bytes) -> bytes:
+        """Unsupported: pyca/cryptography cannot import an expanded dk."""
+        _mlkem_only(method)
+        raise UnsupportedTransform(
+            suites.KE,
+            method,
+            "reference backend: pyca/cryptography cannot import an expanded "
+            "ML-KEM decapsulation key",
+        )
+
+    def mlkem_decaps_seed(self, method: int, seed_dz: bytes, ct: bytes) -> bytes:
+        """Decapsulate with the key pair derived from ``d || z``."""
+        _mlkem_only(method)
+        key = mlkem_private_from_seed(method, seed_dz)
+        check_mlkem_ct(method, ct)
+        return key.decapsulate(ct)
+
+    def x25519(self, private: bytes, public: bytes) -> bytes:
+        """X25519 with the all-zero check."""
+        return x25519_raw(private, public)
+
+    def x448(self, private: bytes, public: bytes) -> bytes:
+        """X448 with the all-zero check."""
+        return x448_raw(private, public)
+
+    def ecdh(self, method: int, private_scalar: bytes, peer_public_xy: bytes) -> bytes:
+        """ECDH on group 19/20/21."""
+        return ecdh_raw(method, private_scalar, peer_public_xy)
+
+
+class ReferenceBackend:
+    """Backend on pyca/cryptography and hashlib (see ``pqike.crypto.Backend``)."""
+
+    __slots__ = ("_testing",)
+
+    def __init__(self) -> None:
+        """Create the backend (stateless apart from its testing hooks)."""
+        self._testing = ReferenceTesting()
+
+    def __repr__(self) -> str:
+        return "ReferenceBackend()"
+
+    @property
+    def name(self) -> str:
+        """``"reference"``."""
+        return "reference"
+
+    @property
+    def testing(self) -> ReferenceTesting:
+        """Known-answer hooks."""
+        return self._testing
+
+    def supports(self, transform_type: int, transform_id: int) -> bool:
+        """True if pqike knows the transform and pyca/cryptography can run it."""
+        if not suites.supports(transform_type, transform_id):
+            return False
+        if transform_type == suites.KE or transform_type in suites.ADDKE_TYPES:
+            return transform_id == 0 or transform_id in _KE_IMPLEMENTED
+        return True
+
+    def key_exchange(
+        self, method: int, seed: bytes | None = None
+    ) -> ReferenceKeyExchange:
+        """A fresh KeyExchange; see ``Backend.key_exchange``."""
+        return ReferenceKeyExchange(method, seed)
+
+    def prf(self, prf_id: int, key: bytes, data: bytes) -> bytes:
+        """``prf(key, data)``."""
+        return _prf.prf(prf_id, key, data)
+
+    def prf_plus(self, prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
+        """``prf+(key, seed)`` truncated to ``length``."""
+        return _prf.prf_plus(prf_id, key, seed, length)
+
+    def integ_mac(self, integ_id: int, key: bytes, data: bytes) -> bytes:
+        """Truncated HMAC ICV."""
+        return _prf.integ_mac(integ_id, key, data)
+
+    def hmac_verify(self, prf_id: int, key: bytes, data: bytes, tag: bytes) -> bool:
+        """Constant-time check of a (possibly truncated) HMAC tag."""
+        return _prf.hmac_verify(prf_id, key, data, tag)
+
+    def constant_time_eq(self, a: bytes, b: bytes) -> bool:
+        """Constant-time comparison."""
+        return _prf.constant_time_eq(a, b)
+
+    def keymat_derive(
+        self,
+        prf_id: int,
+        encr_id: int,
+        encr_key_bits: int,
+        integ_id: int,
+        shared_secret: bytes,
+        ni: bytes,
+        nr: bytes,
+        spi_i: bytes,
+        spi_r: bytes,
+    ) -> ReferenceKeymat:
+        """SKEYSEED and SK_* after IKE_SA_INIT."""
+        return ReferenceKeymat.derive(
+            prf_id,
+            encr_id,
+            encr_key_bits,
+            integ_id,
+            shared_secret,
+            ni,
+            nr,
+            spi_i,
+            spi_r,
+        )
+
+    def ike_cipher(
+        self,
+        encr_id: int,
+        key_bits: int,
+        integ_id: int,
+        encr_key: bytes,
+        integ_key: bytes = b"",
+    ) -> ReferenceIkeCipher:
+        """SK payload cipher."""
+        return ReferenceIkeCipher(encr_id, key_bits, integ_id, encr_key, integ_key)
+
+    def esp_sa(
+        self,
+        spi: int,
+        encr_id: int,
+        key: bytes,
+        *,
+        esn: bool = False,
+        replay_window: int = 64,
+        initial_seq: int = 1,
+    ) -> ReferenceEspSa:
+        """One direction of an ESP SA."""
+        return ReferenceEspSa(
+            spi,
+            encr_id,
+            key,
+            esn=esn,
+            replay_window=replay_window,
+            initial_seq=initial_seq,
+        )
+
+    def aead_seal(
+        self, encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
+    ) -> bytes:
+        """Raw AEAD encryption."""
+        return aead_seal(encr_id, key, nonce, aad, plaintext)
+
+    def aead_open(
+        self, encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes
+    ) -> bytes:
+        """Raw AEAD decryption."""
+        return aead_open(encr_id, key, nonce, aad, ct_and_tag)

@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: Apache-2.0
+"""IKE SK payload ciphers and raw AEADs on pyca/cryptography.
+
+AES-GCM-8/12/16 (RFC 5282), ChaCha20-Poly1305 (RFC 7634) and AES-CBC with an HMAC-SHA
+integrity transform (RFC 7296 §3.14).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from pqike.crypto import suites
+from pqike.errors import AuthenticationError, InvalidLength, UnsupportedTransform
+
+from .prf import integ_mac
+
+__all__ = ["ReferenceIkeCipher", "aead_open", "aead_seal"]
+
+_GCM = frozenset({18, 19, 20})
+_CHACHA = 28
+_CBC = 12
+
+
+def _check_raw_key(encr_id: int, key: bytes) -> None:
+    if encr_id in _GCM:
+        if len(key) not in (16, 24, 32):
+            raise InvalidLength(
+                f"AES-GCM key is 16, 24 or 32 octets (no salt), got {len(key)}"
+            )
+    elif encr_id == _CHACHA:
+        if len(key) != 32:
+            raise InvalidLength(
+                f"ChaCha20-Poly1305 key is 32 octets (no salt), got {len(key)}"
+            )
+    else:
+        raise UnsupportedTransform(suites.ENCR, encr_id, f"ENCR {encr_id} is no AEAD")
+
+
+def _check_nonce(nonce: bytes) -> None:
+    if len(nonce) != 12:
+        raise InvalidLength(f"AEAD nonce is 12 octets, got {len(nonce)}")
+
+
+def aead_seal(
+    encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
+) -> bytes:
+    """Encrypt with an AEAD ENCR transform; return ``ciphertext | tag``.
+
+    Raises:
+        InvalidLength: key or nonce of the wrong length.
+        UnsupportedTransform: ``encr_id`` is not an AEAD.
+    """
+    _check_raw_key(encr_id, key)
+    _check_nonce(nonce)
+    if encr_id == _CHACHA:
+        return ChaCha20Poly1305(key).encrypt(nonce, plaintext, aad)
+    enc = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(aad)
+    ct = enc.update(plaintext) + enc.finalize()
+    return ct + enc.tag[: suites.encr_icv_length(encr_id)]
+
+
+def aead_open(
+    encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes
+) -> bytes:
+    """Verify and decrypt ``ciphertext | tag``.
+
+    Raises:
+        AuthenticationError: the tag did not verify (or the input is shorter than it).
+        InvalidLength: key or nonce of the wrong length.
+        UnsupportedTransform: ``encr_id`` is not an AEAD.
+    """
+    _check_raw_key(encr_id, key)
+    _check_nonce(nonce)
+    icv = suites.encr_icv_length(encr_id)
+    if len(ct_and_tag) < icv:
+        raise AuthenticationError
+    ct, tag = ct_and_tag[:-icv], ct_and_tag[-icv:]
+    try:
+        if encr_id == _CHACHA:
+            return ChaCha20Poly1305(key).decrypt(nonce, ct_and_tag, aad)
+        dec = Cipher(
+            algorithms.AES(key), modes.GCM(nonce, tag, min_tag_length=icv)
+        ).decryptor()
+        dec.authenticate_additional_data(aad)
+        return dec.update(ct) + dec.finalize()
+    except InvalidTag:
+        raise AuthenticationError from None
+
+
+class ReferenceIkeCipher:
+    """SK payload protection for one direction (see ``pqike.crypto.aead.IkeCipher``)."""
+
+    __slots__ = (
+        "_block",
+        "_encr_id",
+        "_icv",
+        "_integ_id",
+        "_integ_key",
+        "_iv",
+        "_key",
+        "_salt",
+    )
+
+    def __init__(
+        self,
+        encr_id: int,
+        key_bits: int,
+        integ_id: int,
+        encr_key: bytes,
+        integ_key: bytes = b"",
+    ) -> None:
+        """Create the cipher; ``encr_key`` includes the 4-octet salt for AEADs.
+
+        Raises:
+            UnsupportedTransform: unknown ID, AEAD with INTEG, CBC without INTEG.
+            InvalidLength: a key of the wrong length.
+        """
+        want = suites.encr_key_length(encr_id, key_bits)
+        if encr_id not in _GCM and encr_id not in (_CHACHA, _CBC):
+            raise UnsupportedTransform(suites.ENCR, encr_id)
+        if len(encr_key) != want:
+            raise InvalidLength(
+                f"ENCR {encr_id} key ({key_bits} bits) is {want} octets, "
+                f"got {len(encr_key)}"
+            )
+        aead = suites.is_aead(encr_id)
+        if aead and integ_id != 0:
+            raise UnsupportedTransform(
+                suites.INTEG, integ_id, "an AEAD ENCR takes no INTEG transform"
+            )
+        if not aead and integ_id == 0:
+            raise UnsupportedTransform(
+                suites.INTEG, integ_id, f"ENCR {encr_id} needs an INTEG transform"
+            )
+        integ_want = suites.integ_key_length(integ_id)
+        if len(integ_key) != integ_want:
+            raise InvalidLength(
+                f"INTEG {integ_id} key is {integ_want} octets, got {len(integ_key)}"
+            )
+        self._encr_id = encr_id
+        self._integ_id = integ_id
+        self._integ_key = integ_key
+        self._iv = suites.encr_iv_length(encr_id)
+        self._block = suites.encr_block_length(encr_id)
+        if aead:
+            self._key, self._salt = encr_key[:-4], encr_key[-4:]
+            self._icv = suites.encr_icv_length(encr_id)
+        else:
+            self._key, self._salt = encr_key, b""
+            self._icv = suites.integ_icv_length(integ_id)
+
+    def __repr__(self) -> str:
+        return f"ReferenceIkeCipher(encr_id={self._encr_id}, integ_id={self._integ_id})"
+
+    @property
+    def iv_length(self) -> int:
+        """Octets of explicit IV (8 for AEADs, 16 for AES-CBC)."""
+        return self._iv
+
+    @property
+    def icv_length(self) -> int:
+        """Octets of ICV."""
+        return self._icv
+
+    def _padded_length(self, plaintext_len: int) -> int:
+        # RFC 7296 §3.14: minimal padding so that payloads | pad | pad length fill
+        # whole blocks (block 1 for AEADs: no padding, just the Pad Length octet).
+        n = plaintext_len + 1
+        return -(-n // self._block) * self._block
+
+    def sealed_length(self, plaintext_len: int) -> int:
+        """Return ``len(iv | ciphertext | icv)`` for ``plaintext_len`` octets."""
+        return self._iv + self._padded_length(plaintext_len) + self._icv
+
+    def seal(self, aad: bytes, iv: bytes, plaintext: bytes) -> bytes:
+        """Pad, encrypt and authenticate; return ``iv | ciphertext | icv``.
+
+        Raises:
+            InvalidLength: ``iv`` is not ``iv_length`` octets.
+        """
+        if len(iv) != self._iv:
+            raise InvalidLength(f"SK IV is {self._iv} octets, got {len(iv)}")
+        pad = self._padded_length(len(plaintext)) - len(plaintext) - 1
+        data = plaintext + bytes(pad) + bytes((pad,))
+        if self._encr_id == _CBC:
+            enc = Cipher(algorithms.AES(self._key), modes.CBC(iv)).encryptor()
+            ct = enc.update(data) + enc.finalize()
+            icv = integ_mac(self._integ_id, self._integ_key, aad + iv + ct)
+            return iv + ct + icv
+        return iv + aead_seal(self._encr_id, self._key, self._salt + iv, aad, data)
+
+    def open(self, aad: bytes, body: bytes) -> bytes:
+        """Verify and decrypt ``iv | ciphertext | icv``; return the inner payloads.
+
+        Raises:
+            AuthenticationError: bad ICV, short body or inconsistent padding.
+        """
+        if len(body) < self._iv + self._block + self._icv:
+            raise AuthenticationError
+        iv, rest = body[: self._iv], body[self._iv :]
+        if self._encr_id == _CBC:
+            ct, icv = rest[: -self._icv], rest[-self._icv :]
+            want = integ_mac(self._integ_id, self._integ_key, aad + iv + ct)
+            if not hmac.compare_digest(want, icv) or len(ct) % self._block:
+                raise AuthenticationError
+            dec = Cipher(algorithms.AES(self._key), modes.CBC(iv)).decryptor()
+            data = dec.update(ct) + dec.finalize()
+        else:
+            data = aead_open(self._encr_id, self._key, self._salt + iv, aad, rest)
+        pad = data[-1]
+        if pad + 1 > len(data):
+            raise AuthenticationError
+        return data[: len(data) - pad - 1]

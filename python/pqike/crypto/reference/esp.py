@@ -1,0 +1,223 @@
+# SPDX-License-Identifier: Apache-2.0
+"""ESP SAs on pyca/cryptography (RFC 4303, RFC 4106 AES-GCM-16, RFC 7634 ChaCha20).
+
+The anti-replay window follows RFC 4303 §3.4.3 and Appendix A: the window is a bitmap
+whose bit ``i`` stands for sequence number ``top - i``. With ESN the high 32 bits of a
+received number are inferred from the window (Appendix A2.2) and authenticated through
+the associated data, never sent.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pqike.crypto import suites
+from pqike.errors import (
+    AuthenticationError,
+    DecodeError,
+    InvalidLength,
+    PqIkeError,
+    ReplayError,
+    SequenceExhausted,
+    UnsupportedTransform,
+)
+
+from .aead import aead_open, aead_seal
+
+__all__ = ["ReferenceEspSa"]
+
+_ESP_ENCR = frozenset({20, 28})
+_HEADER = 8  # SPI | Seq
+_IV = 8
+_ICV = 16
+_ESN_INFER_WINDOW = 64  # used to infer high bits when anti-replay is off
+
+
+class ReferenceEspSa:
+    """One direction of an ESP SA (see ``pqike.crypto.esp.EspSa``)."""
+
+    __slots__ = (
+        "_bitmap",
+        "_encr_id",
+        "_esn",
+        "_key",
+        "_next_seq",
+        "_salt",
+        "_spi",
+        "_spi_bytes",
+        "_top",
+        "_window",
+    )
+
+    def __init__(
+        self,
+        spi: int,
+        encr_id: int,
+        key: bytes,
+        *,
+        esn: bool = False,
+        replay_window: int = 64,
+        initial_seq: int = 1,
+    ) -> None:
+        """Create the SA; ``key`` is the cipher key followed by the 4-octet salt.
+
+        Raises:
+            UnsupportedTransform: ENCR other than AES-GCM-16 (20) or ChaCha20 (28).
+            InvalidLength: key of the wrong length.
+            ValueError: bad SPI, replay window or initial sequence number.
+        """
+        if encr_id not in _ESP_ENCR:
+            raise UnsupportedTransform(
+                suites.ENCR, encr_id, f"ESP supports ENCR 20 and 28, not {encr_id}"
+            )
+        allowed = (20, 28, 36) if encr_id == 20 else (36,)
+        if len(key) not in allowed:
+            raise InvalidLength(
+                f"ESP ENCR {encr_id} key (with salt) is one of {allowed} octets, "
+                f"got {len(key)}"
+            )
+        if not 0 <= spi < 1 << 32:
+            raise ValueError(f"SPI must fit 32 bits, got {spi}")
+        if replay_window != 0 and not 32 <= replay_window <= 8192:
+            raise ValueError(f"replay_window is 0 or 32..8192, got {replay_window}")
+        limit = (1 << 64) - 1 if esn else (1 << 32) - 1
+        if not 1 <= initial_seq <= limit:
+            raise ValueError(f"initial_seq is 1..{limit}, got {initial_seq}")
+        self._spi = spi
+        self._spi_bytes = struct.pack(">I", spi)
+        self._encr_id = encr_id
+        self._key, self._salt = key[:-4], key[-4:]
+        self._esn = esn
+        self._window = replay_window
+        self._next_seq = initial_seq
+        self._top = 0  # highest authenticated sequence number
+        self._bitmap = 1  # bit 0 = "0 seen": sequence number 0 is never valid
+
+    def __repr__(self) -> str:
+        return (
+            f"ReferenceEspSa(spi=0x{self._spi:08x}, encr_id={self._encr_id}, "
+            f"esn={self._esn})"
+        )
+
+    @property
+    def spi(self) -> int:
+        """The SPI."""
+        return self._spi
+
+    @property
+    def next_seq(self) -> int:
+        """Sequence number of the next sealed packet."""
+        return self._next_seq
+
+    def _aad(self, seq: int) -> bytes:
+        if self._esn:
+            return self._spi_bytes + struct.pack(">II", seq >> 32, seq & 0xFFFFFFFF)
+        return self._spi_bytes + struct.pack(">I", seq)
+
+    def seal(self, payload: bytes, next_header: int) -> bytes:
+        """Build one packet; see the protocol.
+
+        Raises:
+            SequenceExhausted: the counter would wrap.
+        """
+        seq = self._next_seq
+        limit = (1 << 64) - 1 if self._esn else (1 << 32) - 1
+        if seq > limit:
+            raise SequenceExhausted(
+                f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
+            )
+        if not 0 <= next_header <= 255:
+            raise ValueError(f"next_header is one octet, got {next_header}")
+        self._next_seq = seq + 1
+        # RFC 4303 §2.4: pad so the trailer ends on a 4-octet boundary; bytes 1, 2, ..
+        pad = -(len(payload) + 2) % 4
+        data = payload + bytes(range(1, pad + 1)) + bytes((pad, next_header))
+        iv = struct.pack(">Q", seq)
+        body = aead_seal(
+            self._encr_id, self._key, self._salt + iv, self._aad(seq), data
+        )
+        return self._spi_bytes + struct.pack(">I", seq & 0xFFFFFFFF) + iv + body
+
+    def seal_batch(self, payloads: list[bytes], next_header: int) -> list[bytes]:
+        """Seal several payloads; all or none (SequenceExhausted before any)."""
+        limit = (1 << 64) - 1 if self._esn else (1 << 32) - 1
+        if payloads and self._next_seq + len(payloads) - 1 > limit:
+            raise SequenceExhausted(
+                f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
+            )
+        return [self.seal(p, next_header) for p in payloads]
+
+    def _infer_seq(self, seq_low: int) -> int:
+        """Return the full sequence number (RFC 4303 Appendix A2.2 with ESN)."""
+        if not self._esn:
+            return seq_low
+        w = self._window or _ESN_INFER_WINDOW
+        th, tl = self._top >> 32, self._top & 0xFFFFFFFF
+        if tl >= w - 1:
+            seq_high = th if seq_low >= tl - w + 1 else th + 1
+        else:
+            seq_high = th - 1 if seq_low >= (tl - w + 1) % (1 << 32) else th
+        if seq_high < 0:
+            seq_high = 0
+        return (seq_high << 32) | seq_low
+
+    def _check_replay(self, seq: int) -> None:
+        if seq == 0 and not self._esn:
+            raise ReplayError(f"ESP SA 0x{self._spi:08x}: sequence number 0")
+        if not self._window or seq > self._top:
+            return
+        diff = self._top - seq
+        if diff >= self._window:
+            raise ReplayError(f"ESP SA 0x{self._spi:08x}: left of the replay window")
+        if (self._bitmap >> diff) & 1:
+            raise ReplayError(f"ESP SA 0x{self._spi:08x}: replayed sequence number")
+
+    def _mark(self, seq: int) -> None:
+        if seq > self._top:
+            shift = seq - self._top
+            mask = (1 << max(self._window, 1)) - 1
+            self._bitmap = ((self._bitmap << shift) | 1) & mask
+            self._top = seq
+        else:
+            self._bitmap |= 1 << (self._top - seq)
+
+    def open(self, packet: bytes) -> tuple[bytes, int]:
+        """Verify, replay-check and decrypt one packet; see the protocol.
+
+        Raises:
+            DecodeError: too short, wrong SPI, or a bad trailer.
+            ReplayError: duplicate or too old.
+            AuthenticationError: the ICV did not verify.
+        """
+        if len(packet) < _HEADER + _IV + 4 + _ICV:
+            raise DecodeError(f"ESP packet of {len(packet)} octets is too short")
+        spi, seq_low = struct.unpack_from(">II", packet)
+        if spi != self._spi:
+            raise DecodeError(f"ESP SPI 0x{spi:08x} is not 0x{self._spi:08x}")
+        seq = self._infer_seq(seq_low)
+        # RFC 4303 §3.4.3: duplicate / left-of-window check before the ICV ...
+        self._check_replay(seq)
+        iv = packet[_HEADER : _HEADER + _IV]
+        data = aead_open(
+            self._encr_id,
+            self._key,
+            self._salt + iv,
+            self._aad(seq),
+            packet[_HEADER + _IV :],
+        )
+        # ... and the window advances only once the packet authenticated.
+        self._mark(seq)
+        pad, next_header = data[-2], data[-1]
+        if pad + 2 > len(data):
+            raise DecodeError("ESP pad length exceeds the payload")
+        return data[: len(data) - 2 - pad], next_header
+
+    def open_batch(self, packets: list[bytes]) -> list[tuple[bytes, int] | PqIkeError]:
+        """Open packets in order; each failure is returned in place of its result."""
+        out: list[tuple[bytes, int] | PqIkeError] = []
+        for packet in packets:
+            try:
+                out.append(self.open(packet))
+            except (AuthenticationError, DecodeError, ReplayError) as exc:
+                out.append(exc)
+        return out

@@ -1,0 +1,270 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The IKEv2 key schedule in pure Python (see ``pqike.crypto.keymat`` for formulas)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pqike.crypto import suites
+from pqike.errors import InvalidLength, UnsupportedTransform
+
+from .aead import ReferenceIkeCipher
+from .prf import prf, prf_plus
+
+__all__ = ["ReferenceKeymat"]
+
+_KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 §2.15, 17 octets, no NUL
+
+
+def _check_suite(prf_id: int, encr_id: int, encr_key_bits: int, integ_id: int) -> None:
+    suites.prf_key_length(prf_id)
+    suites.encr_key_length(encr_id, encr_key_bits)
+    suites.integ_key_length(integ_id)
+    aead = suites.is_aead(encr_id)
+    if aead and integ_id != 0:
+        raise UnsupportedTransform(
+            suites.INTEG, integ_id, "an AEAD ENCR takes no INTEG transform"
+        )
+    if not aead and integ_id == 0:
+        raise UnsupportedTransform(
+            suites.INTEG, integ_id, f"ENCR {encr_id} needs an INTEG transform"
+        )
+
+
+def _check_spis(spi_i: bytes, spi_r: bytes) -> None:
+    if len(spi_i) != 8 or len(spi_r) != 8:
+        raise InvalidLength(
+            f"IKE SPIs are 8 octets each, got {len(spi_i)} and {len(spi_r)}"
+        )
+
+
+class ReferenceKeymat:
+    """Secrets of one IKE SA generation (see ``pqike.crypto.keymat.Keymat``)."""
+
+    __slots__ = (
+        "_encr_id",
+        "_encr_key_bits",
+        "_integ_id",
+        "_keys",
+        "_ni",
+        "_nr",
+        "_prf_id",
+        "_spi_i",
+        "_spi_r",
+    )
+
+    def __init__(
+        self,
+        prf_id: int,
+        encr_id: int,
+        encr_key_bits: int,
+        integ_id: int,
+        skeyseed: bytes,
+        prf_plus_id: int,
+        ni: bytes,
+        nr: bytes,
+        spi_i: bytes,
+        spi_r: bytes,
+    ) -> None:
+        """Expand SKEYSEED into SK_*; use ``derive`` rather than this."""
+        _check_suite(prf_id, encr_id, encr_key_bits, integ_id)
+        _check_spis(spi_i, spi_r)
+        p = suites.prf_key_length(prf_id)
+        a = suites.integ_key_length(integ_id)
+        e = suites.encr_key_length(encr_id, encr_key_bits)
+        sizes: tuple[tuple[str, int], ...] = (
+            ("sk_d", p),
+            ("sk_ai", a),
+            ("sk_ar", a),
+            ("sk_ei", e),
+            ("sk_er", e),
+            ("sk_pi", p),
+            ("sk_pr", p),
+        )
+        # RFC 7296 §2.14: {SK_d | SK_ai | ... | SK_pr} = prf+(SKEYSEED, Ni|Nr|SPIi|SPIr)
+        stream = prf_plus(
+            prf_plus_id, skeyseed, ni + nr + spi_i + spi_r, sum(n for _, n in sizes)
+        )
+        keys = {"skeyseed": skeyseed}
+        pos = 0
+        for name, n in sizes:
+            keys[name] = stream[pos : pos + n]
+            pos += n
+        self._keys = keys
+        self._prf_id = prf_id
+        self._encr_id = encr_id
+        self._encr_key_bits = encr_key_bits
+        self._integ_id = integ_id
+        self._ni, self._nr, self._spi_i, self._spi_r = ni, nr, spi_i, spi_r
+
+    @staticmethod
+    def derive(
+        prf_id: int,
+        encr_id: int,
+        encr_key_bits: int,
+        integ_id: int,
+        shared_secret: bytes,
+        ni: bytes,
+        nr: bytes,
+        spi_i: bytes,
+        spi_r: bytes,
+    ) -> ReferenceKeymat:
+        """Derive the keys after IKE_SA_INIT: ``SKEYSEED = prf(Ni | Nr, g^ir)``."""
+        _check_suite(prf_id, encr_id, encr_key_bits, integ_id)
+        skeyseed = prf(prf_id, ni + nr, shared_secret)
+        return ReferenceKeymat(
+            prf_id,
+            encr_id,
+            encr_key_bits,
+            integ_id,
+            skeyseed,
+            prf_id,
+            ni,
+            nr,
+            spi_i,
+            spi_r,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ReferenceKeymat(prf_id={self._prf_id}, encr_id={self._encr_id}, "
+            f"encr_key_bits={self._encr_key_bits}, integ_id={self._integ_id})"
+        )
+
+    @property
+    def prf_id(self) -> int:
+        """PRF ID."""
+        return self._prf_id
+
+    @property
+    def encr_id(self) -> int:
+        """ENCR ID."""
+        return self._encr_id
+
+    @property
+    def encr_key_bits(self) -> int:
+        """ENCR key length attribute."""
+        return self._encr_key_bits
+
+    @property
+    def integ_id(self) -> int:
+        """INTEG ID."""
+        return self._integ_id
+
+    def update_after_ke(self, shared_secret: bytes) -> ReferenceKeymat:
+        """RFC 9370 §2.2.2: ``SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)``."""
+        skeyseed = prf(
+            self._prf_id, self._keys["sk_d"], shared_secret + self._ni + self._nr
+        )
+        return ReferenceKeymat(
+            self._prf_id,
+            self._encr_id,
+            self._encr_key_bits,
+            self._integ_id,
+            skeyseed,
+            self._prf_id,
+            self._ni,
+            self._nr,
+            self._spi_i,
+            self._spi_r,
+        )
+
+    def rekey_ike(
+        self,
+        shared_secrets: Sequence[bytes],
+        ni: bytes,
+        nr: bytes,
+        spi_i: bytes,
+        spi_r: bytes,
+        prf_id: int,
+        encr_id: int,
+        encr_key_bits: int,
+        integ_id: int,
+    ) -> ReferenceKeymat:
+        """RFC 7296 §2.18, RFC 9370 §2.2.4; prf+ with the old PRF (SPEC §7 item 3).
+
+        Raises:
+            InvalidLength: no shared secret or bad SPIs.
+        """
+        if not shared_secrets:
+            raise InvalidLength("an IKE SA rekey needs at least one shared secret")
+        _check_spis(spi_i, spi_r)
+        data = shared_secrets[0] + ni + nr + b"".join(shared_secrets[1:])
+        skeyseed = prf(self._prf_id, self._keys["sk_d"], data)
+        return ReferenceKeymat(
+            prf_id,
+            encr_id,
+            encr_key_bits,
+            integ_id,
+            skeyseed,
+            self._prf_id,
+            ni,
+            nr,
+            spi_i,
+            spi_r,
+        )
+
+    def child_keymat(
+        self,
+        length: int,
+        ni: bytes,
+        nr: bytes,
+        shared_secrets: Sequence[bytes] = (),
+    ) -> bytes:
+        """``prf+(SK_d, [SK(0) |] Ni | Nr [| SK(1) ..])`` (RFC 7296 §2.17, RFC 9370)."""
+        if shared_secrets:
+            seed = shared_secrets[0] + ni + nr + b"".join(shared_secrets[1:])
+        else:
+            seed = ni + nr
+        return prf_plus(self._prf_id, self._keys["sk_d"], seed, length)
+
+    def cipher(self, sender_is_initiator: bool) -> ReferenceIkeCipher:
+        """SK payload cipher for messages sent by the initiator or the responder."""
+        side = "i" if sender_is_initiator else "r"
+        return ReferenceIkeCipher(
+            self._encr_id,
+            self._encr_key_bits,
+            self._integ_id,
+            self._keys["sk_e" + side],
+            self._keys["sk_a" + side],
+        )
+
+    def _sk_p(self, initiator: bool) -> bytes:
+        return self._keys["sk_pi" if initiator else "sk_pr"]
+
+    def int_auth(
+        self, sender_is_initiator: bool, prev: bytes, a: bytes, p: bytes
+    ) -> bytes:
+        """RFC 9242 §3.3.2: ``prf(SK_pi or SK_pr, prev | A | P)``."""
+        return prf(self._prf_id, self._sk_p(sender_is_initiator), prev + a + p)
+
+    def signed_octets(
+        self,
+        signer_is_initiator: bool,
+        real_message: bytes,
+        peer_nonce: bytes,
+        id_body: bytes,
+        int_auth: bytes = b"",
+    ) -> bytes:
+        """RFC 7296 §2.15: ``RealMessage | nonce | prf(SK_p*, ID') [| IntAuth]``."""
+        maced_id = prf(self._prf_id, self._sk_p(signer_is_initiator), id_body)
+        return real_message + peer_nonce + maced_id + int_auth
+
+    def psk_auth(
+        self,
+        signer_is_initiator: bool,
+        psk: bytes,
+        real_message: bytes,
+        peer_nonce: bytes,
+        id_body: bytes,
+        int_auth: bytes = b"",
+    ) -> bytes:
+        """RFC 7296 §2.15: ``prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>)``."""
+        octets = self.signed_octets(
+            signer_is_initiator, real_message, peer_nonce, id_body, int_auth
+        )
+        return prf(self._prf_id, prf(self._prf_id, psk, _KEY_PAD), octets)
+
+    def export_secrets(self) -> dict[str, bytes]:
+        """Every secret by name. Tests and keylog only."""
+        return dict(self._keys)

@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: Apache-2.0
+"""HMAC PRFs, prf+ and INTEG MACs on hashlib/hmac (RFC 7296 §2.13, RFC 4868)."""
+
+from __future__ import annotations
+
+import hmac
+
+from pqike.crypto import suites
+from pqike.errors import InvalidLength, UnsupportedTransform
+
+__all__ = ["constant_time_eq", "hmac_verify", "integ_mac", "prf", "prf_plus"]
+
+
+def prf(prf_id: int, key: bytes, data: bytes) -> bytes:
+    """Return ``HMAC-<hash>(key, data)`` for PRF ``prf_id``.
+
+    Raises:
+        UnsupportedTransform: unknown PRF ID.
+    """
+    return hmac.digest(key, data, suites.prf_hash_name(prf_id))
+
+
+def prf_plus(prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
+    """Return ``length`` octets of ``prf+(key, seed)``.
+
+    ``T1 = prf(K, S | 0x01)``, ``Ti = prf(K, T(i-1) | S | i)``; at most 255 blocks.
+
+    Raises:
+        InvalidLength: negative length or more than 255 blocks.
+        UnsupportedTransform: unknown PRF ID.
+    """
+    name = suites.prf_hash_name(prf_id)
+    block = suites.prf_output_length(prf_id)
+    if length < 0 or length > 255 * block:
+        raise InvalidLength(
+            f"prf+ output is 0..{255 * block} octets for PRF {prf_id}, got {length}"
+        )
+    out = bytearray()
+    t = b""
+    counter = 1
+    while len(out) < length:
+        t = hmac.digest(key, t + seed + bytes((counter,)), name)
+        out += t
+        counter += 1
+    return bytes(out[:length])
+
+
+def integ_mac(integ_id: int, key: bytes, data: bytes) -> bytes:
+    """Return the truncated HMAC ICV of INTEG ``integ_id`` (RFC 4868 §2.6).
+
+    Raises:
+        UnsupportedTransform: unknown INTEG ID or NONE (0).
+        InvalidLength: a key of the wrong length.
+    """
+    name = suites.integ_hash_name(integ_id)
+    if not name:
+        raise UnsupportedTransform(suites.INTEG, integ_id, "INTEG NONE has no MAC")
+    want = suites.integ_key_length(integ_id)
+    if len(key) != want:
+        raise InvalidLength(f"INTEG {integ_id} key is {want} octets, got {len(key)}")
+    return hmac.digest(key, data, name)[: suites.integ_icv_length(integ_id)]
+
+
+def hmac_verify(prf_id: int, key: bytes, data: bytes, tag: bytes) -> bool:
+    """Compare ``tag`` with the same-length prefix of ``prf(key, data)``.
+
+    An empty tag or one longer than the PRF output never verifies.
+    """
+    full = prf(prf_id, key, data)
+    if not tag or len(tag) > len(full):
+        return False
+    return hmac.compare_digest(full[: len(tag)], tag)
+
+
+def constant_time_eq(a: bytes, b: bytes) -> bool:
+    """Compare two byte strings in constant time (length is not secret)."""
+    return hmac.compare_digest(a, b)
