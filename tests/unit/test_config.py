@@ -1,0 +1,382 @@
+# SPDX-License-Identifier: Apache-2.0
+"""TOML configuration: loading, defaults and every validation error."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pqike.config import (
+    DEMO_PSK,
+    ChildConfig,
+    ConnectionConfig,
+    EndpointConfig,
+    Identity,
+    KeylogFile,
+    TrafficSelector,
+    defaults,
+    demo_pair,
+    load,
+    loads,
+)
+from pqike.errors import ConfigError
+from pqike.proposals import parse_proposal
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """A tiny TOML writer, enough for these tests (tables become [a.b] headers)."""
+    lines = [
+        f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)
+    ]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            name = f"{prefix}.{json.dumps(key)}" if prefix else json.dumps(key)
+            lines += [f"\n[{name}]", to_toml(value, name)]
+    return "\n".join(lines)
+
+
+BASE: dict[str, Any] = {
+    "listen": ["127.0.0.1"],
+    "port": 5000,
+    "natt_port": 5001,
+    "connections": {
+        "site-a": {
+            "remote_addrs": ["127.0.0.2"],
+            "local_id": "fqdn:a.pq.test",
+            "remote_id": "fqdn:b.pq.test",
+            "psk": "correct horse battery staple",
+            "ike_proposals": ["aes256gcm16-prfsha384-x25519-ke1_mlkem768"],
+            "children": {
+                "net": {
+                    "local_ts": ["10.1.0.0/24"],
+                    "remote_ts": ["10.2.0.0/24"],
+                    "esp_proposals": ["aes256gcm16"],
+                }
+            },
+        }
+    },
+}
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """BASE with one dotted path set (value _DEL removes it)."""
+    data = copy.deepcopy(BASE)
+    *parents, last = path.split("/")
+    node = data
+    for part in parents:
+        node = node[part]
+    if value is _DEL:
+        del node[last]
+    else:
+        node[last] = value
+    return data
+
+
+_DEL = object()
+CONN = "connections/site-a"
+CHILD = "connections/site-a/children/net"
+
+
+def test_load_base_config() -> None:
+    config = loads(to_toml(BASE))
+    assert config.listen == (("127.0.0.1", 5000),)
+    assert (config.port, config.natt_port) == (5000, 5001)
+    conn = config.connections["site-a"]
+    assert conn.name == "site-a"
+    assert conn.local_addrs == ("127.0.0.1",)
+    assert conn.remote_addrs == ("127.0.0.2",)
+    assert conn.remote_port == 500
+    assert conn.remote_natt_port == 4500
+    assert conn.local_id == Identity(2, b"a.pq.test")
+    assert conn.psk == b"correct horse battery staple"
+    assert conn.ike_proposals == (
+        parse_proposal("aes256gcm16-prfsha384-x25519-ke1_mlkem768", "ike"),
+    )
+    (child,) = conn.children
+    assert child.name == "net"
+    assert child.mode == "tunnel"
+    assert child.replay_window == 64
+    assert child.local_ts == (TrafficSelector.parse("10.1.0.0/24"),)
+
+
+def test_defaults_for_optional_keys() -> None:
+    data = _with(f"{CONN}/ike_proposals", _DEL)
+    del data["connections"]["site-a"]["children"]["net"]["esp_proposals"]
+    del data["connections"]["site-a"]["children"]["net"]["local_ts"]
+    config = loads(to_toml(data))
+    conn = config.connections["site-a"]
+    assert str(conn.ike_proposals[0]) == "aes256gcm16-prfsha384-x25519-ke1_mlkem768"
+    assert str(conn.children[0].esp_proposals[0]) == "aes256gcm16"
+    assert [str(ts) for ts in conn.children[0].local_ts] == ["0.0.0.0/0", "::/0"]
+    assert conn.fragment_size == 1280
+    assert conn.retransmit_tries == 5
+    assert conn.keylog is None
+
+
+def test_psk_is_hidden_from_repr() -> None:
+    config = loads(to_toml(BASE))
+    assert "horse" not in repr(config)
+    assert "horse" not in repr(config.connections["site-a"])
+    assert "psk" not in repr(config.connections["site-a"])
+
+
+def test_psk_hex_inline() -> None:
+    config = loads(to_toml(_with(f"{CONN}/psk", "0x00ff10")))
+    assert config.connections["site-a"].psk == b"\x00\xff\x10"
+
+
+def test_psk_from_file_relative_to_config(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("from a file\n")
+    data = _with(f"{CONN}/psk", _DEL)
+    data["connections"]["site-a"]["psk_file"] = "secret.txt"
+    path = tmp_path / "c.toml"
+    path.write_text(to_toml(data))
+    assert load(path).connections["site-a"].psk == b"from a file"
+
+
+def test_psk_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PQIKE_TEST_PSK", "from the environment")
+    data = _with(f"{CONN}/psk", _DEL)
+    data["connections"]["site-a"]["psk_env"] = "PQIKE_TEST_PSK"
+    assert loads(to_toml(data)).connections["site-a"].psk == b"from the environment"
+
+
+def test_remote_any_and_keylog(tmp_path: Path) -> None:
+    data = _with(f"{CONN}/remote_addrs", ["%any"])
+    data["connections"]["site-a"]["keylog"] = "keys.log"
+    conn = loads(to_toml(data), tmp_path).connections["site-a"]
+    assert conn.remote_addrs == ()
+    assert conn.keylog == KeylogFile(tmp_path / "keys.log")
+    assert conn.keylog is not None
+    conn.keylog("row 1")
+    assert (tmp_path / "keys.log").read_text() == "row 1\n"
+
+
+def _error(data: dict[str, Any], base_dir: Path | str = ".") -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        loads(to_toml(data), base_dir)
+    return info.value
+
+
+F = "connections.site-a"
+C = "connections.site-a.children.net"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        ("listen", ["localhost"], "listen[0]", "not an IP address"),
+        ("listen", [], "listen", "at least one"),
+        ("listen", "127.0.0.1", "listen", "list of strings"),
+        ("listen", [1], "listen[0]", "must be a string"),
+        ("port", 70000, "port", "0..65535"),
+        ("port", "500", "port", "an integer"),
+        ("port", True, "port", "an integer"),
+        ("natt_port", 5000, "natt_port", "differ"),
+        ("cookie_threshold", -1, "cookie_threshold", "0.."),
+        ("half_open_limit", 0, "half_open_limit", "1.."),
+        ("bogus", 1, "bogus", "unknown key"),
+        ("connections", {}, "connections", "at least one connection"),
+        ("connections", 3, "connections", "a table"),
+        ("connections/site-b", 3, "connections.site-b", "a table"),
+        (f"{CONN}/local_addrs", ["10.0.0.300"], f"{F}.local_addrs[0]", "not an IP"),
+        (f"{CONN}/remote_addrs", ["x"], f"{F}.remote_addrs[0]", "not an IP"),
+        (f"{CONN}/remote_port", 0, f"{F}.remote_port", "1..65535"),
+        (f"{CONN}/remote_natt_port", 65536, f"{F}.remote_natt_port", "1..65535"),
+        (f"{CONN}/local_id", _DEL, f"{F}.local_id", "required"),
+        (f"{CONN}/remote_id", "", f"{F}.remote_id", "empty"),
+        (f"{CONN}/remote_id", "ipv4:::1", f"{F}.remote_id", "not an IPv4"),
+        (f"{CONN}/local_id", "keyid:#zz", f"{F}.local_id", "not hex"),
+        (f"{CONN}/psk", _DEL, f"{F}.psk", "exactly one"),
+        (f"{CONN}/psk_env", "X", f"{F}.psk", "psk, psk_env"),
+        (f"{CONN}/psk", "", f"{F}.psk", "empty"),
+        (f"{CONN}/psk", "0xabc", f"{F}.psk", "not hex"),
+        (f"{CONN}/psk", 12, f"{F}.psk", "a string"),
+        (f"{CONN}/ike_proposals", [], f"{F}.ike_proposals", "not be empty"),
+        (
+            f"{CONN}/ike_proposals",
+            ["aes256gcm16-prfsha384-x25519", "aes256gcm16-x25519-ke1_bad"],
+            f"{F}.ike_proposals[1]",
+            "'ke1_bad'",
+        ),
+        (f"{CONN}/ike_proposals", ["aes256gcm16"], f"{F}.ike_proposals[0]", "PRF"),
+        (f"{CONN}/fragment_size", 100, f"{F}.fragment_size", "576..65535"),
+        (f"{CONN}/force_encap", 1, f"{F}.force_encap", "true or false"),
+        (f"{CONN}/retransmit_timeout", 0, f"{F}.retransmit_timeout", ">= 0.01"),
+        (f"{CONN}/retransmit_timeout", "4", f"{F}.retransmit_timeout", "a number"),
+        (f"{CONN}/retransmit_tries", 101, f"{F}.retransmit_tries", "0..100"),
+        (f"{CONN}/retransmit_base", 0.5, f"{F}.retransmit_base", ">= 1.0"),
+        (f"{CONN}/dpd_delay", -1, f"{F}.dpd_delay", ">= 0.0"),
+        (f"{CONN}/keylog", 1, f"{F}.keylog", "a string"),
+        (f"{CONN}/typo", 1, f"{F}.typo", "unknown key"),
+        (f"{CONN}/children", 1, f"{F}.children", "a table"),
+        (f"{CHILD}/local_ts", ["10.0.0.1/24"], f"{C}.local_ts[0]", "host bits"),
+        (f"{CHILD}/remote_ts", ["10.0.0.9-10.0.0.1"], f"{C}.remote_ts[0]", "range"),
+        (f"{CHILD}/remote_ts", ["10.0.0.0/8[tcp/99999]"], f"{C}.remote_ts[0]", "port"),
+        (f"{CHILD}/remote_ts", ["10.0.0.0/8[foo]"], f"{C}.remote_ts[0]", "'foo'"),
+        (f"{CHILD}/remote_ts", ["10.0.0.0/8[tcp"], f"{C}.remote_ts[0]", "']'"),
+        (f"{CHILD}/remote_ts", ["10.0.0.0/8[tcp/x]"], f"{C}.remote_ts[0]", "bad port"),
+        (f"{CHILD}/local_ts", [], f"{C}.local_ts", "not be empty"),
+        (f"{CHILD}/esp_proposals", ["aes256"], f"{C}.esp_proposals[0]", "integrity"),
+        (f"{CHILD}/mode", "beet", f"{C}.mode", "'tunnel' or 'transport'"),
+        (f"{CHILD}/replay_window", 16, f"{C}.replay_window", "0 or 32..8192"),
+        (f"{CHILD}/replay_window", 9000, f"{C}.replay_window", "0..8192"),
+        (f"{CHILD}/extra", True, f"{C}.extra", "unknown key"),
+    ],
+)
+def test_validation_error_names_field(
+    path: str, value: Any, field: str, message: str
+) -> None:
+    error = _error(_with(path, value))
+    assert error.field == field
+    assert message in error.message
+    assert str(error).startswith(f"{field}: ")
+
+
+def test_psk_env_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PQIKE_NO_SUCH_VAR", raising=False)
+    data = _with(f"{CONN}/psk", _DEL)
+    data["connections"]["site-a"]["psk_env"] = "PQIKE_NO_SUCH_VAR"
+    error = _error(data)
+    assert error.field == f"{F}.psk_env"
+    assert "not set" in error.message
+
+
+def test_psk_file_missing(tmp_path: Path) -> None:
+    data = _with(f"{CONN}/psk", _DEL)
+    data["connections"]["site-a"]["psk_file"] = "nope.txt"
+    error = _error(data, tmp_path)
+    assert error.field == f"{F}.psk_file"
+    assert "cannot read" in error.message
+
+
+def test_invalid_toml() -> None:
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        loads("listen = [")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read") as info:
+        load(tmp_path / "missing.toml")
+    assert info.value.field.endswith("missing.toml")
+
+
+def test_config_error_is_a_value_error() -> None:
+    assert issubclass(ConfigError, ValueError)
+
+
+# -- identities and traffic selectors --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "id_type", "data"),
+    [
+        ("fqdn:a.pq.test", 2, b"a.pq.test"),
+        ("a.pq.test", 2, b"a.pq.test"),
+        ("@a.pq.test", 2, b"a.pq.test"),
+        ("user@x", 3, b"user@x"),
+        ("email:user@x", 3, b"user@x"),
+        ("10.0.0.1", 1, bytes([10, 0, 0, 1])),
+        ("ipv6:::1", 5, bytes(15) + b"\x01"),
+        ("keyid:#0a1b", 11, b"\x0a\x1b"),
+        ("keyid:abc", 11, b"abc"),
+    ],
+)
+def test_identity_parse(text: str, id_type: int, data: bytes) -> None:
+    identity = Identity.parse(text)
+    assert identity == Identity(id_type, data)
+    assert Identity.parse(str(identity)) == identity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "10.0.0.0/24",
+        "10.0.0.1/32",
+        "10.0.0.1-10.0.0.9",
+        "::/0",
+        "10.0.0.0/8[tcp/443]",
+        "0.0.0.0/0[udp/1000-2000]",
+        "::/0[ipv6-icmp]",
+        "10.0.0.0/8[tcp]",
+        "10.0.0.0/8[99]",
+    ],
+)
+def test_traffic_selector_roundtrip(text: str) -> None:
+    ts = TrafficSelector.parse(text)
+    assert TrafficSelector.parse(str(ts)) == ts
+
+
+def test_traffic_selector_fields() -> None:
+    ts = TrafficSelector.parse("10.1.0.0/24[tcp/80]")
+    assert ts == TrafficSelector(
+        7, 6, 80, 80, bytes([10, 1, 0, 0]), bytes([10, 1, 0, 255])
+    )
+    assert TrafficSelector.parse("::/0").ts_type == 8
+
+
+# -- built-in demo and examples --------------------------------------------------
+
+
+def test_demo_pair_mirrors_each_other() -> None:
+    responder, initiator = demo_pair()
+    r, i = responder.connections["demo"], initiator.connections["demo"]
+    assert r.local_id == i.remote_id
+    assert r.remote_id == i.local_id
+    assert r.remote_port == initiator.port
+    assert i.remote_port == responder.port
+    assert i.remote_natt_port == responder.natt_port
+    assert r.psk == i.psk == DEMO_PSK
+    assert r.children[0].local_ts == i.children[0].remote_ts
+    assert str(i.ike_proposals[0]) == "aes256gcm16-prfsha384-x25519-ke1_mlkem768"
+    assert str(i.children[0].esp_proposals[0]) == "aes256gcm16"
+    assert responder.listen == (("127.0.0.1", responder.port),)
+
+
+def test_defaults_take_ports() -> None:
+    config = defaults("initiator", responder_ports=(7000, 7001), initiator_ports=(0, 0))
+    assert config.port == 0
+    assert config.connections["demo"].remote_port == 7000
+
+
+def test_dataclasses_are_frozen() -> None:
+    config = defaults()
+    with pytest.raises(AttributeError):
+        config.port = 1  # type: ignore[misc]
+    assert isinstance(config, EndpointConfig)
+    assert isinstance(config.connections["demo"], ConnectionConfig)
+    assert isinstance(config.connections["demo"].children[0], ChildConfig)
+
+
+@pytest.mark.parametrize("name", ["responder.toml", "initiator.toml"])
+def test_example_files_load(name: str) -> None:
+    config = load(EXAMPLES / name)
+    (conn,) = config.connections.values()
+    assert conn.children
+    assert config.listen[0][0] == "127.0.0.1"
+
+
+def test_example_files_talk_to_each_other() -> None:
+    responder = load(EXAMPLES / "responder.toml")
+    initiator = load(EXAMPLES / "initiator.toml")
+    (r,) = responder.connections.values()
+    (i,) = initiator.connections.values()
+    assert i.remote_port == responder.port
+    assert r.local_id == i.remote_id
+    assert r.remote_id == i.local_id
+    assert r.psk == i.psk
