@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The asyncio UDP driver over real sockets on 127.0.0.1, with a fake echo engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from pqike.errors import DecodeError
+from pqike.transport.udp import Addr, UdpTransport, bind_addresses
+
+HOST = "127.0.0.1"
+TIMEOUT = 5.0
+
+
+@dataclass
+class EchoEndpoint:
+    """A sans-IO stand-in: answers ``ping…`` with ``pong…`` from the receiving
+    address, raises on ``boom`` / ``bad``, and emits an event per input."""
+
+    inbox: list[tuple[bytes, Addr, Addr, float]] = field(default_factory=list)
+    outbox: list[tuple[bytes, Addr, Addr]] = field(default_factory=list)
+    events: list[object] = field(default_factory=list)
+    timer: float | None = None
+
+    def receive_datagram(
+        self, data: bytes, local: Addr, remote: Addr, now: float
+    ) -> None:
+        self.inbox.append((data, local, remote, now))
+        if data == b"boom":
+            raise RuntimeError("engine bug")
+        if data == b"bad":
+            raise DecodeError("garbage")
+        if data.startswith(b"ping"):
+            self.outbox.append((b"pong" + data[4:], local, remote))
+        self.events.append(("got", data, local))
+
+    def send(self, data: bytes, local: Addr, remote: Addr) -> None:
+        self.outbox.append((data, local, remote))
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr, Addr]]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def get_timer(self) -> float | None:
+        return self.timer
+
+    def handle_timer(self, now: float) -> None:
+        self.timer = None
+        self.events.append(("timer", now))
+
+    def next_event(self) -> object | None:
+        return self.events.pop(0) if self.events else None
+
+
+@dataclass(frozen=True)
+class _Listen:
+    listen: tuple[Addr, ...]
+    natt_port: int
+
+
+def _run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), 20))
+
+
+async def _pair() -> tuple[EchoEndpoint, UdpTransport, EchoEndpoint, UdpTransport]:
+    a, b = EchoEndpoint(), EchoEndpoint()
+    ta = UdpTransport(a, [(HOST, 0), (HOST, 0)])
+    tb = UdpTransport(b, [(HOST, 0), (HOST, 0)])
+    await ta.start()
+    await tb.start()
+    return a, ta, b, tb
+
+
+def test_bind_addresses_pairs_ike_and_natt_ports() -> None:
+    config = _Listen(listen=((HOST, 500), ("::1", 500)), natt_port=4500)
+    assert bind_addresses(config) == [
+        (HOST, 500),
+        (HOST, 4500),
+        ("::1", 500),
+        ("::1", 4500),
+    ]
+
+
+def test_datagrams_flow_both_ways_from_the_chosen_socket() -> None:
+    async def test() -> None:
+        a, ta, b, tb = await _pair()
+        a_ike, a_natt = ta.local_addresses
+        b_ike, b_natt = tb.local_addresses
+        ta.run(lambda now: a.send(b"ping-1", a_natt, b_natt))
+        event = await tb.next_event(TIMEOUT)
+        assert event == ("got", b"ping-1", b_natt)
+        assert b.inbox[0][2] == a_natt  # sent from A's NAT-T socket
+        reply = await ta.next_event(TIMEOUT)
+        assert reply == ("got", b"pong-1", a_natt)
+        assert a.inbox[0][2] == b_natt  # answered from B's NAT-T socket
+        ta.run(lambda now: a.send(b"ping-2", a_ike, b_ike))
+        assert await tb.next_event(TIMEOUT) == ("got", b"ping-2", b_ike)
+        assert await ta.next_event(TIMEOUT) == ("got", b"pong-2", a_ike)
+        assert (ta.sent, ta.received, tb.sent, tb.received) == (2, 2, 2, 2)
+        await ta.close()
+        await tb.close()
+
+    _run(test)
+
+
+def test_clock_is_the_loop_time() -> None:
+    async def test() -> None:
+        a, ta, b, tb = await _pair()
+        before = asyncio.get_running_loop().time()
+        ta.run(lambda now: a.send(b"x", ta.local_addresses[0], tb.local_addresses[0]))
+        await tb.next_event(TIMEOUT)
+        assert before <= b.inbox[0][3] <= asyncio.get_running_loop().time()
+        await ta.close()
+        await tb.close()
+
+    _run(test)
+
+
+def test_survives_engine_exceptions_and_keeps_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def test() -> None:
+        b = EchoEndpoint()
+        async with UdpTransport(b, [(HOST, 0)]) as tb:
+            target = tb.local_addresses[0]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+                raw.bind((HOST, 0))
+                raw.setblocking(False)
+                for junk in (b"boom", b"bad", b"", bytes(range(256)) * 8):
+                    raw.sendto(junk, target)
+                raw.sendto(b"ping-alive", target)
+                loop = asyncio.get_running_loop()
+                data, source = await asyncio.wait_for(
+                    loop.sock_recvfrom(raw, 4096), TIMEOUT
+                )
+            assert data == b"pong-alive"
+            assert source == target
+            assert [d for d, *_ in b.inbox][-1] == b"ping-alive"
+
+    with caplog.at_level(logging.WARNING, logger="pqike.transport.udp"):
+        _run(test)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("engine failed on a datagram of 4 octets" in m for m in messages)
+    assert any("engine rejected" in m and "garbage" in m for m in messages)
+
+
+def test_nat_keepalive_is_not_given_to_the_engine() -> None:
+    async def test() -> None:
+        b = EchoEndpoint()
+        async with UdpTransport(b, [(HOST, 0)]) as tb:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+                raw.sendto(b"\xff", tb.local_addresses[0])
+                raw.sendto(b"\xff\xff", tb.local_addresses[0])
+            event = await tb.next_event(TIMEOUT)
+            assert event == ("got", b"\xff\xff", tb.local_addresses[0])
+            assert [d for d, *_ in b.inbox] == [b"\xff\xff"]
+            assert tb.received == 1
+
+    _run(test)
+
+
+def test_timer_fires_and_can_be_rearmed_or_cancelled() -> None:
+    async def test() -> None:
+        a = EchoEndpoint()
+        async with UdpTransport(a, [(HOST, 0)]) as ta:
+            ta.run(lambda now: setattr(a, "timer", now + 0.05))
+            event = await ta.next_event(TIMEOUT)
+            assert isinstance(event, tuple)
+            assert event[0] == "timer"
+            assert event[1] >= ta.now() - 1
+            ta.run(lambda now: setattr(a, "timer", now + 0.05))
+            ta.run(lambda now: setattr(a, "timer", None))
+            with pytest.raises(TimeoutError):
+                await ta.next_event(0.2)
+
+    _run(test)
+
+
+def test_unknown_local_address_is_dropped_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def test() -> None:
+        a = EchoEndpoint()
+        async with UdpTransport(a, [(HOST, 0)]) as ta:
+            ta.run(lambda now: a.send(b"x", ("127.0.0.9", 1), (HOST, 9)))
+            assert ta.sent == 0
+
+    with caplog.at_level(logging.WARNING, logger="pqike.transport.udp"):
+        _run(test)
+    assert any(
+        "no socket bound to 127.0.0.9:1" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_on_event_callback_and_its_failures(caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[object] = []
+
+    def handler(event: object) -> None:
+        seen.append(event)
+        raise ValueError("handler bug")
+
+    async def test() -> None:
+        a = EchoEndpoint()
+        async with UdpTransport(a, [(HOST, 0)], on_event=handler) as ta:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+                raw.sendto(b"one", ta.local_addresses[0])
+                raw.sendto(b"two", ta.local_addresses[0])
+            for _ in range(100):
+                if len(seen) == 2:
+                    break
+                await asyncio.sleep(0.01)
+
+    with caplog.at_level(logging.ERROR, logger="pqike.transport.udp"):
+        _run(test)
+    assert [e[1] for e in seen] == [b"one", b"two"]  # type: ignore[index]
+    assert sum("event handler failed" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_bind_failure_raises_and_closes_what_was_bound() -> None:
+    async def test() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind((HOST, 0))
+            transport = UdpTransport(EchoEndpoint(), [(HOST, 0), taken.getsockname()])
+            with pytest.raises(OSError, match="in use"):
+                await transport.start()
+            assert transport.local_addresses == []
+
+    _run(test)
+
+
+def test_close_is_idempotent_and_stops_delivery() -> None:
+    async def test() -> None:
+        a = EchoEndpoint()
+        ta = UdpTransport(a, [(HOST, 0)])
+        await ta.start()
+        ta.run(lambda now: setattr(a, "timer", now + 0.01))
+        await ta.close()
+        await ta.close()
+        await asyncio.sleep(0.05)
+        assert a.events == []
+        assert ta.local_addresses == []
+
+    _run(test)
