@@ -328,7 +328,8 @@ def ensure_tree(path: Path | None = None, *, log: Path | None = None) -> Path:
         if done.returncode != 0:
             _remove_tree(staging)
             text = build_log.read_text(errors="replace")
-            tail = "\n".join(text.splitlines()[-15:])
+            errors = [line for line in text.splitlines() if line.startswith("E: ")]
+            tail = "\n".join(errors[:4] or text.splitlines()[-15:])
             if _NETWORK_FAILURE.search(text):
                 raise InteropUnavailableError(
                     f"mmdebstrap cannot reach the Debian mirror ({build_log}):\n{tail}"
@@ -952,14 +953,24 @@ CharonPair = Callable[[TunnelCase], tuple[Charon, Charon]]
 
 
 def ping(
-    netns: Netns, side: Side, tree: Path, dest: str, *, source: str, count: int = 3
+    netns: Netns,
+    side: Side,
+    tree: Path,
+    dest: str,
+    *,
+    source: str,
+    count: int = 3,
+    wait: int = 2,
 ) -> subprocess.CompletedProcess[str]:
-    """Ping ``dest`` from ``source`` inside ``side``, with ping from the tree."""
+    """Ping ``dest`` from ``source`` inside ``side``, with ping from the tree.
+
+    ``wait`` is how long to wait for the last reply; use 1 when expecting none.
+    """
     return netns.run(
         side,
         ["chroot", str(tree), "/usr/bin/ping", "-n", "-c", str(count), "-i", "0.2",
-         "-W", "2", "-I", source, dest],
-        timeout=count * 2 + 10, check=False,
+         "-W", str(wait), "-I", source, dest],
+        timeout=count * wait + 10, check=False,
     )  # fmt: skip
 
 
@@ -979,3 +990,34 @@ def charon_pair(
             charon.load()
             pair.append(charon)
         yield pair[0], pair[1]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python3 tests/interop/peer.py build|info|clean`` for CI and for humans."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="peer.py", description=main.__doc__)
+    parser.add_argument("action", choices=["build", "info", "clean"])
+    parser.add_argument("--tree", type=Path, default=None, help="tree directory")
+    args = parser.parse_args(argv)
+    tree = (args.tree or default_tree()).resolve()
+    if args.action == "clean":
+        for name in remove_stale_namespaces():
+            print(f"deleted stale namespace {name}")
+        return 0
+    if args.action == "info":
+        problem = _tree_problem(tree) if tree.exists() else "missing"
+        print(f"{tree}: {problem or json.dumps(tree_info(tree))}")
+        return 0 if problem is None else 1
+    started = time.monotonic()
+    try:
+        ensure_tree(tree)
+    except InteropUnavailableError as exc:
+        print(f"strongSwan peer unavailable: {exc}")
+        return 1
+    print(f"{tree} ready in {time.monotonic() - started:.1f}s: {tree_info(tree)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

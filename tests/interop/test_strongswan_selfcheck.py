@@ -78,7 +78,7 @@ def _ping_ok(netns: Netns, left: Charon, count: int = 3) -> None:
 
 def _ping_fails(netns: Netns, left: Charon) -> None:
     done = ping(netns, netns.left, left.tree, netns.right.inner,
-                source=netns.left.inner, count=1)  # fmt: skip
+                source=netns.left.inner, count=1, wait=1)  # fmt: skip
     assert done.returncode != 0, done.stdout
 
 
