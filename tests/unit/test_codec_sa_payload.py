@@ -134,5 +134,15 @@ def test_decode_rejects_tlv_attribute_longer_than_transform() -> None:
 
 def test_encode_rejects_more_than_255_transforms() -> None:
     proposal = Proposal(1, 1, b"", tuple(Transform(1, 20) for _ in range(256)))
-    with pytest.raises(ValueError, match="255"):
+    with pytest.raises(ValueError, match=r"1\.\.255"):
         SaPayload((proposal,)).encode()
+
+
+def test_decode_rejects_proposal_without_transforms() -> None:
+    with pytest.raises(DecodeError, match="without transforms"):
+        SaPayload.decode(bytes.fromhex("0000000801010000"))
+
+
+def test_encode_rejects_proposal_without_transforms() -> None:
+    with pytest.raises(ValueError, match="transforms"):
+        SaPayload((Proposal(1, 1, b"", ()),)).encode()

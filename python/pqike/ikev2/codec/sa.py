@@ -163,8 +163,10 @@ class Proposal:
 
     def encode(self, last: bool) -> bytes:
         count = len(self.transforms)
-        if count > 255 or len(self.spi) > 255:
-            raise ValueError("a proposal holds at most 255 transforms and SPI octets")
+        if not 1 <= count <= 255 or len(self.spi) > 255:
+            raise ValueError(
+                "a proposal holds 1..255 transforms and at most 255 SPI octets"
+            )
         body = b"".join(t.encode(i == count - 1) for i, t in enumerate(self.transforms))
         header = _PROPOSAL.pack(
             _LAST if last else _MORE_PROPOSALS,
@@ -180,6 +182,8 @@ class Proposal:
 def _decode_transforms(data: bytes, count: int) -> tuple[Transform, ...]:
     transforms: list[Transform] = []
     offset, end = 0, len(data)
+    if not end:
+        raise DecodeError("proposal without transforms")
     last = _MORE_TRANSFORMS
     while offset < end:
         if last != _MORE_TRANSFORMS:
