@@ -178,6 +178,8 @@ def _ecp_peer(method: int, xy: bytes) -> ec.EllipticCurvePublicKey:
             f"{info.name}: public value x || y is {info.initiator_length} octets, "
             f"got {len(xy)}"
         )
+    if not any(xy):
+        raise InvalidKeyExchangeData(f"{info.name}: all-zero public value")
     try:
         # RFC 5903 §7: x || y, i.e. the uncompressed point without its 0x04 octet;
         # from_encoded_point checks coordinates < p and the curve equation.
@@ -216,7 +218,9 @@ def ecdh_raw(method: int, private_scalar: bytes, peer_public_xy: bytes) -> bytes
         raise InvalidLength(f"{_name(method)} private scalar is out of range")
     key = ec.derive_private_key(d, _CURVES[method])
     peer = _ecp_peer(method, peer_public_xy)
-    return _nonzero(method, key.exchange(ec.ECDH(), peer))
+    # An x coordinate of 0 is a valid result (Wycheproof EdgeCaseSharedSecret); only
+    # the point at infinity is degenerate, and a prime-order curve cannot reach it.
+    return key.exchange(ec.ECDH(), peer)
 
 
 class ReferenceKeyExchange:
@@ -347,7 +351,7 @@ class ReferenceKeyExchange:
         if isinstance(key, x448.X448PrivateKey):
             return x448_raw(key.private_bytes_raw(), data)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return _nonzero(m, key.exchange(ec.ECDH(), _ecp_peer(m, data)))
+        return key.exchange(ec.ECDH(), _ecp_peer(m, data))
 
     def _encapsulate(self, ek: bytes) -> None:
         m = self._method
