@@ -82,6 +82,8 @@ pub enum Error {
         /// Largest possible output for this PRF (255 × output length).
         max: usize,
     },
+    /// The operating system could not provide random octets.
+    RandomnessUnavailable,
     /// Malformed bytes (too short, wrong SPI, bad framing); the reason is static text.
     Decode(&'static str),
     /// An argument outside its contract that is not a length (e.g. a window size).
@@ -112,7 +114,11 @@ impl Error {
     ///
     /// # Errors
     /// [`Error::InvalidLength`] naming `what` when the lengths differ.
-    pub const fn check_length(what: &'static str, expected: usize, actual: usize) -> Result<(), Self> {
+    pub const fn check_length(
+        what: &'static str,
+        expected: usize,
+        actual: usize,
+    ) -> Result<(), Self> {
         if expected == actual {
             Ok(())
         } else {
@@ -181,6 +187,7 @@ impl fmt::Display for Error {
                 f,
                 "prf+ output of {requested} bytes exceeds the 255-block limit of {max} bytes"
             ),
+            Self::RandomnessUnavailable => f.write_str("operating system randomness unavailable"),
             Self::Decode(reason) => write!(f, "malformed data: {reason}"),
             Self::InvalidArgument(reason) => write!(f, "invalid argument: {reason}"),
             Self::InvalidState(reason) => write!(f, "invalid state: {reason}"),

@@ -42,7 +42,12 @@ pub enum Prf {
 }
 
 /// The PRFs this module implements, in IANA order.
-pub const SUPPORTED_PRFS: [Prf; 4] = [Prf::HmacSha1, Prf::HmacSha256, Prf::HmacSha384, Prf::HmacSha512];
+pub const SUPPORTED_PRFS: [Prf; 4] = [
+    Prf::HmacSha1,
+    Prf::HmacSha256,
+    Prf::HmacSha384,
+    Prf::HmacSha512,
+];
 
 impl Prf {
     /// Looks a PRF up by its Transform Type 2 ID.
@@ -522,9 +527,15 @@ impl SecretBytes {
     /// [`Error::InvalidLength`] (`what` = `"key material"`) unless the lengths add up to
     /// exactly [`SecretBytes::len`].
     pub fn split(&self, lengths: &[usize]) -> Result<Vec<SecretBytes>, Error> {
-        let total = lengths.iter().try_fold(0usize, |acc, l| acc.checked_add(*l));
+        let total = lengths
+            .iter()
+            .try_fold(0usize, |acc, l| acc.checked_add(*l));
         if total != Some(self.0.len()) {
-            return Err(Error::length("key material", total.unwrap_or(usize::MAX), self.0.len()));
+            return Err(Error::length(
+                "key material",
+                total.unwrap_or(usize::MAX),
+                self.0.len(),
+            ));
         }
         let mut rest = self.0.as_slice();
         let mut pieces = Vec::with_capacity(lengths.len());
@@ -594,7 +605,9 @@ mod tests {
     fn prf_plus_blocks_and_prefix() {
         for prf in SUPPORTED_PRFS {
             let n = prf.output_len();
-            let long = prf.prf_plus(b"key", b"seed", 3 * n + 5).expect("within limit");
+            let long = prf
+                .prf_plus(b"key", b"seed", 3 * n + 5)
+                .expect("within limit");
             // T1 = prf(K, S | 0x01); T2 = prf(K, T1 | S | 0x02)
             let t1 = prf.compute(b"key", b"seed\x01");
             assert_eq!(&long.as_bytes()[..n], t1.as_bytes());
@@ -609,7 +622,10 @@ mod tests {
     #[test]
     fn prf_plus_limit_is_255_blocks() {
         let prf = Prf::HmacSha256;
-        assert_eq!(prf.prf_plus(b"k", b"s", 255 * 32).expect("max").len(), 255 * 32);
+        assert_eq!(
+            prf.prf_plus(b"k", b"s", 255 * 32).expect("max").len(),
+            255 * 32
+        );
         assert_eq!(
             prf.prf_plus(b"k", b"s", 255 * 32 + 1).map(|_| ()),
             Err(Error::PrfPlusTooLong {
@@ -651,7 +667,10 @@ mod tests {
             assert_eq!(integ.verify(&key, b"data", icv.as_bytes()), Ok(()));
             let mut bad = icv.as_bytes().to_vec();
             bad[0] ^= 1;
-            assert_eq!(integ.verify(&key, b"data", &bad), Err(Error::AuthenticationFailed));
+            assert_eq!(
+                integ.verify(&key, b"data", &bad),
+                Err(Error::AuthenticationFailed)
+            );
             assert_eq!(
                 integ.verify(&key, b"data", &icv.as_bytes()[1..]),
                 Err(Error::AuthenticationFailed)
