@@ -40,6 +40,7 @@ class ReferenceEspSa:
         "_bitmap",
         "_encr_id",
         "_esn",
+        "_exhausted",
         "_key",
         "_next_seq",
         "_salt",
@@ -90,8 +91,10 @@ class ReferenceEspSa:
         self._esn = esn
         self._window = replay_window
         self._next_seq = initial_seq
-        self._top = 0  # highest authenticated sequence number
-        self._bitmap = 1  # bit 0 = "0 seen": sequence number 0 is never valid
+        self._exhausted = False
+        # An inbound SA expects initial_seq next: the window starts just below it.
+        self._top = initial_seq - 1  # highest authenticated sequence number
+        self._bitmap = 0  # bit i: top - i was received
 
     def __repr__(self) -> str:
         return (
@@ -120,15 +123,18 @@ class ReferenceEspSa:
         Raises:
             SequenceExhausted: the counter would wrap.
         """
-        seq = self._next_seq
-        limit = (1 << 64) - 1 if self._esn else (1 << 32) - 1
-        if seq > limit:
+        if self._exhausted:
             raise SequenceExhausted(
                 f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
             )
         if not 0 <= next_header <= 255:
             raise ValueError(f"next_header is one octet, got {next_header}")
-        self._next_seq = seq + 1
+        seq = self._next_seq
+        # RFC 4303 §3.3.3: the counter never cycles; the last number is still sent.
+        if seq == self._limit():
+            self._exhausted = True
+        else:
+            self._next_seq = seq + 1
         # RFC 4303 §2.4: pad so the trailer ends on a 4-octet boundary; bytes 1, 2, ..
         pad = -(len(payload) + 2) % 4
         data = payload + bytes(range(1, pad + 1)) + bytes((pad, next_header))
@@ -140,29 +146,36 @@ class ReferenceEspSa:
 
     def seal_batch(self, payloads: list[bytes], next_header: int) -> list[bytes]:
         """Seal several payloads; all or none (SequenceExhausted before any)."""
-        limit = (1 << 64) - 1 if self._esn else (1 << 32) - 1
-        if payloads and self._next_seq + len(payloads) - 1 > limit:
+        left = 0 if self._exhausted else self._limit() - self._next_seq + 1
+        if len(payloads) > left:
             raise SequenceExhausted(
                 f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
             )
         return [self.seal(p, next_header) for p in payloads]
 
+    def _limit(self) -> int:
+        return (1 << 64) - 1 if self._esn else (1 << 32) - 1
+
     def _infer_seq(self, seq_low: int) -> int:
-        """Return the full sequence number (RFC 4303 Appendix A2.2 with ESN)."""
+        """Return the full sequence number (RFC 4303 Appendix A2.2 with ESN).
+
+        Raises:
+            ReplayError: the number would lie before 0 or beyond 2^64 - 1.
+        """
         if not self._esn:
             return seq_low
         w = self._window or _ESN_INFER_WINDOW
         th, tl = self._top >> 32, self._top & 0xFFFFFFFF
-        if tl >= w - 1:
+        if tl >= w - 1:  # the window lies within one 2^32 sub-space
             seq_high = th if seq_low >= tl - w + 1 else th + 1
-        else:
-            seq_high = th - 1 if seq_low >= (tl - w + 1) % (1 << 32) else th
-        if seq_high < 0:
-            seq_high = 0
+        else:  # the window spans two sub-spaces
+            seq_high = th - 1 if seq_low >= tl + (1 << 32) - w + 1 else th
+        if not 0 <= seq_high < 1 << 32:
+            raise ReplayError(f"ESP SA 0x{self._spi:08x}: outside the sequence space")
         return (seq_high << 32) | seq_low
 
     def _check_replay(self, seq: int) -> None:
-        if seq == 0 and not self._esn:
+        if seq == 0:
             raise ReplayError(f"ESP SA 0x{self._spi:08x}: sequence number 0")
         if not self._window or seq > self._top:
             return
@@ -175,8 +188,11 @@ class ReferenceEspSa:
     def _mark(self, seq: int) -> None:
         if seq > self._top:
             shift = seq - self._top
-            mask = (1 << max(self._window, 1)) - 1
-            self._bitmap = ((self._bitmap << shift) | 1) & mask
+            width = max(self._window, 1)
+            if shift >= width:
+                self._bitmap = 1
+            else:
+                self._bitmap = ((self._bitmap << shift) | 1) & ((1 << width) - 1)
             self._top = seq
         else:
             self._bitmap |= 1 << (self._top - seq)
@@ -189,7 +205,7 @@ class ReferenceEspSa:
             ReplayError: duplicate or too old.
             AuthenticationError: the ICV did not verify.
         """
-        if len(packet) < _HEADER + _IV + 4 + _ICV:
+        if len(packet) < _HEADER + _IV + 2 + _ICV:
             raise DecodeError(f"ESP packet of {len(packet)} octets is too short")
         spi, seq_low = struct.unpack_from(">II", packet)
         if spi != self._spi:
@@ -208,9 +224,12 @@ class ReferenceEspSa:
         # ... and the window advances only once the packet authenticated.
         self._mark(seq)
         pad, next_header = data[-2], data[-1]
-        if pad + 2 > len(data):
+        end = len(data) - 2 - pad
+        if end < 0:
             raise DecodeError("ESP pad length exceeds the payload")
-        return data[: len(data) - 2 - pad], next_header
+        if data[end:-2] != bytes(range(1, pad + 1)):
+            raise DecodeError("ESP padding is not 1, 2, 3, ...")
+        return data[:end], next_header
 
     def open_batch(self, packets: list[bytes]) -> list[tuple[bytes, int] | PqIkeError]:
         """Open packets in order; each failure is returned in place of its result."""

@@ -59,9 +59,18 @@ _PYCA_MLKEM: Final[
 _Q: Final = 3329
 
 
-def expand_seed(seed: bytes, label: bytes, length: int) -> bytes:
-    """Expand a test seed into ``length`` octets for one purpose (SHAKE-256)."""
-    return hashlib.shake_256(b"pqike-kex-" + label + b"\x00" + seed).digest(length)
+def expand_seed(seed: bytes, method: int, label: bytes, length: int) -> bytes:
+    """Expand a test seed into ``length`` octets for one purpose.
+
+    ``SHAKE-256("pqike kex v1" | 0x00 | label | 0x00 | method (2 octets) | seed)``, the
+    same stream as the Rust core, so both backends replay the same keys from a seed.
+    """
+    data = b"pqike kex v1\x00" + label + b"\x00" + method.to_bytes(2, "big") + seed
+    return hashlib.shake_256(data).digest(length)
+
+
+_DH_LABEL: Final = b"dh private key"
+_KEYGEN_LABEL: Final = b"ml-kem keygen d||z"
 
 
 def _name(method: int) -> str:
@@ -267,28 +276,35 @@ class ReferenceKeyExchange:
     def _random(self, label: bytes, length: int) -> bytes | None:
         if self._seed is None:
             return None
-        return expand_seed(self._seed, label, length)
+        return expand_seed(self._seed, self._method, label, length)
 
     def _dh_keygen(
         self,
     ) -> x25519.X25519PrivateKey | x448.X448PrivateKey | ec.EllipticCurvePrivateKey:
         m = self._method
         if m == 31:
-            raw = self._random(b"x25519", 32)
+            raw = self._random(_DH_LABEL, 32)
             if raw is None:
                 return x25519.X25519PrivateKey.generate()
             return x25519.X25519PrivateKey.from_private_bytes(raw)
         if m == 32:
-            raw = self._random(b"x448", 56)
+            raw = self._random(_DH_LABEL, 56)
             if raw is None:
                 return x448.X448PrivateKey.generate()
             return x448.X448PrivateKey.from_private_bytes(raw)
         size = suites.ke_method(m).initiator_length // 2
-        raw = self._random(suites.ke_method(m).name.encode(), size + 16)
+        raw = self._random(_DH_LABEL, 64 * size)
         if raw is None:
             return ec.generate_private_key(_CURVES[m])
-        d = int.from_bytes(raw, "big") % (_ORDERS[m] - 1) + 1
-        return ec.derive_private_key(d, _CURVES[m])
+        # Rejection sampling of a scalar in [1, n-1] from successive field-size
+        # blocks (P-521: the low 521 bits), as the Rust core draws it.
+        for pos in range(0, len(raw), size):
+            d = int.from_bytes(raw[pos : pos + size], "big")
+            if m == 21:
+                d &= (1 << 521) - 1
+            if 0 < d < _ORDERS[m]:
+                return ec.derive_private_key(d, _CURVES[m])
+        raise InvalidLength(f"{suites.ke_method(m).name}: no scalar from the seed")
 
     def _dh_public(self) -> bytes:
         key = self._private
@@ -314,7 +330,7 @@ class ReferenceKeyExchange:
             return self._public
         if self._dk is None:
             self._role = "initiator"
-            raw = self._random(b"mlkem-keygen", 64)
+            raw = self._random(_KEYGEN_LABEL, 64)
             cls = _pyca_mlkem(self._method)
             self._dk = cls.generate() if raw is None else cls.from_seed_bytes(raw)
             self._public = self._dk.public_key().public_bytes_raw()
