@@ -4,8 +4,8 @@
 - ``interop_tree`` (session): the strongSwan tree, built once; skips with the reason
   when this machine cannot build or run it.
 - ``netns``: a fresh :class:`peer.Netns` pair, deleted after the test.
-- ``charon_factory``: ``charon_factory(side, case)`` starts and loads one charon in
-  ``side`` of ``netns`` (the other side is free for pqike).
+- ``charon_factory``: ``charon_factory(side, case, log_keys=False)`` starts and
+  loads one charon in ``side`` of ``netns`` (the other side is free for pqike).
 - ``charon_pair``: ``charon_pair(case)`` starts one in each side; left initiates.
 
 Every charon a test starts is stopped by PID at teardown, and when the test fails its
@@ -83,9 +83,10 @@ def charon_factory(
     started: list[Charon] = []
     request.node.stash[_CHARONS] = started
 
-    def start(side: Side, case: TunnelCase) -> Charon:
+    def start(side: Side, case: TunnelCase, *, log_keys: bool = False) -> Charon:
         label = "left" if side == netns.left else "right"
-        charon = Charon(interop_tree, netns, side, tmp_path / f"charon-{label}")
+        workdir = tmp_path / f"charon-{label}"
+        charon = Charon(interop_tree, netns, side, workdir, log_keys=log_keys)
         started.append(charon)
         charon.configure(case)
         charon.start()

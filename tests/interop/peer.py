@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Protocol, Self
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUITE = "trixie"
@@ -153,15 +153,33 @@ class ManagedProcess(_StopOnExit):
         if self._popen.poll() is None:
             self._popen.send_signal(signum)
 
+    def _exited(self) -> bool:
+        """Whether the process has exited, without reaping it (its PID stays ours)."""
+        if self._popen.returncode is not None:
+            return True
+        try:
+            flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+            return os.waitid(os.P_PID, self.pid, flags) is not None
+        except ChildProcessError:
+            return True
+
     def stop(self, grace: float = 5.0) -> int:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit status."""
-        if self._popen.poll() is None:
-            self._popen.send_signal(signal.SIGTERM)
-            try:
-                self._popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                self._popen.kill()
-                self._popen.wait(grace)
+        """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit status.
+
+        The process runs in its own process group (whose ID is its PID).  Before it
+        is reaped, while that ID cannot belong to anyone else, the rest of the group
+        (helpers it started) gets SIGKILL too.
+        """
+        if self._popen.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while not self._exited() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if self._popen.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+            self._popen.wait()
         self._forget()
         return self._popen.returncode
 
@@ -309,23 +327,21 @@ def ensure_tree(path: Path | None = None, *, log: Path | None = None) -> Path:
             str(staging),
         ]
         started = time.monotonic()
-        with build_log.open("w") as out:
-            try:
-                done = subprocess.run(
-                    argv,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    timeout=BUILD_TIMEOUT,
-                    check=False,
-                )
-            except subprocess.TimeoutExpired as exc:
-                _remove_tree(staging)
-                raise InteropUnavailableError(
-                    f"mmdebstrap took over {BUILD_TIMEOUT}s; see {build_log}"
-                ) from exc
+        build_log.unlink(missing_ok=True)
+        build = ManagedProcess(argv, name="mmdebstrap", output=build_log)
+        try:
+            status = build.wait(BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            # mmdebstrap unmounts what it mounted in the tree when it gets SIGTERM.
+            build.stop(grace=60)
+            _remove_tree(staging)
+            raise InteropUnavailableError(
+                f"mmdebstrap took over {BUILD_TIMEOUT}s; see {build_log}"
+            ) from exc
+        finally:
+            build.stop()
         seconds = time.monotonic() - started
-        if done.returncode != 0:
+        if status != 0:
             _remove_tree(staging)
             text = build_log.read_text(errors="replace")
             errors = [line for line in text.splitlines() if line.startswith("E: ")]
@@ -929,6 +945,51 @@ class Charon(_StopOnExit):
                 )
             time.sleep(0.05)
 
+    def selected_proposals(
+        self, kind: str, *, since: int = 0, timeout: float = 10.0
+    ) -> list[str]:
+        """Every ``kind`` ("IKE" or "ESP") proposal charon logged as selected, e.g.
+        ``IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE_25519/KE1_ECP_256``; waits for one.
+        """
+        pattern = rf"selected proposal: ({kind}:\S+)$"
+        return [
+            m.group(1) for m in self.wait_log(pattern, since=since, timeout=timeout)
+        ]
+
+    def wait_established(
+        self, *, since: int = 0, timeout: float = 15.0
+    ) -> re.Match[str]:
+        """Wait for the case's Child SA to come up (charon as responder, say)."""
+        child = re.escape(self._case().child)
+        pattern = rf"CHILD_SA {child}\{{\d+\}} established with SPIs"
+        return self.wait_log(pattern, since=since, timeout=timeout)[0]
+
+    def log_dumps(self, label: str, *, since: int = 0) -> list[bytes]:
+        """The byte strings charon dumped as ``label => N bytes`` (``log_keys``).
+
+        For example ``"SKEYSEED"``, ``"Sk_ei secret"``, ``"key exchange secret"``,
+        ``"IntAuth_N = prf(Sk_px, data)"``: to compare pqike's key schedule with
+        charon's.  Dump lines are matched to their header by thread number.
+        """
+        header = re.compile(
+            rf"^\S+ (\d+)\[\w+\] (?:<[^>]*> )?{re.escape(label)} => (\d+) bytes"
+        )
+        row = re.compile(r"^\S+ (\d+)\[\w+\] (?:<[^>]*> )?\s+\d+: ((?:[0-9A-F]{2} )+)")
+        found = []
+        lines = self.log_since(since).splitlines()
+        for i, line in enumerate(lines):
+            match = header.match(line)
+            if not match:
+                continue
+            thread, size, data = match.group(1), int(match.group(2)), bytearray()
+            for later in lines[i + 1 :]:
+                if len(data) >= size:
+                    break
+                if (dump := row.match(later)) and dump.group(1) == thread:
+                    data += bytes.fromhex(dump.group(2))
+            found.append(bytes(data[:size]))
+        return found
+
     def log_tail(self, lines: int = 60) -> str:
         """The last ``lines`` lines of charon's log and stdout, for failure reports."""
         parts = [f"--- {self.label} charon log tail ({self.log_path}) ---"]
@@ -946,8 +1007,14 @@ class Charon(_StopOnExit):
             self.process.stop()
 
 
-CharonFactory = Callable[[Side, TunnelCase], Charon]
-"""The ``charon_factory`` fixture: start one loaded charon in a side for a case."""
+class CharonFactory(Protocol):
+    """The ``charon_factory`` fixture: start one loaded charon in a side for a case."""
+
+    def __call__(
+        self, side: Side, case: TunnelCase, *, log_keys: bool = False
+    ) -> Charon: ...
+
+
 CharonPair = Callable[[TunnelCase], tuple[Charon, Charon]]
 """The ``charon_pair`` fixture: a loaded charon in each side, left initiates."""
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from peer import (
     Charon,
+    CharonFactory,
     CharonPair,
     InteropError,
     InteropUnavailableError,
@@ -119,3 +123,92 @@ def test_pair_fixture_gives_two_running_charons(
     assert left.side == netns.left
     assert right.side == netns.right
     assert "loaded connection 'pair'" in left.load()
+
+
+def test_key_dumps_only_on_request_and_equal_on_both_sides(
+    netns: Netns, charon_factory: CharonFactory
+) -> None:
+    case = TunnelCase(name="keys", ike_proposals="aes256-sha256-ecp256-ke1_x25519")
+    left = charon_factory(netns.left, case, log_keys=True)
+    right = charon_factory(netns.right, case)
+    left.initiate()
+    right.wait_established()
+    # The additional exchange replaces SKEYSEED, so the left side dumps it twice.
+    seeds = left.log_dumps("SKEYSEED")
+    assert len(seeds) == 2
+    assert all(len(seed) == 32 for seed in seeds)
+    assert len(left.log_dumps("Sk_ei secret")) == 2
+    assert right.log_dumps("SKEYSEED") == []
+    assert seeds[-1].hex().upper() not in right.log_text().replace(" ", "")
+
+
+STUB_RESPONDER = """\
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind((sys.argv[1], 500))
+data, peer = sock.recvfrom(65535)
+open(sys.argv[2], "w").write(data.hex() + " " + peer[0] + "\\n")
+"""
+
+
+def test_host_program_in_namespace_receives_ike_sa_init(
+    netns: Netns, charon_factory: CharonFactory, tmp_path: Path
+) -> None:
+    """The shape of pqike-vs-charon: a host program in the other namespace."""
+    case = TunnelCase(name="stub", ike_proposals="aes256gcm16-prfsha256-x25519")
+    left = charon_factory(netns.left, case)
+    out = tmp_path / "received"
+    stub = netns.popen(
+        netns.right,
+        [sys.executable, "-c", STUB_RESPONDER, netns.right.outer, str(out)],
+        name="stub-responder",
+        output=tmp_path / "stub.log",
+    )
+    deadline = time.monotonic() + 5
+    while ":500 " not in netns.run(netns.right, ["ss", "-uln"]).stdout:
+        assert time.monotonic() < deadline, "stub did not bind"
+        time.sleep(0.05)
+    left.swanctl("--initiate", "--child", case.child, "--timeout", "1", check=False)
+    assert stub.wait(5) == 0
+    data_hex, sender = out.read_text().split()
+    data = bytes.fromhex(data_hex)
+    assert sender == netns.left.outer
+    assert data[8:16] == bytes(8)  # responder SPI still zero
+    assert data[17] == 0x20  # IKEv2
+    assert data[18] == 34  # IKE_SA_INIT
+
+
+FAILING_TEST = """\
+import pytest
+from peer import TunnelCase
+
+@pytest.mark.interop
+def test_deliberately_fails(charon_pair):
+    left, right = charon_pair(
+        TunnelCase(name="demo", ike_proposals="aes256gcm16-prfsha256-x25519")
+    )
+    left.initiate()
+    assert False, "deliberate failure"
+"""
+
+
+def test_failed_test_report_shows_charon_log_tails(
+    interop_tree: Path, tmp_path: Path
+) -> None:
+    here = Path(__file__).resolve().parent
+    (tmp_path / "test_demo.py").write_text(FAILING_TEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    interop: demo\n")
+    env = dict(os.environ, PYTHONPATH=str(here))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider",
+         "-q", str(tmp_path / "test_demo.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "deliberate failure" in done.stdout
+    for label in ("left", "right"):
+        assert f"charon {label} log" in done.stdout
+    assert "selected proposal: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519" in (
+        done.stdout
+    )

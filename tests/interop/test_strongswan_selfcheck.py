@@ -48,12 +48,6 @@ def _case(ike: str, esp: str) -> TunnelCase:
     return TunnelCase(name=name, ike_proposals=ike, esp_proposals=esp)
 
 
-def _selected(charon: Charon, kind: str, since: int = 0) -> list[str]:
-    """Every proposal of ``kind`` (IKE or ESP) charon logged as selected."""
-    matches = charon.wait_log(rf"selected proposal: ({kind}:\S+)$", since=since)
-    return [m.group(1) for m in matches]
-
-
 def _establish(
     charon_pair: CharonPair, ike: str, esp: str = ESP_PLAIN[0]
 ) -> tuple[Charon, Charon, TunnelCase]:
@@ -96,8 +90,8 @@ def test_handshake_selects_proposal_on_both_sides(
 ) -> None:
     left, right, _case = _establish(charon_pair, ike)
     for charon in (left, right):
-        assert _selected(charon, "IKE") == [selected]
-        assert _selected(charon, "ESP") == [ESP_PLAIN[1]]
+        assert charon.selected_proposals("IKE") == [selected]
+        assert charon.selected_proposals("ESP") == [ESP_PLAIN[1]]
     # Forced UDP encapsulation: both ends moved to 4500 and ESP runs in UDP.
     listing = left.list_sas()
     assert "TUNNEL-in-UDP" in listing
@@ -130,7 +124,7 @@ def test_child_rekey_with_pfs_uses_followup_ke(
 ) -> None:
     left, right, case = _establish(charon_pair, ike, ESP_PFS[0])
     # No KE in IKE_AUTH: the first Child SA takes its keys from the IKE SA.
-    assert _selected(right, "ESP") == [ESP_PFS[1]]
+    assert right.selected_proposals("ESP") == [ESP_PFS[1]]
     marks = left.log_mark(), right.log_mark()
     left.rekey_child()
     left.wait_log(
@@ -144,8 +138,8 @@ def test_child_rekey_with_pfs_uses_followup_ke(
     right.wait_log(r"parsed IKE_FOLLOWUP_KE request", since=marks[1])
     left.wait_log(rf"rekeyed CHILD_SA {case.child}\{{1\}} .* with {case.child}\{{2\}}",
                   since=marks[0])  # fmt: skip
-    assert _selected(right, "ESP", since=marks[1]) == [ESP_PFS_REKEY]
-    assert _selected(left, "ESP", since=marks[0]) == [ESP_PFS_REKEY]
+    assert right.selected_proposals("ESP", since=marks[1]) == [ESP_PFS_REKEY]
+    assert left.selected_proposals("ESP", since=marks[0]) == [ESP_PFS_REKEY]
     left.wait_log(r"CHILD_SA \S+\{1\} state change: \S+ => DELETED", since=marks[0])
     _ping_ok(netns, left)
     # The old inbound SA lingers as DELETED for a few seconds; only #2 is installed.
@@ -166,7 +160,7 @@ def test_ike_rekey_keeps_child_sa(
     log = left.log_since(marks[0])
     assert re.search(r"generating CREATE_CHILD_SA request \d+ \[ SA No KE \]", log)
     assert len(re.findall(r"generating IKE_FOLLOWUP_KE request", log)) == followups
-    assert _selected(right, "IKE", since=marks[1]) == [selected]
+    assert right.selected_proposals("IKE", since=marks[1]) == [selected]
     ike_sas = [sa for sa in left.sas() if sa.kind == "ike"]
     assert [(sa.unique_id, sa.state) for sa in ike_sas] == [(2, "ESTABLISHED")]
     _ping_ok(netns, left)
