@@ -46,7 +46,8 @@ def test_decode_ipv4_and_ipv6_ranges() -> None:
 
 
 def test_tsi_and_tsr_are_distinct_types() -> None:
-    assert TsiPayload((V4,)) != TsrPayload((V4,))
+    tsi: object = TsiPayload((V4,))
+    assert tsi != TsrPayload((V4,))
     assert TsiPayload.payload_type == 44
     assert TsrPayload.payload_type == 45
 
