@@ -971,16 +971,14 @@ mod tests {
         seed_i: Option<&[u8]>,
         seed_r: Option<&[u8]>,
     ) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
-        let mut i = match seed_i {
-            Some(s) => KeyExchange::with_seed(method, s),
-            None => KeyExchange::new(method),
-        }
-        .expect("supported");
-        let mut r = match seed_r {
-            Some(s) => KeyExchange::with_seed(method, s),
-            None => KeyExchange::new(method),
-        }
-        .expect("supported");
+        let make = |seed: Option<&[u8]>| {
+            seed.map_or_else(
+                || KeyExchange::new(method),
+                |s| KeyExchange::with_seed(method, s),
+            )
+            .expect("supported")
+        };
+        let (mut i, mut r) = (make(seed_i), make(seed_r));
         let ke_i = i.public_key().expect("keygen").to_vec();
         r.set_peer_public(&ke_i).expect("valid initiator data");
         let ke_r = r.public_key().expect("responder data").to_vec();
@@ -1016,25 +1014,18 @@ mod tests {
         // The same seed gives unrelated X25519 and ML-KEM randomness (different labels and
         // method IDs in the SHAKE-256 input).
         let e = Entropy::Seeded(SecretBytes::from_slice(&seed_i));
-        let x = e
-            .stream(Method::X25519, Purpose::DhPrivate)
-            .array::<32>()
-            .expect("shake");
-        let d = e
-            .stream(Method::MlKem768, Purpose::MlKemKeyGen)
-            .array::<64>()
-            .expect("shake");
-        let m = e
-            .stream(Method::MlKem768, Purpose::MlKemEncaps)
-            .array::<32>()
-            .expect("shake");
-        let d512 = e
-            .stream(Method::MlKem512, Purpose::MlKemKeyGen)
-            .array::<64>()
-            .expect("shake");
-        assert_ne!(x[..], d[..32]);
-        assert_ne!(m[..], d[..32]);
-        assert_ne!(d[..], d512[..]);
+        let draw = |method, purpose| {
+            let mut out = [0u8; 64];
+            e.stream(method, purpose).fill(&mut out).expect("shake");
+            out
+        };
+        let x = draw(Method::X25519, Purpose::DhPrivate);
+        let d = draw(Method::MlKem768, Purpose::MlKemKeyGen);
+        let m = draw(Method::MlKem768, Purpose::MlKemEncaps);
+        let d512 = draw(Method::MlKem512, Purpose::MlKemKeyGen);
+        assert_ne!(x, d);
+        assert_ne!(m, d);
+        assert_ne!(d, d512);
     }
 
     #[test]
