@@ -81,25 +81,16 @@ proposals = st.builds(
     st.sampled_from([b"", b"\x01\x02\x03\x04", bytes(8)]),
     st.lists(transforms, min_size=1, max_size=6).map(tuple),
 )
+
+
+def address_ranges(ts_type: int, size: int) -> st.SearchStrategy[TrafficSelector]:
+    address = st.binary(min_size=size, max_size=size)
+    return st.builds(TrafficSelector, st.just(ts_type), u8, u16, u16, address, address)
+
+
 selectors = st.one_of(
-    st.builds(
-        TrafficSelector,
-        st.just(7),
-        u8,
-        u16,
-        u16,
-        st.binary(min_size=4, max_size=4),
-        st.binary(min_size=4, max_size=4),
-    ),
-    st.builds(
-        TrafficSelector,
-        st.just(8),
-        u8,
-        u16,
-        u16,
-        st.binary(min_size=16, max_size=16),
-        st.binary(min_size=16, max_size=16),
-    ),
+    address_ranges(7, 4),
+    address_ranges(8, 16),
     st.builds(UnknownTrafficSelector, u8.filter(lambda t: t not in (7, 8)), blob),
 )
 selector_lists = st.lists(selectors, max_size=4).map(tuple)

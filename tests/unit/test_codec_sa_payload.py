@@ -104,7 +104,6 @@ def patch(data: bytes, offset: int, value: int) -> bytes:
         (36, 3, "last transform is not marked"),
         (11, 0x30, "transform length 48 is invalid"),
         (11, 0x07, "transform length 7 is invalid"),
-        (11, 0x0D, "truncated transform attribute"),
     ],
 )
 def test_decode_rejects_inconsistent_structure(
@@ -146,3 +145,9 @@ def test_decode_rejects_proposal_without_transforms() -> None:
 def test_encode_rejects_proposal_without_transforms() -> None:
     with pytest.raises(ValueError, match="transforms"):
         SaPayload((Proposal(1, 1, b"", ()),)).encode()
+
+
+def test_decode_rejects_truncated_attribute() -> None:
+    wire = bytes.fromhex("00000013 01010001 0000000b 01000014 800e01")
+    with pytest.raises(DecodeError, match="truncated transform attribute"):
+        SaPayload.decode(wire)

@@ -179,31 +179,47 @@ class Proposal:
         return header + self.spi + body
 
 
-def _decode_transforms(data: bytes, count: int) -> tuple[Transform, ...]:
-    transforms: list[Transform] = []
+def _split_substructures(data: bytes, more: int, what: str, owner: str) -> list[bytes]:
+    """Cut proposals (``more`` = 2) or transforms (3) apart by their lengths.
+
+    Each substructure starts ``Last Substruc(1) | RESERVED(1) | Length(2)``; every
+    one but the last must say ``more``, the last one 0, and the lengths must tile
+    ``data`` exactly.
+    """
+    parts: list[bytes] = []
     offset, end = 0, len(data)
-    if not end:
-        raise DecodeError("proposal without transforms")
-    last = _MORE_TRANSFORMS
+    last = more
     while offset < end:
-        if last != _MORE_TRANSFORMS:
-            raise DecodeError("data after the last transform of a proposal")
+        if last != more:
+            raise DecodeError(f"data after the last {what} of the {owner}")
         if end - offset < 8:
-            raise DecodeError("truncated transform")
-        last, length, ttype, tid = _TRANSFORM.unpack_from(data, offset)
-        if last not in (_LAST, _MORE_TRANSFORMS):
-            raise DecodeError(f"transform Last Substruc {last} is not 0 or 3")
+            raise DecodeError(f"truncated {what}")
+        last = data[offset]
+        length = (data[offset + 2] << 8) | data[offset + 3]
+        if last not in (_LAST, more):
+            raise DecodeError(f"{what} Last Substruc {last} is not 0 or {more}")
         if length < 8 or offset + length > end:
-            raise DecodeError(f"transform length {length} is invalid")
-        attrs = _decode_attributes(data[offset + 8 : offset + length])
-        transforms.append(Transform(ttype, tid, attrs))
+            raise DecodeError(f"{what} length {length} is invalid")
+        parts.append(data[offset : offset + length])
         offset += length
+    if not parts:
+        raise DecodeError(f"{owner} without {what}s")
     if last != _LAST:
-        raise DecodeError("last transform is not marked last")
-    if len(transforms) != count:
+        raise DecodeError(f"last {what} is not marked last")
+    return parts
+
+
+def _decode_transforms(data: bytes, count: int) -> tuple[Transform, ...]:
+    parts = _split_substructures(data, _MORE_TRANSFORMS, "transform", "proposal")
+    if len(parts) != count:
         raise DecodeError(
-            f"proposal announces {count} transforms and holds {len(transforms)}"
+            f"proposal announces {count} transforms and holds {len(parts)}"
         )
+    transforms = []
+    for part in parts:
+        _, _, transform_type, transform_id = _TRANSFORM.unpack_from(part)
+        attrs = _decode_attributes(part[8:])
+        transforms.append(Transform(transform_type, transform_id, attrs))
     return tuple(transforms)
 
 
@@ -235,27 +251,8 @@ class SaPayload:
 
     @classmethod
     def decode(cls, body: bytes) -> SaPayload:
-        proposals: list[Proposal] = []
-        offset, end = 0, len(body)
-        last = _MORE_PROPOSALS
-        while offset < end:
-            if last != _MORE_PROPOSALS:
-                raise DecodeError("data after the last proposal")
-            if end - offset < 8:
-                raise DecodeError("truncated proposal")
-            last = body[offset]
-            length = (body[offset + 2] << 8) | body[offset + 3]
-            if last not in (_LAST, _MORE_PROPOSALS):
-                raise DecodeError(f"proposal Last Substruc {last} is not 0 or 2")
-            if length < 8 or offset + length > end:
-                raise DecodeError(f"proposal length {length} is invalid")
-            proposals.append(_decode_proposal(body[offset : offset + length]))
-            offset += length
-        if not proposals:
-            raise DecodeError("SA payload without proposals")
-        if last != _LAST:
-            raise DecodeError("last proposal is not marked last")
-        return cls(tuple(proposals))
+        parts = _split_substructures(body, _MORE_PROPOSALS, "proposal", "SA payload")
+        return cls(tuple(_decode_proposal(part) for part in parts))
 
     def encode(self) -> bytes:
         count = len(self.proposals)
