@@ -1,0 +1,250 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Pieces shared by the CLI commands: starting an engine on UDP sockets, collecting
+its events, a toy ICMP echo "host" behind the tunnel, and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import os
+import signal
+import struct
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pqike.config import EndpointConfig
+from pqike.transport.udp import UdpTransport, bind_addresses
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EventLog",
+    "Peer",
+    "echo_reply",
+    "echo_request",
+    "engine_unavailable",
+    "parse_echo",
+    "run_session",
+    "say",
+    "start_peer",
+    "stop_on_signals",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""The exchange failed, timed out or lost packets."""
+EXIT_USAGE = 2
+"""Bad arguments or configuration, or the engine could not be loaded."""
+
+_E = TypeVar("_E")
+
+
+def engine_unavailable(exc: BaseException) -> ImportError:
+    """The ImportError the CLI reports as "engine not available: ..."."""
+    return ImportError(f"{type(exc).__name__}: {exc}")
+
+
+def _engine_class() -> Any:
+    # Imported by name so the CLI starts (and says why) while the engine is missing.
+    try:
+        return importlib.import_module("pqike.ikev2.endpoint").IkeEndpoint
+    except (ImportError, AttributeError) as exc:
+        raise engine_unavailable(exc) from exc
+
+
+def _backend(name: str) -> Any:
+    try:
+        from pqike.crypto import get_backend
+
+        return get_backend(name)
+    except ImportError as exc:
+        raise ImportError(f"crypto backend {name!r}: {exc}") from exc
+
+
+@dataclass
+class EventLog:
+    """Collects one endpoint's events and wakes waiters when one arrives."""
+
+    events: list[object] = field(default_factory=list)
+    on_event: Callable[[object], None] | None = None
+    """Called for each event as it arrives (e.g. to print it)."""
+    keep_esp: bool = True
+    """Keep ``EspReceived`` events (a long-running responder turns this off)."""
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __call__(self, event: object) -> None:
+        if self.keep_esp or type(event).__name__ != "EspReceived":
+            self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+        self._changed.set()
+
+    def of(self, kind: type[_E]) -> list[_E]:
+        """Every event of class ``kind`` so far."""
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def wait_for(
+        self, done: Callable[[EventLog], bool], timeout: float | None
+    ) -> bool:
+        """Wait until ``done(self)`` holds; False after ``timeout`` seconds
+        (``None``: no limit)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not done(self):
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return done(self)
+        return True
+
+
+@dataclass
+class Peer:
+    """One engine on its sockets."""
+
+    endpoint: Any
+    transport: UdpTransport
+    log: EventLog
+    config: EndpointConfig
+
+
+async def start_peer(
+    config: EndpointConfig,
+    backend: str = "rust",
+    on_event: Callable[[object], None] | None = None,
+) -> Peer:
+    """Build an ``IkeEndpoint`` for ``config`` and bind its sockets.
+
+    Raises:
+        ImportError: the engine or the crypto backend cannot be loaded.
+        OSError: a socket cannot be bound.
+    """
+    endpoint = _engine_class()(config, _backend(backend), os.urandom)
+    log = EventLog(on_event=on_event)
+    transport = UdpTransport(endpoint, bind_addresses(config), on_event=log)
+    await transport.start()
+    return Peer(endpoint, transport, log, config)
+
+
+def say(text: str) -> None:
+    """Print one line of command output to stdout, flushed (tests read it live)."""
+    print(text, flush=True)
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (for a clean shutdown)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+# -- a toy host behind the tunnel: IPv4 ICMP echo ---------------------------------
+
+_IPV4 = struct.Struct(">BBHHHBBH4s4s")
+_ICMP = struct.Struct(">BBHHH")
+_ECHO_REQUEST, _ECHO_REPLY, _PROTO_ICMP = 8, 0, 1
+
+
+def _checksum(data: bytes) -> int:
+    """RFC 1071 Internet checksum."""
+    if len(data) % 2:
+        data += b"\x00"
+    total: int = sum(struct.unpack(f">{len(data) // 2}H", data))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _ipv4_icmp(
+    src: str, dst: str, icmp_type: int, ident: int, seq: int, data: bytes
+) -> bytes:
+    icmp = _ICMP.pack(icmp_type, 0, 0, ident, seq) + data
+    icmp = icmp[:2] + struct.pack(">H", _checksum(icmp)) + icmp[4:]
+    src_b, dst_b = ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed
+    header = _IPV4.pack(
+        0x45, 0, 20 + len(icmp), seq, 0, 64, _PROTO_ICMP, 0, src_b, dst_b
+    )
+    header = header[:10] + struct.pack(">H", _checksum(header)) + header[12:]
+    return header + icmp
+
+
+def echo_request(src: str, dst: str, ident: int, seq: int, data: bytes) -> bytes:
+    """An IPv4 ICMP echo request packet (what ``ping`` sends), checksums included."""
+    return _ipv4_icmp(src, dst, _ECHO_REQUEST, ident, seq, data)
+
+
+@dataclass(frozen=True)
+class Echo:
+    """A parsed IPv4 ICMP echo request or reply."""
+
+    src: str
+    dst: str
+    is_request: bool
+    ident: int
+    seq: int
+    data: bytes
+
+
+def parse_echo(packet: bytes) -> Echo | None:
+    """The echo in an IPv4 packet, or None if it is anything else or malformed."""
+    if len(packet) < 28 or packet[0] != 0x45 or packet[9] != _PROTO_ICMP:
+        return None
+    if _checksum(packet[:20]) != 0 or _checksum(packet[20:]) != 0:
+        return None
+    icmp_type, _, _, ident, seq = _ICMP.unpack_from(packet, 20)
+    if icmp_type not in (_ECHO_REQUEST, _ECHO_REPLY):
+        return None
+    src = str(ipaddress.IPv4Address(packet[12:16]))
+    dst = str(ipaddress.IPv4Address(packet[16:20]))
+    return Echo(src, dst, icmp_type == _ECHO_REQUEST, ident, seq, packet[28:])
+
+
+def echo_reply(packet: bytes) -> bytes | None:
+    """The reply a host would send to an echo request, or None for other packets."""
+    echo = parse_echo(packet)
+    if echo is None or not echo.is_request:
+        return None
+    return _ipv4_icmp(echo.dst, echo.src, _ECHO_REPLY, echo.ident, echo.seq, echo.data)
+
+
+def run_session(command: str, args: Any) -> int:
+    """Shared driver of ``respond`` and ``initiate``: load and check the
+    configuration, then run the session; errors become messages and exit codes."""
+    from pqike.config import load
+    from pqike.errors import ConfigError
+
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        print(f"pqike: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    name = getattr(args, "name", None)
+    if name is not None and name not in config.connections:
+        known = ", ".join(config.connections)
+        print(
+            f"pqike: no connection {name!r} in {args.config} (has: {known})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        # Imported here: while the engine is missing this raises ImportError.
+        from pqike.cli import peer_session
+
+        status: int = asyncio.run(getattr(peer_session, command)(args, config))
+        return status
+    except ImportError as exc:
+        print(f"pqike {command}: engine not available: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"pqike {command}: cannot bind sockets: {exc}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The body of ``pqike demo`` (imported only when the command runs, so that the
+CLI still starts and explains itself while the engine is missing)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from pqike.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EventLog,
+    Peer,
+    echo_reply,
+    echo_request,
+    parse_echo,
+    start_peer,
+)
+from pqike.config import EndpointConfig
+from pqike.ikev2.events import (
+    ChildEstablished,
+    ConnectionFailed,
+    EspReceived,
+    ExchangeCompleted,
+    IkeDeleted,
+    IkeEstablished,
+)
+
+__all__ = ["demo"]
+
+_INITIATOR_HOST, _RESPONDER_HOST = "10.1.0.1", "10.2.0.1"
+"""Inner addresses of the echo packets, inside the demo's traffic selectors."""
+
+
+def _print_exchange(event: object) -> None:
+    if isinstance(event, ExchangeCompleted) and event.is_initiator:
+        frags = ""
+        if event.request_fragments > 1 or event.response_fragments > 1:
+            frags = (
+                f"  ({event.request_fragments}+{event.response_fragments} fragments)"
+            )
+        detail = f"  {event.detail}" if event.detail else ""
+        print(
+            f"  {event.exchange:<18} request {event.request_size:>5} B   "
+            f"response {event.response_size:>5} B{frags}{detail}"
+        )
+
+
+def _failure(log: EventLog) -> str | None:
+    failed = log.of(ConnectionFailed)
+    return failed[0].reason if failed else None
+
+
+async def demo(
+    args: argparse.Namespace, r_config: EndpointConfig, i_config: EndpointConfig
+) -> int:
+    """Both ends, handshake, echo traffic, delete; the exit status."""
+    responder = await start_peer(r_config, args.backend)
+    try:
+        initiator = await start_peer(i_config, args.backend, on_event=_print_exchange)
+    except BaseException:
+        await responder.transport.close()
+        raise
+    try:
+        return await _session(args, initiator, responder)
+    finally:
+        await initiator.transport.close()
+        await responder.transport.close()
+
+
+async def _session(args: argparse.Namespace, initiator: Peer, responder: Peer) -> int:
+    conn = initiator.config.connections["demo"]
+    print(
+        f"pqike demo: initiator {initiator.config.listen[0][0]}:{initiator.config.port}"
+        f" -> responder {responder.config.listen[0][0]}:{responder.config.port}"
+        f" (backend {args.backend})"
+    )
+    print(f"IKE proposal: {conn.ike_proposals[0]}")
+    print(f"ESP proposal: {conn.children[0].esp_proposals[0]}")
+    child_up = await _handshake(args, initiator, responder)
+    if child_up is None:
+        return EXIT_FAILED
+    ok = await _ping(args, initiator, responder, child_up)
+    await _teardown(args, initiator, responder)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+async def _handshake(
+    args: argparse.Namespace, initiator: Peer, responder: Peer
+) -> tuple[Any, Any] | None:
+    """Run IKE_SA_INIT .. IKE_AUTH; the (initiator, responder) child IDs, or None."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    initiator.transport.run(lambda now: initiator.endpoint.initiate("demo", now))
+
+    def up(log: EventLog) -> bool:
+        return bool(log.of(ChildEstablished) or log.of(ConnectionFailed))
+
+    done = await initiator.log.wait_for(up, args.timeout)
+    elapsed = loop.time() - started
+    reason = _failure(initiator.log) or _failure(responder.log)
+    if not done or reason or not initiator.log.of(IkeEstablished):
+        print(f"FAILED: {reason or f'no IKE SA after {args.timeout:.0f} s'}")
+        return None
+    await responder.log.wait_for(lambda log: bool(log.of(ChildEstablished)), 2.0)
+    if not responder.log.of(ChildEstablished):
+        print("FAILED: the responder did not install the Child SA")
+        return None
+    ike = initiator.log.of(IkeEstablished)[0]
+    child = initiator.log.of(ChildEstablished)[0]
+    print(f"IKE SA established in {elapsed * 1000:.1f} ms")
+    print(f"  suite: {ike.suite}")
+    print(f"  SPIs:  {ike.spi_i.hex()} / {ike.spi_r.hex()}")
+    print(
+        f"Child SA {child.name or '#' + str(child.child)} established: "
+        f"{child.mode} mode, ESP {child.encryption}, "
+        f"SPI in {child.spi_in:#010x} out {child.spi_out:#010x}"
+    )
+    return child.child, responder.log.of(ChildEstablished)[0].child
+
+
+async def _ping(
+    args: argparse.Namespace,
+    initiator: Peer,
+    responder: Peer,
+    children: tuple[Any, Any],
+) -> bool:
+    """Send echo requests through the tunnel; the responder's host echoes them."""
+    i_child, r_child = children
+
+    def answer(event: object) -> None:
+        if isinstance(event, EspReceived):
+            reply = echo_reply(event.payload)
+            if reply is not None:
+                responder.endpoint.send_esp(r_child, reply, 4)
+                responder.transport.flush()
+
+    responder.log.on_event = answer
+    payload = bytes(i % 256 for i in range(args.size))
+    for seq in range(1, args.packets + 1):
+        packet = echo_request(_INITIATOR_HOST, _RESPONDER_HOST, 0x5049, seq, payload)
+        initiator.endpoint.send_esp(i_child, packet, 4)
+    initiator.transport.flush()
+    size = 20 + 8 + args.size
+
+    def replies(log: EventLog) -> int:
+        echoes = [parse_echo(e.payload) for e in log.of(EspReceived)]
+        return sum(1 for e in echoes if e is not None and not e.is_request)
+
+    await initiator.log.wait_for(lambda log: replies(log) >= args.packets, args.timeout)
+    requests = sum(
+        1
+        for e in responder.log.of(EspReceived)
+        if (echo := parse_echo(e.payload)) is not None and echo.is_request
+    )
+    got = replies(initiator.log)
+    print(f"ESP: sent {args.packets} ICMP echo requests ({size} B inner packets)")
+    print(
+        f"  responder: {requests}/{args.packets} received and authenticated, "
+        "answered through the tunnel"
+    )
+    print(f"  initiator: {got}/{args.packets} echo replies received and authenticated")
+    return bool(requests == got == args.packets)
+
+
+async def _teardown(args: argparse.Namespace, initiator: Peer, responder: Peer) -> None:
+    ike = initiator.log.of(IkeEstablished)[0]
+    initiator.transport.run(lambda now: initiator.endpoint.delete_ike(ike.sa))
+    deleted = await initiator.log.wait_for(
+        lambda log: bool(log.of(IkeDeleted)), min(args.timeout, 5.0)
+    )
+    await responder.log.wait_for(lambda log: bool(log.of(IkeDeleted)), 1.0)
+    both = deleted and bool(responder.log.of(IkeDeleted))
+    print("IKE SA deleted" + ("" if both else " (no confirmation from the peer)"))
