@@ -1,0 +1,373 @@
+# SPDX-License-Identifier: Apache-2.0
+"""IkeEndpoint: many IKE SAs on one pair of local ports, sans-IO.
+
+Demultiplexing (RFC 7296 §2.6, RFC 3948 §2.2):
+
+* on the NAT-T port a datagram starting with the non-ESP marker is IKE, a single
+  0xFF octet is a NAT-keepalive, anything else is ESP (looked up by its SPI);
+* an IKE message whose I flag is set comes from the original initiator, so it is
+  looked up by the responder SPI (ours); without the I flag by the initiator SPI;
+* an IKE_SA_INIT request with a zero responder SPI creates a responder SA, unless
+  it is a retransmission (same SPIi and source), or the responder is loaded: above
+  ``cookie_threshold`` half-open SAs it asks for a COOKIE (RFC 7296 §2.6), above
+  ``half_open_limit`` it drops the request.
+
+Nothing here ever raises on peer input: undecodable or unknown datagrams are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from pqike.config import ConnectionConfig, EndpointConfig
+from pqike.crypto import Backend
+from pqike.errors import DecodeError, LocalProtocolError, PqIkeError
+from pqike.ikev2.codec.header import IkeHeader, decode_header
+from pqike.ikev2.codec.message import Message, decode_message, encode_message
+from pqike.ikev2.codec.payloads import NoncePayload, NotifyPayload
+from pqike.ikev2.constants import (
+    NON_ESP_MARKER,
+    ExchangeType,
+    HeaderFlag,
+    NotifyType,
+)
+from pqike.ikev2.events import ChildId, EspReceived, Event, SaHandle
+from pqike.ikev2.sa import Addr, IkeSa, SaContext, SaState
+from pqike.ikev2.tasks.child_create import ChildSa
+from pqike.ikev2.tasks.informational import DeleteChild, DeleteIke, Liveness
+
+__all__ = ["IkeEndpoint"]
+
+_log = logging.getLogger(__name__)
+
+_COOKIE_VERSION = b"\x01"
+_KEEPALIVE = b"\xff"
+
+
+class IkeEndpoint:
+    """All IKE SAs of one endpoint (docs/contracts.md §3).
+
+    Args:
+        config: the endpoint config (connections, ports, COOKIE threshold).
+        backend: crypto backend.
+        rng: ``rng(n) -> bytes``; every SPI, nonce, KE seed and cookie secret.
+    """
+
+    def __init__(
+        self,
+        config: EndpointConfig,
+        backend: Backend,
+        rng: Callable[[int], bytes],
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.rng = rng
+        self._next_handle = 1
+        self.sas: dict[SaHandle, IkeSa] = {}
+        self._by_spi: dict[bytes, IkeSa] = {}
+        self._by_init: dict[tuple[bytes, str, int], IkeSa] = {}
+        self._esp_in: dict[int, tuple[IkeSa, ChildSa]] = {}
+        self._events: deque[Event] = deque()
+        self._out: list[tuple[bytes, Addr, Addr]] = []
+        self._cookie_secret = rng(32)
+        self._ctx = SaContext(self._alloc_esp_spi, config.natt_port, config.port)
+
+    # -- identifiers ---------------------------------------------------------------
+
+    def _alloc_ike_spi(self) -> bytes:
+        while True:
+            spi = self.rng(8)
+            if any(spi) and spi not in self._by_spi:
+                return spi
+
+    def _alloc_esp_spi(self) -> int:
+        while True:
+            spi = int.from_bytes(self.rng(4), "big")
+            if spi >= 256 and spi not in self._esp_in and not self._spi_pending(spi):
+                return spi
+
+    def _spi_pending(self, spi: int) -> bool:
+        return any(ChildId(spi) in sa.children for sa in self.sas.values())
+
+    def _new_sa(
+        self,
+        conn: ConnectionConfig,
+        is_initiator: bool,
+        local: Addr,
+        remote: Addr,
+        spi_i: bytes,
+        spi_r: bytes,
+        now: float,
+    ) -> IkeSa:
+        handle = SaHandle(self._next_handle)
+        self._next_handle += 1
+        sa = IkeSa(
+            handle,
+            conn,
+            self.backend,
+            self.rng,
+            is_initiator=is_initiator,
+            local=local,
+            remote=remote,
+            spi_i=spi_i,
+            spi_r=spi_r,
+            ctx=self._ctx,
+            now=now,
+        )
+        self.sas[handle] = sa
+        self._by_spi[spi_i if is_initiator else spi_r] = sa
+        return sa
+
+    # -- public API (contracts §3) ---------------------------------------------------
+
+    def initiate(self, conn_name: str, now: float) -> SaHandle:
+        """Start an IKE SA for connection ``conn_name``.
+
+        Raises:
+            LocalProtocolError: no such connection, or it has no remote address.
+        """
+        conn = self.config.connections.get(conn_name)
+        if conn is None or not conn.remote_addrs:
+            raise LocalProtocolError(f"connection {conn_name!r} cannot be initiated")
+        local_ip = conn.local_addrs[0] if conn.local_addrs else self._listen_ip()
+        local = (local_ip, self.config.port)
+        remote = (conn.remote_addrs[0], conn.remote_port)
+        sa = self._new_sa(
+            conn, True, local, remote, self._alloc_ike_spi(), bytes(8), now
+        )
+        sa.initiate(now)
+        self._collect(sa)
+        return sa.handle
+
+    def receive_datagram(
+        self, data: bytes, local: Addr, remote: Addr, now: float
+    ) -> None:
+        """Feed one UDP payload; never raises on peer input."""
+        try:
+            self._receive(bytes(data), local, remote, now)
+        except PqIkeError as exc:
+            _log.debug("dropped datagram from %s:%d: %s", *remote, exc)
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr, Addr]]:
+        """Every queued datagram ``(udp payload, local, remote)``."""
+        out, self._out = self._out, []
+        for sa in list(self.sas.values()):
+            out += sa.datagrams_to_send(now)
+        return out
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline of any SA."""
+        deadlines = [sa.get_timer() for sa in self.sas.values()]
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Run every SA's due timers; forget SAs whose linger time ended."""
+        for sa in list(self.sas.values()):
+            timer = sa.get_timer()
+            if timer is not None and now >= timer:
+                sa.handle_timer(now)
+            self._collect(sa)
+            if sa.state is SaState.DEAD and now >= sa.dead_until:
+                self._forget(sa)
+
+    def next_event(self) -> Event | None:
+        """Pop the next event, or None."""
+        if not self._events:
+            for sa in list(self.sas.values()):
+                self._collect(sa)
+        return self._events.popleft() if self._events else None
+
+    def send_esp(self, child_id: int, payload: bytes, next_header: int = 4) -> None:
+        """Seal ``payload`` on a Child SA and queue the ESP-in-UDP datagram.
+
+        Raises:
+            LocalProtocolError: unknown Child SA.
+            SequenceExhausted: the SA must be rekeyed first.
+        """
+        entry = self._esp_in.get(int(child_id))
+        if entry is None:
+            raise LocalProtocolError(f"no Child SA {child_id}")
+        sa, child = entry
+        packet = child.outbound.seal(payload, next_header)
+        self._out.append((packet, (sa.local[0], self.config.natt_port), sa.remote))
+
+    def delete_ike(self, sa: SaHandle, now: float = 0.0) -> None:
+        """Delete an IKE SA with an INFORMATIONAL exchange."""
+        ike = self._sa(sa)
+        ike.queue_task(DeleteIke(ike), now)
+
+    def delete_child(self, sa: SaHandle, child: ChildId, now: float = 0.0) -> None:
+        """Delete one Child SA with an INFORMATIONAL exchange."""
+        ike = self._sa(sa)
+        ike.queue_task(DeleteChild(ike, child), now)
+
+    def send_liveness(self, sa: SaHandle, now: float = 0.0) -> None:
+        """Send an empty INFORMATIONAL (RFC 7296 §2.4 liveness check)."""
+        ike = self._sa(sa)
+        ike.queue_task(Liveness(ike), now)
+
+    def ike_sas(self) -> list[IkeSa]:
+        """Live (not failed or deleted) IKE SAs."""
+        return [sa for sa in self.sas.values() if sa.state is not SaState.DEAD]
+
+    # -- internals -------------------------------------------------------------------
+
+    def _sa(self, handle: SaHandle) -> IkeSa:
+        sa = self.sas.get(handle)
+        if sa is None or sa.state is SaState.DEAD:
+            raise LocalProtocolError(f"no IKE SA {handle}")
+        return sa
+
+    def _listen_ip(self) -> str:
+        return self.config.listen[0][0] if self.config.listen else "0.0.0.0"
+
+    def _collect(self, sa: IkeSa) -> None:
+        """Move an SA's events out and keep the ESP SPI index current."""
+        while (event := sa.next_event()) is not None:
+            self._events.append(event)
+        for child in sa.children.values():
+            self._esp_in.setdefault(child.spi_in, (sa, child))
+        for spi, (owner, child) in list(self._esp_in.items()):
+            if owner is sa and child.child_id not in sa.children:
+                del self._esp_in[spi]
+
+    def _forget(self, sa: IkeSa) -> None:
+        self.sas.pop(sa.handle, None)
+        for index in (self._by_spi, self._by_init):
+            for key in [k for k, v in index.items() if v is sa]:
+                del index[key]  # type: ignore[attr-defined]
+
+    def _receive(self, data: bytes, local: Addr, remote: Addr, now: float) -> None:
+        natt = (
+            local[1] == self.config.natt_port
+            and self.config.natt_port != self.config.port
+        )
+        if natt:
+            if data == _KEEPALIVE:
+                return
+            if data[:4] != NON_ESP_MARKER:
+                self._receive_esp(data, remote)
+                return
+            data = data[4:]
+        header = decode_header(data)
+        if header.length != len(data):
+            raise DecodeError("IKE Length does not match the datagram")
+        sa = self._lookup(header, remote)
+        if sa is not None and _is_new_init(header) and sa.init_request != data:
+            if sa.state is not SaState.DEAD:
+                return  # a different IKE_SA_INIT while ours is in progress
+            self._forget(sa)  # a retry after INVALID_KE_PAYLOAD
+            sa = None
+        if sa is None:
+            if _is_new_init(header):
+                sa = self._new_responder(data, header, local, remote, now)
+            if sa is None:
+                _log.debug(
+                    "no IKE SA for SPIs %s:%s", header.spi_i.hex(), header.spi_r.hex()
+                )
+                return
+        sa.receive_message(data, header, local, remote, now)
+        self._collect(sa)
+
+    def _lookup(self, header: IkeHeader, remote: Addr) -> IkeSa | None:
+        if header.is_initiator:  # sent by the original initiator: we are responder
+            if not any(header.spi_r):
+                return self._by_init.get((header.spi_i, remote[0], remote[1]))
+            sa = self._by_spi.get(header.spi_r)
+            return sa if sa is not None and not sa.is_initiator else None
+        sa = self._by_spi.get(header.spi_i)
+        return sa if sa is not None and sa.is_initiator else None
+
+    def _receive_esp(self, packet: bytes, remote: Addr) -> None:
+        if len(packet) < 8:
+            return
+        entry = self._esp_in.get(int.from_bytes(packet[:4], "big"))
+        if entry is None:
+            return
+        _sa, child = entry
+        payload, next_header = child.inbound.open(packet)
+        if next_header != 59:  # RFC 4303 §2.6: dummy packets are dropped
+            self._events.append(EspReceived(child.child_id, payload, next_header))
+
+    # -- responder admission (COOKIE, RFC 7296 §2.6) ---------------------------------
+
+    def _half_open(self) -> int:
+        return sum(
+            1
+            for sa in self.sas.values()
+            if not sa.is_initiator and sa.state is SaState.CONNECTING
+        )
+
+    def _cookie(self, spi_i: bytes, nonce: bytes, remote: Addr) -> bytes:
+        """Cookie = VersionIDofSecret | Hash(Ni | IPi | SPIi | <secret>) (§2.6)."""
+        ip = ipaddress.ip_address(remote[0]).packed
+        digest = hashlib.sha256(nonce + ip + spi_i + self._cookie_secret).digest()
+        return _COOKIE_VERSION + digest[:16]
+
+    def _admit(self, msg: Message, remote: Addr) -> bool:
+        """True to accept the IKE_SA_INIT; else answer with a COOKIE or drop."""
+        half_open = self._half_open()
+        if half_open >= self.config.half_open_limit:
+            return False
+        if half_open < self.config.cookie_threshold:
+            return True
+        nonce = msg.find(NoncePayload)
+        if nonce is None:
+            return False
+        expected = self._cookie(msg.header.spi_i, nonce.data, remote)
+        got = msg.payloads[0] if msg.payloads else None
+        if (
+            isinstance(got, NotifyPayload)
+            and got.notify_type == NotifyType.COOKIE
+            and hmac.compare_digest(got.data, expected)
+        ):
+            return True
+        self._send_cookie(msg.header, expected, remote)
+        return False
+
+    def _send_cookie(self, header: IkeHeader, cookie: bytes, remote: Addr) -> None:
+        reply = IkeHeader(
+            header.spi_i,
+            bytes(8),
+            ExchangeType.IKE_SA_INIT,
+            int(HeaderFlag.RESPONSE),
+            0,
+        )
+        data = encode_message(
+            Message(reply, (NotifyPayload(NotifyType.COOKIE, cookie),))
+        )
+        self._out.append((data, (self._listen_ip(), self.config.port), remote))
+
+    def _connection_for(self, remote: Addr) -> ConnectionConfig | None:
+        """The connection for a new peer: by remote address, else a %any one."""
+        conns = list(self.config.connections.values())
+        by_addr = [c for c in conns if remote[0] in c.remote_addrs]
+        # LIMITATION: the connection is chosen by address only (not re-chosen by IDi)
+        return (by_addr or [c for c in conns if not c.remote_addrs] or [None])[0]
+
+    def _new_responder(
+        self, data: bytes, header: IkeHeader, local: Addr, remote: Addr, now: float
+    ) -> IkeSa | None:
+        msg = decode_message(data)
+        conn = self._connection_for(remote)
+        if conn is None or not self._admit(msg, remote):
+            return None
+        sa = self._new_sa(
+            conn, False, local, remote, header.spi_i, self._alloc_ike_spi(), now
+        )
+        self._by_init[(header.spi_i, remote[0], remote[1])] = sa
+        return sa
+
+
+def _is_new_init(header: IkeHeader) -> bool:
+    return (
+        header.exchange_type == ExchangeType.IKE_SA_INIT
+        and not header.is_response
+        and header.message_id == 0
+        and not any(header.spi_r)
+    )

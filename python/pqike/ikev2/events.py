@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Events the sans-IO engine hands to its driver (``IkeEndpoint.next_event()``).
+
+Every event is a frozen dataclass. ``sa`` is the :data:`SaHandle` returned by
+``IkeEndpoint.initiate`` (or assigned when a responder SA is created); ``child`` is
+the :data:`ChildId` used with ``IkeEndpoint.send_esp``. Events never carry key bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NewType
+
+__all__ = [
+    "ChildDeleted",
+    "ChildEstablished",
+    "ChildId",
+    "ChildRekeyed",
+    "ConnectionFailed",
+    "EspReceived",
+    "Event",
+    "ExchangeCompleted",
+    "IkeDeleted",
+    "IkeEstablished",
+    "IkeRekeyed",
+    "SaHandle",
+    "SuiteInfo",
+]
+
+SaHandle = NewType("SaHandle", int)
+"""Local number of one IKE SA, unique within an ``IkeEndpoint``."""
+
+ChildId = NewType("ChildId", int)
+"""Local number of one Child SA, unique within an ``IkeEndpoint``."""
+
+
+@dataclass(frozen=True)
+class SuiteInfo:
+    """The negotiated IKE SA suite, as names and IANA numbers."""
+
+    encryption: str
+    """ENCR transform name with key size, e.g. ``"AES_GCM_16_256"``."""
+    prf: str
+    """PRF name, e.g. ``"PRF_HMAC_SHA2_384"``."""
+    integrity: str
+    """INTEG name, ``"NONE"`` with AEAD ciphers."""
+    ke: str
+    """Transform Type 4 method, e.g. ``"X25519"``."""
+    addke: tuple[str, ...]
+    """One name per negotiated additional key exchange (Types 6..12), in order."""
+    ids: tuple[int, ...] = ()
+    """(encr, key_bits, prf, integ, ke, addke1..) as IANA numbers."""
+
+    def __str__(self) -> str:
+        parts = [self.encryption, self.prf]
+        if self.integrity != "NONE":
+            parts.append(self.integrity)
+        parts.append(self.ke)
+        parts.extend(f"ADDKE{n + 1}={name}" for n, name in enumerate(self.addke))
+        return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class IkeEstablished:
+    """The IKE SA is authenticated (IKE_AUTH done on both sides)."""
+
+    sa: SaHandle
+    suite: SuiteInfo
+    spi_i: bytes = b""
+    """Initiator's IKE SPI (8 octets)."""
+    spi_r: bytes = b""
+    """Responder's IKE SPI (8 octets)."""
+    is_initiator: bool = True
+    """True when this endpoint initiated the SA."""
+    conn_name: str = ""
+    """Name of the connection from the config."""
+
+
+@dataclass(frozen=True)
+class ChildEstablished:
+    """A Child SA is installed: ESP can flow through ``send_esp(child, ...)``."""
+
+    sa: SaHandle
+    child: ChildId
+    spi_in: int = 0
+    """Our inbound ESP SPI."""
+    spi_out: int = 0
+    """The peer's inbound ESP SPI, used on our outbound packets."""
+    mode: str = "tunnel"
+    """``"tunnel"`` or ``"transport"``."""
+    encryption: str = ""
+    """ESP ENCR transform name."""
+    name: str = ""
+    """Child config name."""
+
+
+@dataclass(frozen=True)
+class EspReceived:
+    """One ESP packet was authenticated and decrypted on a Child SA."""
+
+    child: ChildId
+    payload: bytes
+    next_header: int
+
+
+@dataclass(frozen=True)
+class IkeRekeyed:
+    """Reserved for issue #4 (IKE SA rekeying)."""
+
+    sa: SaHandle
+    new_sa: SaHandle
+
+
+@dataclass(frozen=True)
+class ChildRekeyed:
+    """Reserved for issue #4 (Child SA rekeying)."""
+
+    sa: SaHandle
+    child: ChildId
+    new_child: ChildId
+
+
+@dataclass(frozen=True)
+class IkeDeleted:
+    """The IKE SA is gone (deleted by either side, or torn down after a failure)."""
+
+    sa: SaHandle
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ChildDeleted:
+    """A Child SA is gone."""
+
+    sa: SaHandle
+    child: ChildId
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionFailed:
+    """Setting up (or keeping) the IKE SA failed; the SA is being removed."""
+
+    sa: SaHandle
+    reason: str
+    notify: int | None = None
+    """The error Notify type sent or received, if any."""
+
+
+@dataclass(frozen=True)
+class ExchangeCompleted:
+    """One request/response exchange finished (for the demo's per-exchange sizes)."""
+
+    sa: SaHandle
+    exchange: str
+    """Exchange type name, e.g. ``"IKE_INTERMEDIATE"``."""
+    request_size: int
+    """Octets of the request as sent on the wire (all fragments, no UDP/IP)."""
+    response_size: int
+    """Octets of the response (all fragments)."""
+    message_id: int = 0
+    is_initiator: bool = True
+    """True when this endpoint sent the request."""
+    request_fragments: int = 1
+    response_fragments: int = 1
+    detail: str = ""
+    """Short summary, e.g. ``"KE round 1 of 1: ML_KEM_768"``."""
+
+
+Event = (
+    IkeEstablished
+    | ChildEstablished
+    | EspReceived
+    | IkeRekeyed
+    | ChildRekeyed
+    | IkeDeleted
+    | ChildDeleted
+    | ConnectionFailed
+    | ExchangeCompleted
+)

@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Message IDs, retransmission, the response cache and RFC 7383 fragmentation.
+
+Theory of operation (one instance per IKE SA):
+
+* Requests we send (RFC 7296 §2.1, §2.3): window size 1. ``next_mid`` starts at 0
+  and grows by one per exchange we start; a request stays *outstanding* until the
+  response with its Message ID arrives. Only the requester retransmits: the same
+  datagrams, at ``timeout * base**n`` seconds after the previous send, ``tries``
+  times; after that the SA fails with "peer not responding".
+* Requests we receive: ``peer_mid`` is the next Message ID the peer may use.
+  ``mid == peer_mid`` is a new request (processed, its response cached);
+  ``mid == peer_mid - 1`` is a retransmission, answered from the cache without
+  redoing any work (for a fragmented request only its fragment 1 triggers the
+  resend, RFC 7383 §2.6.1); anything else is dropped (RFC 7296 §2.3).
+* Responses are accepted only for the outstanding request; late duplicates drop.
+* Protected messages whose IP datagram would exceed ``fragment_size`` are sent as
+  SKF fragments once both peers announced IKEV2_FRAGMENTATION_SUPPORTED; received
+  fragments are verified one by one and reassembled with limits (codec Reassembler).
+* IVs: a per-SA counter for AEADs (unique per key, RFC 5282 §3.1), random for CBC.
+
+Invariant: a retransmission is byte-identical to the first transmission, so the
+IntAuth chains and the AUTH octets never depend on which copy arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pqike.errors import DecodeError
+from pqike.ikev2.codec.encrypted import SkfPayload, SkPayload
+from pqike.ikev2.codec.fragment import Reassembler, fragment_protected
+from pqike.ikev2.codec.header import IkeHeader
+from pqike.ikev2.codec.message import (
+    Message,
+    decode_message,
+    decode_payloads,
+    encode_message,
+    encode_payloads,
+)
+from pqike.ikev2.codec.protected import (
+    IkeCipher,
+    int_auth_chunks,
+    open_protected,
+    seal_payloads,
+)
+
+__all__ = ["Cached", "Encoded", "Manager", "Opened", "Outstanding", "ip_overhead"]
+
+_IPV4_UDP = 20 + 8
+_IPV6_UDP = 40 + 8
+
+
+def ip_overhead(remote_host: str, natt: bool) -> int:
+    """Octets in front of the IKE message in an IP datagram (RFC 7383 §2.5.1)."""
+    base = _IPV6_UDP if ":" in remote_host else _IPV4_UDP
+    return base + (4 if natt else 0)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A message ready to send: its datagrams and its RFC 9242 A | P chunk."""
+
+    datagrams: tuple[bytes, ...]
+    int_auth_chunk: bytes
+
+    @property
+    def size(self) -> int:
+        return sum(len(d) for d in self.datagrams)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A received message with its inner payloads (decrypted, reassembled)."""
+
+    header: IkeHeader
+    payloads: tuple[Any, ...]
+    int_auth_chunk: bytes
+    size: int
+    fragments: int
+
+
+@dataclass
+class Outstanding:
+    """Our request waiting for its response."""
+
+    mid: int
+    exchange: int
+    encoded: Encoded
+    deadline: float
+    sent_at: float
+    tries: int = 0
+
+
+@dataclass
+class Cached:
+    """Our response to the peer's last request (resent on retransmissions)."""
+
+    mid: int
+    encoded: Encoded
+
+
+@dataclass
+class Manager:
+    """Per-SA message bookkeeping; see the module docstring."""
+
+    rng: Callable[[int], bytes]
+    fragment_size: int = 1280
+    retransmit_timeout: float = 4.0
+    retransmit_tries: int = 5
+    retransmit_base: float = 1.8
+    next_mid: int = 0
+    peer_mid: int = 0
+    outstanding: Outstanding | None = None
+    cached: Cached | None = None
+    reassembler: Reassembler = field(default_factory=Reassembler)
+    _iv_counter: int = 0
+    _rx_sizes: dict[tuple[int, bool], tuple[int, int]] = field(default_factory=dict)
+
+    # -- outbound ---------------------------------------------------------------
+
+    def _ivs(self, cipher: IkeCipher) -> Iterator[bytes]:
+        """Endless IVs: a counter for 8-octet (AEAD) IVs, random otherwise."""
+        while True:
+            if cipher.iv_length == 8:
+                self._iv_counter += 1
+                yield self._iv_counter.to_bytes(8, "big")
+            else:
+                yield self.rng(cipher.iv_length)
+
+    def encode(
+        self,
+        header: IkeHeader,
+        payloads: Sequence[Any],
+        cipher: IkeCipher | None,
+        *,
+        may_fragment: bool = False,
+        overhead: int = _IPV4_UDP,
+    ) -> Encoded:
+        """Encode one message; SK-protect it when ``cipher`` is given.
+
+        With ``may_fragment`` a protected message whose datagram would exceed
+        ``fragment_size`` is split into SKF fragments (RFC 7383 §2.5).
+        """
+        if cipher is None:
+            return Encoded((encode_message(Message(header, tuple(payloads))),), b"")
+        first, plain = encode_payloads(payloads)
+        a, p = int_auth_chunks(header, first, plain)
+        ivs = self._ivs(cipher)
+        whole = seal_payloads(header, first, plain, cipher, next(ivs))
+        if may_fragment and len(whole) + overhead > self.fragment_size:
+            parts = fragment_protected(
+                header,
+                plain,
+                cipher,
+                ivs,
+                self.fragment_size,
+                overhead,
+                first_payload=first,
+            )
+            return Encoded(tuple(parts), a + p)
+        return Encoded((whole,), a + p)
+
+    def start_request(self, mid: int, exchange: int, enc: Encoded, now: float) -> None:
+        """Record a sent request as outstanding; arms the retransmission timer."""
+        self.next_mid = mid + 1
+        self.outstanding = Outstanding(
+            mid, exchange, enc, now + self.retransmit_timeout, now
+        )
+
+    def retransmit_due(self, now: float) -> tuple[bytes, ...] | None:
+        """Datagrams to resend now, ``()`` when nothing is due, None when exhausted."""
+        out = self.outstanding
+        if out is None or now < out.deadline:
+            return ()
+        out.tries += 1
+        if out.tries > self.retransmit_tries:
+            return None
+        out.deadline = now + self.retransmit_timeout * self.retransmit_base**out.tries
+        return out.encoded.datagrams
+
+    def timer(self) -> float | None:
+        """Deadline of the next retransmission, if a request is outstanding."""
+        return self.outstanding.deadline if self.outstanding else None
+
+    # -- inbound ----------------------------------------------------------------
+
+    def classify_request(self, header: IkeHeader, data: bytes) -> str:
+        """``"new"``, ``"retransmit"`` (resend the cached response) or ``"drop"``."""
+        if header.message_id == self.peer_mid:
+            return "new"
+        cached = self.cached
+        if cached is None or header.message_id != cached.mid:
+            return "drop"
+        return "retransmit" if _fragment_number(data) in (None, 1) else "drop"
+
+    def accept_response(self, header: IkeHeader) -> bool:
+        """True when ``header`` answers the outstanding request."""
+        out = self.outstanding
+        return out is not None and header.message_id == out.mid
+
+    def open(self, data: bytes, header: IkeHeader, cipher: IkeCipher) -> Opened | None:
+        """Verify and decrypt a protected message; reassemble SKF fragments.
+
+        Returns:
+            The message, or None while fragments are still missing.
+
+        Raises:
+            DecodeError: malformed (notify INVALID_SYNTAX) or over the reassembly
+                limits (notify None: drop).
+            AuthenticationError: the ICV did not verify (drop).
+        """
+        opened = open_protected(data, cipher)
+        enc = opened.encrypted
+        if isinstance(enc, SkPayload):
+            payloads = decode_payloads(opened.plaintext, enc.first_payload, inner=True)
+            a, p = int_auth_chunks(header, enc, opened.plaintext)
+            return Opened(header, payloads, a + p, len(data), 1)
+        key = (header.message_id, header.is_response)
+        size, count = self._rx_sizes.get(key, (0, 0))
+        self._rx_sizes[key] = (size + len(data), count + 1)
+        whole = self.reassembler.add(header, enc, opened.plaintext)
+        if whole is None:
+            return None
+        size, count = self._rx_sizes.pop(key, (len(data), 1))
+        a, p = int_auth_chunks(whole.header, whole.first_payload, whole.plaintext)
+        return Opened(whole.header, whole.payloads, a + p, size, count)
+
+    def decode_plain(self, data: bytes) -> Opened:
+        """Decode an unprotected message (IKE_SA_INIT).
+
+        Raises:
+            DecodeError: malformed, or it carries an SK/SKF payload.
+        """
+        msg = decode_message(data)
+        if any(isinstance(p, SkPayload | SkfPayload) for p in msg.payloads):
+            raise DecodeError("IKE_SA_INIT must not be encrypted", notify=None)
+        return Opened(msg.header, msg.payloads, b"", len(data), 1)
+
+    def finish_request(self, mid: int, response: Encoded) -> None:
+        """Cache our response to request ``mid`` and expect ``mid + 1`` next."""
+        self.peer_mid = mid + 1
+        self.cached = Cached(mid, response)
+        self.reassembler.discard(mid, False)
+
+
+def _fragment_number(data: bytes) -> int | None:
+    """Fragment Number of an SKF message, None for anything else (no decryption)."""
+    try:
+        msg = decode_message(data)
+    except DecodeError:
+        return 0
+    last = msg.payloads[-1] if msg.payloads else None
+    return last.fragment_number if isinstance(last, SkfPayload) else None

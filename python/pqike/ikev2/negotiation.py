@@ -1,0 +1,249 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Proposal selection (RFC 7296 §2.7, §3.3) with the RFC 9370 additional-KE rules.
+
+A proposal is handled here in a neutral form, :class:`Offer`: a map from transform
+type to the offered ``(transform_id, key_bits)`` pairs in the sender's order. The
+codec's SA payload classes are converted at the edge (``tasks/common.py``).
+
+Rules (RFC 9370 §2.2.1, §3.1 and SPEC §2.2):
+
+* exactly one transform per type is chosen, from the ones the initiator offered;
+* Transform Types 6..12 (ADDKE1..7) choose one method each, or NONE (0) if offered;
+  a missing ADDKE type counts as "NONE only";
+* the chosen additional methods contain no duplicates (NONE excepted), and none of
+  them equals the Type 4 method (strongSwan and libreswan refuse that too);
+* an IKE proposal needs a real Type 4 method; ESP proposals may use NONE (no PFS);
+* KE and ADDKE transforms of a Child SA proposal carried in IKE_AUTH are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "ADDKE_TYPES",
+    "KE_TYPES",
+    "Offer",
+    "Selected",
+    "SpecLike",
+    "offer_from_spec",
+    "select",
+    "validate_choice",
+]
+
+ENCR, PRF, INTEG, KE, ESN = 1, 2, 3, 4, 5
+ADDKE_TYPES = tuple(range(6, 13))
+"""Transform Types 6..12 = ADDKE1..ADDKE7 (RFC 9370 §2.2.1): ADDKEn = 5 + n."""
+KE_TYPES = (KE, *ADDKE_TYPES)
+
+_REQUIRED = {1: {ENCR, PRF, KE}, 3: {ENCR, ESN}}
+"""Types a proposal must carry per protocol (RFC 7296 §3.3.3)."""
+
+Pair = tuple[int, int]
+"""(transform_id, key_bits); key_bits 0 when the transform has no Key Length."""
+
+
+class SpecLike(Protocol):
+    """The parts of ``pqike.proposals.ProposalSpec`` used here."""
+
+    @property
+    def encr(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def prf(self) -> tuple[int, ...]: ...
+    @property
+    def integ(self) -> tuple[int, ...]: ...
+    @property
+    def ke(self) -> tuple[int, ...]: ...
+    @property
+    def addke(self) -> tuple[tuple[int, ...], ...]: ...
+    @property
+    def esn(self) -> tuple[int, ...]: ...
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One proposal: protocol (1 IKE, 3 ESP), number, SPI and transforms by type."""
+
+    protocol: int
+    transforms: Mapping[int, tuple[Pair, ...]]
+    number: int = 1
+    spi: bytes = b""
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The responder's choice: one ``(id, key_bits)`` per transform type present."""
+
+    protocol: int
+    chosen: Mapping[int, Pair]
+    number: int = 1
+    spi: bytes = b""
+    response_types: tuple[int, ...] = field(default=())
+    """Types to list in the response SA payload (the ones the offer carried)."""
+
+    def id_of(self, transform_type: int) -> int:
+        """Chosen transform ID of a type, 0 (NONE) when absent."""
+        return self.chosen.get(transform_type, (0, 0))[0]
+
+    @property
+    def addke(self) -> tuple[int, ...]:
+        """Negotiated additional methods in ADDKE order, NONE (0) left out."""
+        return tuple(m for t in ADDKE_TYPES if (m := self.id_of(t)) != 0)
+
+    def as_offer(self) -> Offer:
+        """The choice as a one-transform-per-type proposal (for the response)."""
+        return Offer(
+            self.protocol,
+            {t: (self.chosen[t],) for t in self.response_types if t in self.chosen},
+            self.number,
+            self.spi,
+        )
+
+
+def offer_from_spec(
+    spec: SpecLike,
+    protocol: int,
+    *,
+    number: int = 1,
+    spi: bytes = b"",
+    with_ke: bool = True,
+) -> Offer:
+    """Turn a configured ProposalSpec into an Offer (transform order kept).
+
+    ``with_ke=False`` drops Types 4 and 6..12 (Child SA proposal inside IKE_AUTH).
+    For ESP without ``ke`` no Type 4 transform is sent (no PFS).
+    """
+    types: dict[int, tuple[Pair, ...]] = {ENCR: tuple(spec.encr)}
+    if spec.prf:
+        types[PRF] = tuple((p, 0) for p in spec.prf)
+    integ = tuple(i for i in spec.integ if i != 0)
+    if integ:
+        types[INTEG] = tuple((i, 0) for i in integ)
+    if with_ke and spec.ke:
+        types[KE] = tuple((k, 0) for k in spec.ke)
+    if with_ke:
+        for n, methods in enumerate(spec.addke):
+            if methods:
+                types[ADDKE_TYPES[n]] = tuple((m, 0) for m in methods)
+    if protocol != 1:
+        types[ESN] = tuple((e, 0) for e in (spec.esn or (0,)))
+    return Offer(protocol, types, number, spi)
+
+
+def _normalised(offer: Offer, ignore_ke: bool) -> dict[int, tuple[Pair, ...]]:
+    """Offer transforms with absent optional types made explicit (INTEG/KE = NONE)."""
+    types = {t: v for t, v in offer.transforms.items() if v}
+    if ignore_ke:
+        for t in KE_TYPES:
+            types.pop(t, None)
+        return types
+    for t in (INTEG, *KE_TYPES):
+        types.setdefault(t, ((0, 0),))
+    return types
+
+
+def _pick_plain(offered: tuple[Pair, ...], ours: tuple[Pair, ...]) -> Pair | None:
+    """First offered pair we also accept (the initiator's preference order)."""
+    return next((p for p in offered if p in ours), None)
+
+
+def _pick_ke(
+    offered: Mapping[int, tuple[Pair, ...]],
+    ours: Mapping[int, tuple[Pair, ...]],
+    pending: Sequence[int],
+    used: frozenset[int],
+) -> dict[int, Pair] | None:
+    """Choose Types 4, 6..12 with backtracking so that no method repeats (RFC 9370)."""
+    if not pending:
+        return {}
+    t, rest = pending[0], pending[1:]
+    for pair in offered[t]:
+        if pair not in ours.get(t, ((0, 0),)) or (pair[0] != 0 and pair[0] in used):
+            continue
+        tail = _pick_ke(offered, ours, rest, used | ({pair[0]} - {0}))
+        if tail is not None:
+            return {t: pair, **tail}
+    return None
+
+
+def _match(offer: Offer, local: Offer, ignore_ke: bool) -> Selected | None:
+    """Match one received proposal against one local proposal."""
+    offered = _normalised(offer, ignore_ke)
+    ours = _normalised(local, ignore_ke)
+    if set(offered) - set(ours) - {INTEG}:
+        return None  # a type we do not know/configure (RFC 7296 §3.3.6)
+    chosen: dict[int, Pair] = {}
+    for t in sorted(set(offered) - set(KE_TYPES)):
+        pair = _pick_plain(offered[t], ours.get(t, ((0, 0),)))
+        if pair is None:
+            return None
+        chosen[t] = pair
+    ke_types = [t for t in KE_TYPES if t in offered]
+    ke = _pick_ke(offered, ours, ke_types, frozenset())
+    if ke is None:
+        return None
+    chosen.update(ke)
+    if not _REQUIRED.get(offer.protocol, set()) <= set(chosen):
+        return None
+    if offer.protocol == 1 and chosen.get(KE, (0, 0))[0] == 0:
+        return None  # IKE SAs need a real Type 4 method
+    present = tuple(t for t in sorted(offer.transforms) if offer.transforms[t])
+    if ignore_ke:
+        present = tuple(t for t in present if t not in KE_TYPES)
+    return Selected(offer.protocol, chosen, offer.number, offer.spi, present)
+
+
+def select(
+    offers: Iterable[Offer], local: Sequence[Offer], *, ignore_ke: bool = False
+) -> Selected | None:
+    """Responder side: the first received proposal that matches a local one.
+
+    Args:
+        offers: the initiator's proposals in its order of preference.
+        local: our configured proposals (as Offers, see :func:`offer_from_spec`).
+        ignore_ke: True for the Child SA proposal in IKE_AUTH (SPEC §2.2).
+
+    Returns:
+        The choice, or None (-> NO_PROPOSAL_CHOSEN).
+    """
+    for offer in offers:
+        for mine in local:
+            if mine.protocol != offer.protocol:
+                continue
+            chosen = _match(offer, mine, ignore_ke)
+            if chosen is not None:
+                return chosen
+    return None
+
+
+def validate_choice(
+    response: Offer, sent: Sequence[Offer], *, ignore_ke: bool = False
+) -> Selected | None:
+    """Initiator side: check the responder picked one offered transform per type.
+
+    Returns the choice as a Selected, or None when the response is not a valid
+    selection from the proposal with the same number (RFC 7296 §2.7).
+    """
+    match = next((o for o in sent if o.number == response.number), None)
+    if match is None or match.protocol != response.protocol:
+        return None
+    if any(len(v) != 1 for v in response.transforms.values()):
+        return None
+    single = Offer(response.protocol, response.transforms, response.number)
+    chosen = _match(single, match, ignore_ke)
+    if chosen is None:
+        return None
+    # every type we offered must be answered, unless NONE was among our offers
+    offered = _normalised(match, ignore_ke)
+    for t, pairs in offered.items():
+        if t not in response.transforms and (0, 0) not in pairs:
+            return None
+    return Selected(
+        response.protocol,
+        chosen.chosen,
+        response.number,
+        response.spi,
+        chosen.response_types,
+    )

@@ -1,0 +1,653 @@
+# SPDX-License-Identifier: Apache-2.0
+"""One IKE SA, sans-IO: datagrams and ``now`` in; datagrams, a deadline, events out.
+
+The initiator runs a queue of tasks (``tasks/``): the first task's
+``pending_exchange()`` names the next exchange, and every queued task wanting the same
+exchange contributes payloads to it (IKE_AUTH = ike_auth + child_create). The
+responder picks its tasks from :data:`_RESPONDER_TASKS` by the request's exchange
+type. ``manager.py`` owns Message IDs, retransmission, the response cache and
+fragmentation; tasks never see them.
+
+Error handling (RFC 7296 §2.21): a task raises ``ProtocolError(notify)``. On a
+request we answer with that notify (or drop when it is None); on a response the
+exchange failed. Before the SA is established a failure removes it (it lingers a
+little, "dead", so that retransmitted requests still get the cached error answer);
+after that an error in one exchange never disturbs the established SA.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import deque
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pqike.errors import (
+    AuthenticationError,
+    DecodeError,
+    ProtocolError,
+    RemoteProtocolError,
+)
+from pqike.ikev2.codec.header import IkeHeader
+from pqike.ikev2.codec.payloads import NotifyPayload, UnknownPayload
+from pqike.ikev2.constants import (
+    NON_ESP_MARKER,
+    ExchangeType,
+    HeaderFlag,
+    NotifyType,
+)
+from pqike.ikev2.events import (
+    ChildId,
+    ConnectionFailed,
+    Event,
+    ExchangeCompleted,
+    IkeDeleted,
+    SaHandle,
+)
+from pqike.ikev2.manager import Encoded, Manager, Opened, ip_overhead
+from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
+from pqike.ikev2.tasks.child_create import ChildCreate, ChildSa
+from pqike.ikev2.tasks.ike_auth import IkeAuth
+from pqike.ikev2.tasks.ike_init import IkeInit
+from pqike.ikev2.tasks.ike_multi_ke import IkeMultiKe
+from pqike.ikev2.tasks.informational import Informational
+
+if TYPE_CHECKING:
+    from pqike.config import ConnectionConfig
+    from pqike.crypto import Backend
+    from pqike.crypto.keymat import Keymat
+    from pqike.ikev2.negotiation import Selected
+
+__all__ = ["Addr", "IkeSa", "SaState"]
+
+Addr = tuple[str, int]
+
+_log = logging.getLogger(__name__)
+
+DEAD_LINGER = 30.0
+"""Seconds a failed SA keeps answering retransmissions with its cached response."""
+HALF_OPEN_TIMEOUT = 60.0
+"""Seconds a responder SA may stay unauthenticated before it is dropped."""
+
+
+class SaState(enum.Enum):
+    """Lifecycle of an IKE SA."""
+
+    CONNECTING = "connecting"
+    ESTABLISHED = "established"
+    DELETING = "deleting"
+    DEAD = "dead"
+
+
+class SaLog(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes ``[ike SPIi:SPIr]`` (STYLE §7); the SPIs are read at log time."""
+
+    def __init__(self, sa: IkeSa) -> None:
+        super().__init__(_log, {})
+        self.sa = sa
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        return f"[ike {self.sa.spi_i.hex()}:{self.sa.spi_r.hex()}] {msg}", kwargs
+
+
+def _responder_tasks(sa: IkeSa, exchange: int) -> list[Task] | None:
+    """Tasks answering a request, or None when the exchange is not allowed now."""
+    factory = _RESPONDER_TASKS.get(exchange)
+    return None if factory is None else factory(sa)
+
+
+def _init_tasks(sa: IkeSa) -> list[Task] | None:
+    return [IkeInit(sa)] if sa.manager.peer_mid == 0 else None
+
+
+def _intermediate_tasks(sa: IkeSa) -> list[Task] | None:
+    ok = sa.keymat is not None and not sa.auth_done
+    return [sa.multi_ke] if ok else None
+
+
+def _auth_tasks(sa: IkeSa) -> list[Task] | None:
+    ok = sa.keymat is not None and not sa.auth_done and sa.multi_ke.finished
+    return [IkeAuth(sa), ChildCreate(sa)] if ok else None
+
+
+def _informational_tasks(sa: IkeSa) -> list[Task] | None:
+    return [Informational(sa)] if sa.keymat is not None else None
+
+
+_RESPONDER_TASKS: dict[int, Callable[[IkeSa], list[Task] | None]] = {
+    ExchangeType.IKE_SA_INIT: _init_tasks,
+    ExchangeType.IKE_INTERMEDIATE: _intermediate_tasks,
+    ExchangeType.IKE_AUTH: _auth_tasks,
+    ExchangeType.INFORMATIONAL: _informational_tasks,
+}
+"""Which tasks answer which request (CREATE_CHILD_SA is issue #4)."""
+
+
+@dataclass
+class SaContext:
+    """Endpoint services an SA needs: SPI allocation and ESP SPI registration."""
+
+    alloc_esp_spi: Callable[[], int]
+    natt_port: int = 4500
+    port: int = 500
+
+
+class IkeSa:
+    """One IKE SA in either role; driven by :class:`~pqike.ikev2.endpoint.IkeEndpoint`.
+
+    Args:
+        handle: the SA's local number.
+        conn: the connection config.
+        backend: crypto backend (``pqike.crypto.get_backend``).
+        rng: ``rng(n) -> bytes`` for SPIs, nonces, KE seeds and CBC IVs.
+        is_initiator: True for the original initiator.
+        local, remote: the address pair of the IKE_SA_INIT exchange.
+        spi_i, spi_r: our SPI and the peer's (zeros until known).
+        ctx: endpoint services.
+    """
+
+    def __init__(
+        self,
+        handle: SaHandle,
+        conn: ConnectionConfig,
+        backend: Backend,
+        rng: Callable[[int], bytes],
+        *,
+        is_initiator: bool,
+        local: Addr,
+        remote: Addr,
+        spi_i: bytes,
+        spi_r: bytes,
+        ctx: SaContext,
+        now: float = 0.0,
+    ) -> None:
+        self.handle = handle
+        self.conn = conn
+        self.backend = backend
+        self.rng = rng
+        self.is_initiator = is_initiator
+        self.local, self.remote = local, remote
+        self.spi_i, self.spi_r = spi_i, spi_r
+        self.ctx = ctx
+        self.log = SaLog(self)
+        self.state = SaState.CONNECTING
+        self.created = now
+        self.now = now
+        self.dead_until = 0.0
+        self.manager = Manager(
+            rng,
+            fragment_size=conn.fragment_size,
+            retransmit_timeout=conn.retransmit_timeout,
+            retransmit_tries=conn.retransmit_tries,
+            retransmit_base=conn.retransmit_base,
+        )
+        # negotiated state, filled by the tasks
+        self.ni = b""
+        self.nr = b""
+        self.suite: Selected | None = None
+        self.keymat: Keymat | None = None
+        self.init_request = b""
+        self.init_response = b""
+        self.peer_fragmentation = False
+        self.peer_intermediate = False
+        self.natt = False
+        self.int_auth_i = b""
+        self.int_auth_r = b""
+        self.intermediate_rounds = 0
+        self.auth_done = False
+        self.children: dict[ChildId, ChildSa] = {}
+        self.multi_ke = IkeMultiKe(self)
+        self.queue: list[Task] = []
+        self.active: list[Task] = []
+        self._events: deque[Event] = deque()
+        self._out: list[tuple[bytes, Addr, Addr]] = []
+
+    # -- small services for tasks -----------------------------------------------
+
+    def is_initiator_of(self, draft: Draft) -> bool:
+        """True when ``draft`` is a request we send (tasks' role dispatch)."""
+        return not draft.is_response
+
+    def emit(self, event: Event) -> None:
+        """Queue an event for ``next_event``."""
+        self._events.append(event)
+
+    def cipher_out(self) -> Any:
+        """Cipher protecting what we send (SK_e/SK_a of our role)."""
+        assert self.keymat is not None
+        return self.keymat.cipher(self.is_initiator)
+
+    def cipher_in(self) -> Any:
+        """Cipher protecting what the peer sends."""
+        assert self.keymat is not None
+        return self.keymat.cipher(not self.is_initiator)
+
+    def float_to_natt(self) -> None:
+        """Move IKE to the NAT-T ports after IKE_SA_INIT (RFC 7296 §2.23, RFC 3948)."""
+        if not self.is_initiator or self.natt or self.ctx.natt_port == self.ctx.port:
+            return  # the responder follows wherever the initiator's requests come from
+        self.natt = True
+        self.local = (self.local[0], self.ctx.natt_port)
+        self.remote = (self.remote[0], self.conn.remote_natt_port)
+
+    # -- driver API ---------------------------------------------------------------
+
+    def initiate(self, now: float) -> None:
+        """Start the SA: IKE_SA_INIT, IKE_INTERMEDIATE rounds, IKE_AUTH + child."""
+        self.now = now
+        self.log.info("initiating to %s:%d", *self.remote)
+        self.queue = [IkeInit(self), self.multi_ke, IkeAuth(self), ChildCreate(self)]
+        self._kick(now)
+
+    def queue_task(self, task: Task, now: float) -> None:
+        """Add an initiator task (delete, liveness) and start it when possible."""
+        self.now = max(self.now, now)
+        self.queue.append(task)
+        self._kick(now)
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr, Addr]]:
+        """Drain the outgoing datagrams ``(udp payload, local, remote)``."""
+        out, self._out = self._out, []
+        return out
+
+    def next_event(self) -> Event | None:
+        """Pop the next event, or None."""
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """The next deadline (retransmission, half-open or linger timeout)."""
+        if self.state is SaState.DEAD:
+            return self.dead_until
+        deadlines = [self.manager.timer()]
+        if self.state is SaState.CONNECTING and not self.is_initiator:
+            deadlines.append(self.created + HALF_OPEN_TIMEOUT)
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Retransmit a due request, or fail when the retries are used up."""
+        self.now = now
+        if self.state is SaState.DEAD:
+            return
+        if (
+            self.state is SaState.CONNECTING
+            and not self.is_initiator
+            and now >= self.created + HALF_OPEN_TIMEOUT
+        ):
+            self.fail("half-open SA timed out", None, now, quiet=True)
+            return
+        due = self.manager.retransmit_due(now)
+        if due is None:
+            self.fail("peer not responding (retransmits exhausted)", None, now)
+            return
+        if due:
+            self.log.debug("retransmitting %d datagram(s)", len(due))
+            self._queue_datagrams(due)
+
+    # -- sending -------------------------------------------------------------------
+
+    def _queue_datagrams(self, datagrams: tuple[bytes, ...]) -> None:
+        prefix = NON_ESP_MARKER if self.natt else b""
+        self._out.extend((prefix + d, self.local, self.remote) for d in datagrams)
+
+    def _header(self, exchange: int, mid: int, response: bool) -> IkeHeader:
+        flags = (HeaderFlag.INITIATOR if self.is_initiator else 0) | (
+            HeaderFlag.RESPONSE if response else 0
+        )
+        return IkeHeader(self.spi_i, self.spi_r, exchange, int(flags), mid)
+
+    def _encode(self, draft: Draft) -> Encoded:
+        header = self._header(draft.exchange, draft.message_id, draft.is_response)
+        if draft.exchange == ExchangeType.IKE_SA_INIT:
+            return self.manager.encode(header, draft.payloads, None)
+        return self.manager.encode(
+            header,
+            draft.payloads,
+            self.cipher_out(),
+            may_fragment=self.peer_fragmentation,
+            overhead=ip_overhead(self.remote[0], self.natt),
+        )
+
+    def _kick(self, now: float) -> None:
+        """Start the next initiator exchange if none is outstanding."""
+        if self.state is SaState.DEAD or self.manager.outstanding is not None:
+            return
+        while self.queue and self.queue[0].pending_exchange() is None:
+            self.queue.pop(0)
+        if not self.queue:
+            return
+        exchange = self.queue[0].pending_exchange()
+        assert exchange is not None
+        self.active = [t for t in self.queue if t.pending_exchange() == exchange]
+        draft = Draft(exchange, message_id=self.manager.next_mid)
+        try:
+            for task in self.active:
+                task.build(draft)
+            enc = self._encode(draft)
+        except ProtocolError as exc:
+            self.fail(str(exc), exc.notify, now)
+            return
+        self._after_encode(draft, enc)
+        self.manager.start_request(draft.message_id, exchange, enc, now)
+        self.log.debug(
+            "sending %s request MID %d (%d octets, %d datagram(s))",
+            exchange.name,
+            draft.message_id,
+            enc.size,
+            len(enc.datagrams),
+        )
+        self._queue_datagrams(enc.datagrams)
+
+    def _after_encode(self, draft: Draft, enc: Encoded) -> None:
+        """Record what AUTH and IntAuth need from a message we just encoded."""
+        if draft.exchange == ExchangeType.IKE_SA_INIT:
+            if draft.is_response:
+                self.init_response = enc.datagrams[0]
+            else:
+                self.init_request = enc.datagrams[0]
+        elif draft.exchange == ExchangeType.IKE_INTERMEDIATE:
+            self.extend_int_auth(self.is_initiator, enc.int_auth_chunk)
+
+    def extend_int_auth(self, sender_is_initiator: bool, chunk: bytes) -> None:
+        """RFC 9242 §3.3.2: IntAuth_*N = prf(SK_p*, IntAuth_*(N-1) | A | P).
+
+        Uses the keys in force when the message was protected (before this round's
+        RFC 9370 update).
+        """
+        assert self.keymat is not None
+        header_len = 32  # IKE header + SK generic header: the A chunk
+        a, p = chunk[:header_len], chunk[header_len:]
+        if sender_is_initiator:
+            self.int_auth_i = self.keymat.int_auth(True, self.int_auth_i, a, p)
+        else:
+            self.int_auth_r = self.keymat.int_auth(False, self.int_auth_r, a, p)
+
+    # -- receiving -----------------------------------------------------------------
+
+    def receive_message(
+        self, data: bytes, header: IkeHeader, local: Addr, remote: Addr, now: float
+    ) -> None:
+        """Handle one IKE message for this SA (marker already stripped)."""
+        self.now = now
+        if self.state is SaState.DEAD and header.is_response:
+            return
+        try:
+            if header.is_response:
+                self._on_response(data, header, now)
+            else:
+                self._on_request(data, header, local, remote, now)
+        except AuthenticationError:
+            self.log.debug("dropping MID %d: ICV failed", header.message_id)
+        except DecodeError as exc:
+            self._on_bad_message(exc, header, now)
+
+    def _open(self, data: bytes, header: IkeHeader) -> Opened | None:
+        if header.exchange_type == ExchangeType.IKE_SA_INIT:
+            return self.manager.decode_plain(data)
+        if self.keymat is None:
+            raise DecodeError("protected message before keys exist", notify=None)
+        return self.manager.open(data, header, self.cipher_in())
+
+    def _on_bad_message(self, exc: DecodeError, header: IkeHeader, now: float) -> None:
+        """Malformed input: §2.21 answer only for an authenticated request."""
+        self.log.debug("malformed MID %d: %s", header.message_id, exc)
+        if (
+            header.is_response
+            or exc.notify is None
+            or header.exchange_type == ExchangeType.IKE_SA_INIT
+            or self.state is SaState.DEAD
+            or header.message_id != self.manager.peer_mid
+        ):
+            return
+        # decrypted fine (the ICV verified), but the inner payloads are malformed
+        self._answer_error(header, int(exc.notify), b"", now, str(exc))
+
+    def _on_response(self, data: bytes, header: IkeHeader, now: float) -> None:
+        if not self.manager.accept_response(header):
+            self.log.debug("dropping response MID %d: not expected", header.message_id)
+            return
+        opened = self._open(data, header)
+        if opened is None:
+            return
+        out = self.manager.outstanding
+        assert out is not None
+        if header.exchange_type != out.exchange:
+            self.log.debug("dropping response of the wrong exchange type")
+            return
+        self.manager.outstanding = None
+        if header.exchange_type == ExchangeType.IKE_SA_INIT:
+            self.spi_r = header.spi_r
+            self.init_response = data
+        msg = self._received(data, opened)
+        if header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
+            self.extend_int_auth(not self.is_initiator, opened.int_auth_chunk)
+        self._complete(
+            out.exchange,
+            out.encoded.size,
+            msg.size,
+            out.mid,
+            True,
+            len(out.encoded.datagrams),
+            msg.fragments,
+        )
+        self._process_response(msg, now)
+
+    def _received(self, data: bytes, opened: Opened) -> Received:
+        h = opened.header
+        return Received(
+            h.exchange_type,
+            h.is_response,
+            h.message_id,
+            opened.payloads,
+            data,
+            opened.int_auth_chunk,
+            opened.size,
+            opened.fragments,
+        )
+
+    def _process_response(self, msg: Received, now: float) -> None:
+        critical = _unsupported_critical(msg.payloads)
+        try:
+            if critical is not None:
+                raise RemoteProtocolError(
+                    f"response carries unknown critical payload {critical}",
+                    NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
+                )
+            statuses = [(t, t.process(msg)) for t in self.active]
+        except ProtocolError as exc:
+            self.fail(str(exc), exc.notify, now)
+            return
+        done = {id(t) for t, s in statuses if s is TaskStatus.DONE}
+        self.queue = [t for t in self.queue if id(t) not in done]
+        self.active = []
+        if self.state is not SaState.DEAD:
+            self._kick(now)
+
+    def _on_request(
+        self, data: bytes, header: IkeHeader, local: Addr, remote: Addr, now: float
+    ) -> None:
+        verdict = self.manager.classify_request(header, data)
+        if verdict == "retransmit" and self.manager.cached is not None:
+            self.log.debug("resending cached response MID %d", header.message_id)
+            self._queue_datagrams(self.manager.cached.encoded.datagrams)
+            return
+        if verdict != "new" or self.state is SaState.DEAD:
+            self.log.debug("dropping request MID %d (%s)", header.message_id, verdict)
+            return
+        opened = self._open(data, header)
+        if opened is None:
+            return
+        self.local, self.remote = local, remote
+        self.natt = (
+            local[1] == self.ctx.natt_port and self.ctx.natt_port != self.ctx.port
+        )
+        msg = self._received(data, opened)
+        if header.exchange_type == ExchangeType.IKE_SA_INIT:
+            self.init_request = data
+        elif header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
+            self.extend_int_auth(True, opened.int_auth_chunk)
+        self._process_request(msg, header, now)
+
+    def _process_request(self, msg: Received, header: IkeHeader, now: float) -> None:
+        tasks = _responder_tasks(self, msg.exchange)
+        if tasks is None:
+            self.log.debug("%s request not acceptable now", _name(msg.exchange))
+            self._answer_error(
+                header,
+                NotifyType.INVALID_SYNTAX,
+                b"",
+                now,
+                f"unexpected {_name(msg.exchange)} request",
+            )
+            return
+        critical = _unsupported_critical(msg.payloads)
+        if critical is not None:
+            self._answer_error(
+                header,
+                NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
+                bytes((critical,)),
+                now,
+                f"unknown critical payload {critical}",
+            )
+            return
+        draft = Draft(
+            ExchangeType(msg.exchange), is_response=True, message_id=msg.message_id
+        )
+        try:
+            for task in tasks:
+                task.process(msg)
+            for task in tasks:
+                task.build(draft)
+        except ProtocolError as exc:
+            data = next((t.error_data for t in tasks if t.error_data), b"")
+            notify = exc.notify
+            if notify is None:
+                self.fail(str(exc), None, now, quiet=True)
+                return
+            self._answer_error(header, int(notify), data, now, str(exc))
+            return
+        self._respond(draft, msg, now)
+        for task in tasks:
+            task.sent(draft)
+
+    def _respond(self, draft: Draft, msg: Received, now: float) -> None:
+        enc = self._encode(draft)
+        self._after_encode(draft, enc)
+        self.manager.finish_request(msg.message_id, enc)
+        self._queue_datagrams(enc.datagrams)
+        self._complete(
+            msg.exchange,
+            msg.size,
+            enc.size,
+            msg.message_id,
+            False,
+            msg.fragments,
+            len(enc.datagrams),
+        )
+
+    def _answer_error(
+        self, header: IkeHeader, notify: int, data: bytes, now: float, reason: str
+    ) -> None:
+        """Answer a request with one error Notify (RFC 7296 §2.21.1, §2.21.2)."""
+        exchange = ExchangeType(header.exchange_type)
+        draft = Draft(exchange, [NotifyPayload(notify, data)], True, header.message_id)
+        if exchange == ExchangeType.IKE_SA_INIT or self.keymat is not None:
+            enc = self._encode(draft)
+            self.manager.finish_request(header.message_id, enc)
+            self._queue_datagrams(enc.datagrams)
+        if self.state is SaState.CONNECTING:
+            self.fail(reason, notify, now)
+        else:
+            self.log.info("rejected %s request: %s", exchange.name, reason)
+
+    def _complete(
+        self,
+        exchange: int,
+        req: int,
+        resp: int,
+        mid: int,
+        initiator: bool,
+        req_frags: int,
+        resp_frags: int,
+    ) -> None:
+        self.emit(
+            ExchangeCompleted(
+                self.handle,
+                _name(exchange),
+                req,
+                resp,
+                mid,
+                initiator,
+                req_frags,
+                resp_frags,
+            )
+        )
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def established(self) -> None:
+        """Called by IkeAuth when both AUTH payloads verified."""
+        self.state = SaState.ESTABLISHED
+        self.auth_done = True
+
+    def fail(
+        self, reason: str, notify: int | None, now: float, *, quiet: bool = False
+    ) -> None:
+        """Tear the SA down after a failure (it lingers to answer retransmits)."""
+        if self.state is SaState.DEAD:
+            return
+        was = self.state
+        self.state = SaState.DEAD
+        self.dead_until = now + DEAD_LINGER
+        self.manager.outstanding = None
+        self.queue, self.active = [], []
+        if was is SaState.CONNECTING:
+            self.log.info("failed: %s", reason)
+            if not quiet or self.is_initiator:
+                self.emit(ConnectionFailed(self.handle, reason, notify))
+        else:
+            self.log.info("deleted: %s", reason)
+        self._drop_children(reason)
+        if was is not SaState.CONNECTING:
+            self.emit(IkeDeleted(self.handle, reason))
+
+    def _drop_children(self, reason: str) -> None:
+        from pqike.ikev2.events import ChildDeleted
+
+        for child_id in list(self.children):
+            self.children.pop(child_id)
+            self.emit(ChildDeleted(self.handle, child_id, reason))
+
+    def deleted(self, reason: str, now: float) -> None:
+        """The IKE SA was deleted by an INFORMATIONAL exchange."""
+        if self.state is SaState.DEAD:
+            return
+        self.state = SaState.DEAD
+        self.dead_until = now + DEAD_LINGER
+        self.manager.outstanding = None
+        self.queue, self.active = [], []
+        self.log.info("deleted: %s", reason)
+        self._drop_children(reason)
+        self.emit(IkeDeleted(self.handle, reason))
+
+
+def _name(exchange: int) -> str:
+    try:
+        return ExchangeType(exchange).name
+    except ValueError:
+        return f"EXCHANGE_{exchange}"
+
+
+def _unsupported_critical(payloads: tuple[Any, ...]) -> int | None:
+    """Type of the first unknown payload with the Critical bit (RFC 7296 §2.5)."""
+    return next(
+        (
+            p.payload_type
+            for p in payloads
+            if isinstance(p, UnknownPayload) and p.critical
+        ),
+        None,
+    )

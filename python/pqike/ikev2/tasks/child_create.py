@@ -1,0 +1,330 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The first Child SA, created inside IKE_AUTH (RFC 7296 §1.2, §2.9, §2.17).
+
+Request part:  SAi2 (ESP, our inbound SPI), TSi, TSr [, N(USE_TRANSPORT_MODE)]
+Response part: SAr2 (one proposal, the responder's inbound SPI), TSi, TSr (narrowed)
+
+Key and Type 6..12 transforms in SAi2 are ignored (SPEC §2.2): they only matter for a
+later CREATE_CHILD_SA. KEYMAT = prf+(SK_d, Ni | Nr) (RFC 7296 §2.17), split as
+encr_i | integ_i | encr_r | integ_r; "i" is the initiator-to-responder direction.
+A failed Child SA does not fail the IKE SA (RFC 7296 §2.21.2): the responder answers
+with the error notify instead of SAr2/TS, the initiator reports ChildDeleted.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pqike.crypto.suites import encr_key_length, integ_key_length
+from pqike.errors import PqIkeError, RemoteProtocolError
+from pqike.ikev2.codec.payloads import NotifyPayload
+from pqike.ikev2.codec.sa import SaPayload
+from pqike.ikev2.codec.ts import TrafficSelector as WireTs
+from pqike.ikev2.codec.ts import TsiPayload, TsrPayload
+from pqike.ikev2.constants import ExchangeType, NotifyType, ProtocolId
+from pqike.ikev2.events import ChildDeleted, ChildEstablished, ChildId
+from pqike.ikev2.negotiation import (
+    ENCR,
+    ESN,
+    INTEG,
+    Offer,
+    Selected,
+    offer_from_spec,
+    select,
+    validate_choice,
+)
+from pqike.ikev2.suite import encr_name, notify_name
+from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
+from pqike.ikev2.tasks.common import (
+    error_notifies,
+    find,
+    notify,
+    offer_to_proposal,
+    proposal_to_offer,
+    sa_payload,
+)
+
+if TYPE_CHECKING:
+    from pqike.config import ChildConfig
+    from pqike.crypto.esp import EspSa
+    from pqike.ikev2.sa import IkeSa
+
+__all__ = ["ChildCreate", "ChildSa", "narrow", "split_keymat"]
+
+_N = NotifyType
+
+
+@dataclass
+class ChildSa:
+    """An installed Child SA: two EspSa objects and what was negotiated."""
+
+    child_id: ChildId
+    name: str
+    spi_in: int
+    spi_out: int
+    inbound: EspSa
+    outbound: EspSa
+    mode: str
+    encr: tuple[int, int]
+    local_ts: tuple[Any, ...]
+    remote_ts: tuple[Any, ...]
+
+
+def _intersect(a: WireTs, b: Any) -> WireTs | None:
+    """Intersection of two selectors of the same type (RFC 7296 §2.9 narrowing)."""
+    if not isinstance(b, WireTs) or a.ts_type != b.ts_type:
+        return None
+    if a.ip_protocol and b.ip_protocol and a.ip_protocol != b.ip_protocol:
+        return None
+    lo_p, hi_p = max(a.start_port, b.start_port), min(a.end_port, b.end_port)
+    lo_a, hi_a = max(a.start_addr, b.start_addr), min(a.end_addr, b.end_addr)
+    if lo_p > hi_p or lo_a > hi_a:
+        return None
+    return WireTs(a.ts_type, a.ip_protocol or b.ip_protocol, lo_p, hi_p, lo_a, hi_a)
+
+
+def narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ...]:
+    """Every non-empty intersection of an offered selector with one of ours."""
+    out: list[WireTs] = []
+    for theirs in offered:
+        if not isinstance(theirs, WireTs):
+            continue
+        for mine in ours:
+            cut = _intersect(theirs, mine)
+            if cut is not None and cut not in out:
+                out.append(cut)
+    return tuple(out)
+
+
+def _within(got: tuple[Any, ...], proposed: tuple[Any, ...]) -> bool:
+    """True when every selector the responder returned lies inside ours."""
+    return bool(got) and all(
+        isinstance(g, WireTs) and any(_intersect(g, p) == g for p in proposed)
+        for g in got
+    )
+
+
+def _wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
+    return tuple(
+        WireTs(
+            t.ts_type, t.ip_protocol, t.start_port, t.end_port, t.start_addr, t.end_addr
+        )
+        for t in config_ts
+    )
+
+
+def split_keymat(
+    keymat: bytes, encr_len: int, integ_len: int
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """RFC 7296 §2.17: KEYMAT = encr_i | integ_i | encr_r | integ_r."""
+    parts, offset = [], 0
+    for size in (encr_len, integ_len, encr_len, integ_len):
+        parts.append(keymat[offset : offset + size])
+        offset += size
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+class ChildCreate(Task):
+    """Negotiates and installs one Child SA (the connection's first child)."""
+
+    exchange = ExchangeType.IKE_AUTH
+
+    def __init__(self, sa: IkeSa, child_cfg: ChildConfig | None = None) -> None:
+        super().__init__(sa)
+        children = sa.conn.children
+        self.cfg = child_cfg or (children[0] if children else None)
+        self.spi_in = 0
+        self.offers: list[Offer] = []
+        self.chosen: Selected | None = None
+        self.ts_i: tuple[WireTs, ...] = ()
+        self.ts_r: tuple[WireTs, ...] = ()
+        self.transport = False
+        self.failure: tuple[int, str] | None = None
+        self.done = self.cfg is None
+
+    def pending_exchange(self) -> ExchangeType | None:
+        return None if self.done else self.exchange
+
+    def _local_offers(self, spi: bytes) -> list[Offer]:
+        assert self.cfg is not None
+        return [
+            offer_from_spec(s, ProtocolId.ESP, number=n + 1, spi=spi, with_ke=False)
+            for n, s in enumerate(self.cfg.esp_proposals)
+        ]
+
+    # -- initiator -------------------------------------------------------------
+
+    def _build_i(self, draft: Draft) -> TaskStatus:
+        assert self.cfg is not None
+        self.spi_in = self.sa.ctx.alloc_esp_spi()
+        self.offers = self._local_offers(struct.pack(">I", self.spi_in))
+        self.ts_i, self.ts_r = _wire_ts(self.cfg.local_ts), _wire_ts(self.cfg.remote_ts)
+        if self.cfg.mode == "transport":
+            draft.payloads.append(NotifyPayload(_N.USE_TRANSPORT_MODE))
+        draft.payloads += [
+            sa_payload(self.offers),
+            TsiPayload(self.ts_i),
+            TsrPayload(self.ts_r),
+        ]
+        return TaskStatus.NEED_MORE
+
+    def _process_i(self, msg: Received) -> TaskStatus:
+        self.done = True
+        sa_p, tsi, tsr = (
+            find(msg.payloads, c) for c in (SaPayload, TsiPayload, TsrPayload)
+        )
+        errors = error_notifies(msg.payloads)
+        if errors or sa_p is None or tsi is None or tsr is None:
+            code = errors[0].notify_type if errors else _N.INVALID_SYNTAX
+            self._child_failed(f"Child SA refused ({notify_name(code)})")
+            return TaskStatus.DONE
+        chosen = (
+            validate_choice(
+                proposal_to_offer(sa_p.proposals[0]), self.offers, ignore_ke=True
+            )
+            if len(sa_p.proposals) == 1
+            else None
+        )
+        if chosen is None or len(chosen.spi) != 4:
+            self._child_failed("responder's ESP proposal is not one we offered")
+            return TaskStatus.DONE
+        if not (
+            _within(tsi.selectors, self.ts_i) and _within(tsr.selectors, self.ts_r)
+        ):
+            self._child_failed("responder's traffic selectors exceed ours")
+            return TaskStatus.DONE
+        self.chosen, self.ts_i, self.ts_r = chosen, tsi.selectors, tsr.selectors
+        self.transport = (
+            self.cfg is not None
+            and self.cfg.mode == "transport"
+            and notify(msg.payloads, _N.USE_TRANSPORT_MODE) is not None
+        )
+        self._install(int.from_bytes(chosen.spi, "big"))
+        return TaskStatus.DONE
+
+    def _child_failed(self, reason: str) -> None:
+        self.sa.log.info(
+            "CHILD_SA %s failed: %s", self.cfg.name if self.cfg else "", reason
+        )
+        self.sa.emit(ChildDeleted(self.sa.handle, ChildId(0), reason))
+
+    # -- responder -------------------------------------------------------------
+
+    def _process_r(self, msg: Received) -> TaskStatus:
+        sa_p, tsi, tsr = (
+            find(msg.payloads, c) for c in (SaPayload, TsiPayload, TsrPayload)
+        )
+        if self.cfg is None or sa_p is None or tsi is None or tsr is None:
+            self.done = True  # childless (RFC 6023) or nothing configured
+            if sa_p is not None:
+                self.failure = (_N.NO_PROPOSAL_CHOSEN, "no child configured")
+            return TaskStatus.DONE
+        self.spi_in = self.sa.ctx.alloc_esp_spi()
+        offers = [proposal_to_offer(p) for p in sa_p.proposals]
+        local = self._local_offers(struct.pack(">I", self.spi_in))
+        chosen = select(offers, local, ignore_ke=True)
+        if chosen is None or len(chosen.spi) != 4:
+            self.failure = (_N.NO_PROPOSAL_CHOSEN, "no acceptable ESP proposal")
+            return TaskStatus.DONE
+        self.ts_i = narrow(tsi.selectors, _wire_ts(self.cfg.remote_ts))
+        self.ts_r = narrow(tsr.selectors, _wire_ts(self.cfg.local_ts))
+        if not self.ts_i or not self.ts_r:
+            self.failure = (_N.TS_UNACCEPTABLE, "traffic selectors do not match")
+            return TaskStatus.DONE
+        self.transport = (
+            self.cfg.mode == "transport"
+            and notify(msg.payloads, _N.USE_TRANSPORT_MODE) is not None
+        )
+        self.chosen = chosen
+        return TaskStatus.NEED_MORE
+
+    def _build_r(self, draft: Draft) -> TaskStatus:
+        self.done = True
+        if self.failure is not None:
+            draft.payloads.append(NotifyPayload(self.failure[0]))
+            self.sa.log.info("CHILD_SA not created: %s", self.failure[1])
+            return TaskStatus.DONE
+        if self.chosen is None:
+            return TaskStatus.DONE
+        mine = Selected(
+            self.chosen.protocol,
+            self.chosen.chosen,
+            self.chosen.number,
+            struct.pack(">I", self.spi_in),
+            self.chosen.response_types,
+        )
+        if self.transport:
+            draft.payloads.append(NotifyPayload(_N.USE_TRANSPORT_MODE))
+        draft.payloads += [
+            SaPayload((offer_to_proposal(mine.as_offer()),)),
+            TsiPayload(self.ts_i),
+            TsrPayload(self.ts_r),
+        ]
+        self._install(int.from_bytes(self.chosen.spi, "big"))
+        return TaskStatus.DONE
+
+    # -- both ------------------------------------------------------------------
+
+    def _install(self, spi_out: int) -> None:
+        """Derive KEYMAT = prf+(SK_d, Ni | Nr) and create both EspSa objects."""
+        sa, chosen, cfg = self.sa, self.chosen, self.cfg
+        assert sa.keymat is not None
+        assert chosen is not None
+        assert cfg is not None
+        encr_id, bits = chosen.chosen[ENCR]
+        integ = chosen.id_of(INTEG)
+        encr_len = encr_key_length(encr_id, bits)
+        integ_len = integ_key_length(integ)
+        keymat = sa.keymat.child_keymat(2 * (encr_len + integ_len), sa.ni, sa.nr)
+        encr_i, _integ_i, encr_r, _integ_r = split_keymat(keymat, encr_len, integ_len)
+        out_key, in_key = (encr_i, encr_r) if sa.is_initiator else (encr_r, encr_i)
+        esn = chosen.id_of(ESN) == 1
+        try:
+            outbound = sa.backend.esp_sa(
+                spi_out, encr_id, out_key, esn=esn, replay_window=0
+            )
+            inbound = sa.backend.esp_sa(
+                self.spi_in, encr_id, in_key, esn=esn, replay_window=cfg.replay_window
+            )
+        except PqIkeError as exc:
+            raise RemoteProtocolError(
+                f"cannot install ESP SA: {exc}", _N.NO_PROPOSAL_CHOSEN
+            ) from None
+        local_ts, remote_ts = (
+            (self.ts_i, self.ts_r) if sa.is_initiator else (self.ts_r, self.ts_i)
+        )
+        mode = "transport" if self.transport else "tunnel"
+        child = ChildSa(
+            ChildId(self.spi_in),
+            cfg.name,
+            self.spi_in,
+            spi_out,
+            inbound,
+            outbound,
+            mode,
+            (encr_id, bits),
+            local_ts,
+            remote_ts,
+        )
+        sa.children[child.child_id] = child
+        sa.log.info(
+            "CHILD_SA %s established: SPIs %08x_i %08x_o, %s, %s",
+            cfg.name,
+            self.spi_in,
+            spi_out,
+            encr_name(encr_id, bits),
+            mode,
+        )
+        sa.emit(
+            ChildEstablished(
+                sa.handle,
+                child.child_id,
+                self.spi_in,
+                spi_out,
+                mode,
+                encr_name(encr_id, bits),
+                cfg.name,
+            )
+        )

@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers shared by the tasks: payload lookup, notifies, SA payload conversion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pqike.errors import (
+    InvalidKeyExchangeData,
+    RemoteProtocolError,
+    UnsupportedTransform,
+)
+from pqike.ikev2.codec.payloads import NotifyPayload
+from pqike.ikev2.codec.sa import Proposal, SaPayload, Transform
+from pqike.ikev2.constants import NotifyType
+from pqike.ikev2.negotiation import Offer, Pair
+
+if TYPE_CHECKING:
+    from pqike.crypto.kex import KeyExchange
+    from pqike.ikev2.sa import IkeSa
+
+__all__ = [
+    "error_notifies",
+    "find",
+    "find_all",
+    "initiator_ke",
+    "notify",
+    "notify_types",
+    "offer_to_proposal",
+    "proposal_to_offer",
+    "require",
+    "responder_ke",
+    "sa_payload",
+]
+
+_P = TypeVar("_P")
+
+
+def find(payloads: Iterable[Any], cls: type[_P]) -> _P | None:
+    """First payload of class ``cls`` (exact type, so IDi and IDr stay apart)."""
+    return next((p for p in payloads if type(p) is cls), None)
+
+
+def find_all(payloads: Iterable[Any], cls: type[_P]) -> list[_P]:
+    """Every payload of class ``cls``, in message order."""
+    return [p for p in payloads if type(p) is cls]
+
+
+def require(payloads: Iterable[Any], cls: type[_P], what: str) -> _P:
+    """The payload of class ``cls``.
+
+    Raises:
+        RemoteProtocolError: INVALID_SYNTAX when it is missing (RFC 7296 §2.21).
+    """
+    found = find(payloads, cls)
+    if found is None:
+        raise RemoteProtocolError(f"{what} payload missing", NotifyType.INVALID_SYNTAX)
+    return found
+
+
+def notify(payloads: Iterable[Any], notify_type: int) -> NotifyPayload | None:
+    """The first Notify payload of a type, or None."""
+    return next(
+        (n for n in find_all(payloads, NotifyPayload) if n.notify_type == notify_type),
+        None,
+    )
+
+
+def notify_types(payloads: Iterable[Any]) -> set[int]:
+    """The set of Notify types in a message."""
+    return {n.notify_type for n in find_all(payloads, NotifyPayload)}
+
+
+def error_notifies(payloads: Iterable[Any]) -> list[NotifyPayload]:
+    """Error Notify payloads (type below 16384, RFC 7296 §3.10.1)."""
+    return [n for n in find_all(payloads, NotifyPayload) if n.notify_type < 16384]
+
+
+def proposal_to_offer(proposal: Proposal) -> Offer:
+    """Codec Proposal -> negotiation Offer (transforms grouped by type, order kept)."""
+    types: dict[int, list[Pair]] = {}
+    for t in proposal.transforms:
+        types.setdefault(t.transform_type, []).append(
+            (t.transform_id, t.key_length or 0)
+        )
+    return Offer(
+        proposal.protocol_id,
+        {k: tuple(v) for k, v in types.items()},
+        proposal.number,
+        proposal.spi,
+    )
+
+
+def offer_to_proposal(offer: Offer) -> Proposal:
+    """Negotiation Offer -> codec Proposal (types in ascending order)."""
+    transforms = [
+        Transform.of(t, tid, bits or None)
+        for t in sorted(offer.transforms)
+        for tid, bits in offer.transforms[t]
+    ]
+    return Proposal(offer.number, offer.protocol, offer.spi, tuple(transforms))
+
+
+def sa_payload(offers: Sequence[Offer]) -> SaPayload:
+    """An SA payload carrying ``offers`` (renumbered 1.. in order)."""
+    return SaPayload(
+        tuple(
+            offer_to_proposal(Offer(o.protocol, o.transforms, n + 1, o.spi))
+            for n, o in enumerate(offers)
+        )
+    )
+
+
+def initiator_ke(sa: IkeSa, method: int) -> KeyExchange:
+    """A fresh initiator KeyExchange; its seed comes from the SA's rng (replayable).
+
+    draft-ietf-ipsecme-ikev2-mlkem §3: every exchange gets its own fresh seed.
+    """
+    return sa.backend.key_exchange(method, seed=sa.rng(32))
+
+
+def responder_ke(sa: IkeSa, method: int, peer_data: bytes, what: str) -> KeyExchange:
+    """Responder side of one key exchange: DH agreement or ML-KEM encapsulation.
+
+    A backend without seeded encapsulation (pyca) gets OS randomness instead.
+
+    Raises:
+        RemoteProtocolError: INVALID_SYNTAX when the peer's data fails the recipient
+            tests (draft-ietf-ipsecme-ikev2-mlkem §2.2: bad ek -> INVALID_SYNTAX).
+    """
+    try:
+        kx = sa.backend.key_exchange(method, seed=sa.rng(32))
+        try:
+            kx.set_peer_public(peer_data)
+        except UnsupportedTransform:
+            kx = sa.backend.key_exchange(method)
+            kx.set_peer_public(peer_data)
+    except (InvalidKeyExchangeData, UnsupportedTransform) as exc:
+        raise RemoteProtocolError(
+            f"{what} rejected: {exc}", NotifyType.INVALID_SYNTAX
+        ) from None
+    return kx

@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: Apache-2.0
+"""RFC 9370 additional key exchanges, one exchange per negotiated ADDKE.
+
+Theory of operation:
+
+* The plan is fixed after IKE_SA_INIT: one :class:`Round` per Transform Type 6..12
+  whose chosen method is not NONE, in increasing type order (RFC 9370 §2.2.2).
+* Round n is one IKE_INTERMEDIATE exchange (RFC 9242) carrying exactly one KE
+  payload of that method: the initiator's public value or ML-KEM ek in the request,
+  the responder's public value or ML-KEM ciphertext in the response. (For an IKE
+  rekey the same rounds run as IKE_FOLLOWUP_KE exchanges, issue #4.)
+* Both messages of round n are protected with SK_*(n-1); round n's keys are derived
+  after round n's response: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr),
+  SK_*(n) = prf+(SKEYSEED(n), Ni | Nr | SPIi | SPIr) (``Keymat.update_after_ke``).
+  The initiator updates when it has processed the response, the responder right
+  after it has encoded the response (``sent``), so a retransmitted response is the
+  cached one under the old keys.
+* IntAuth covers rounds 1..n: the SA extends IntAuth_i/IntAuth_r with every
+  IKE_INTERMEDIATE message, using the keys that protected it (``IkeSa``).
+* ML-KEM recipient tests (draft-ietf-ipsecme-ikev2-mlkem §2.2): a bad ek makes the
+  responder answer INVALID_SYNTAX; a bad ciphertext makes the initiator fail the SA
+  without sending anything more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pqike.errors import (
+    InvalidKeyExchangeData,
+    RemoteProtocolError,
+)
+from pqike.ikev2.codec.payloads import KePayload
+from pqike.ikev2.constants import ExchangeType, NotifyType
+from pqike.ikev2.negotiation import ADDKE_TYPES, Selected
+from pqike.ikev2.suite import ke_name
+from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
+from pqike.ikev2.tasks.common import (
+    error_notifies,
+    find_all,
+    initiator_ke,
+    responder_ke,
+)
+
+if TYPE_CHECKING:
+    from pqike.crypto.kex import KeyExchange
+    from pqike.ikev2.sa import IkeSa
+
+__all__ = ["IkeMultiKe", "Round"]
+
+
+@dataclass
+class Round:
+    """One additional key exchange: ``(transform_type, method, done, derived)``."""
+
+    transform_type: int
+    method: int
+    done: bool = False
+    derived: bool = False
+
+
+class IkeMultiKe(Task):
+    """Drives the IKE_INTERMEDIATE rounds (IKE_FOLLOWUP_KE for rekeys, issue #4)."""
+
+    exchange = ExchangeType.IKE_INTERMEDIATE
+
+    def __init__(self, sa: IkeSa, exchange: ExchangeType | None = None) -> None:
+        super().__init__(sa)
+        if exchange is not None:
+            self.exchange = exchange
+        self.rounds: list[Round] = []
+        self.kx: KeyExchange | None = None
+        self._pending_secret: bytes | None = None
+
+    def plan(self, suite: Selected) -> None:
+        """Fix the rounds from the negotiated proposal (ADDKE1..7, NONE left out)."""
+        self.rounds = [
+            Round(t, suite.id_of(t)) for t in ADDKE_TYPES if suite.id_of(t) != 0
+        ]
+
+    @property
+    def finished(self) -> bool:
+        """True when every round's keys are derived."""
+        return all(r.derived for r in self.rounds)
+
+    def _current(self) -> Round | None:
+        return next((r for r in self.rounds if not r.done), None)
+
+    def pending_exchange(self) -> ExchangeType | None:
+        return self.exchange if self._current() is not None else None
+
+    def _progress(self, rnd: Round) -> str:
+        return (
+            f"KE round {self.rounds.index(rnd) + 1} of {len(self.rounds)}: "
+            f"{ke_name(rnd.method)}"
+        )
+
+    # -- initiator -------------------------------------------------------------
+
+    def _build_i(self, draft: Draft) -> TaskStatus:
+        rnd = self._current()
+        assert rnd is not None
+        self.kx = initiator_ke(self.sa, rnd.method)
+        draft.payloads.append(KePayload(rnd.method, self.kx.public_key()))
+        self.sa.log.debug("%s: sending KEi", self._progress(rnd))
+        return TaskStatus.NEED_MORE
+
+    def _process_i(self, msg: Received) -> TaskStatus:
+        rnd = self._current()
+        assert rnd is not None
+        assert self.kx is not None
+        errors = error_notifies(msg.payloads)
+        if errors:
+            code = errors[0].notify_type
+            raise RemoteProtocolError(f"{self._progress(rnd)} refused ({code})", code)
+        ke = self._single_ke(msg, rnd)
+        try:
+            self.kx.set_peer_public(ke.data)
+        except InvalidKeyExchangeData as exc:
+            # draft-ietf-ipsecme-ikev2-mlkem §2.2: reject, fail, send nothing more
+            raise RemoteProtocolError(f"{self._progress(rnd)}: {exc}") from None
+        self._update(rnd, self.kx.shared_secret())
+        return TaskStatus.DONE if self.finished else TaskStatus.NEED_MORE
+
+    def _single_ke(self, msg: Received, rnd: Round) -> KePayload:
+        """The one KE payload of this round, of the negotiated method."""
+        kes = find_all(msg.payloads, KePayload)
+        if len(kes) != 1 or kes[0].method != rnd.method:
+            raise RemoteProtocolError(
+                f"{self._progress(rnd)}: expected one KE payload of that method",
+                NotifyType.INVALID_SYNTAX,
+            )
+        return kes[0]
+
+    def _update(self, rnd: Round, shared_secret: bytes) -> None:
+        """RFC 9370 §2.2.2: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)."""
+        assert self.sa.keymat is not None
+        self.sa.keymat = self.sa.keymat.update_after_ke(shared_secret)
+        rnd.done = rnd.derived = True
+        self.sa.intermediate_rounds += 1
+        self.sa.log.debug("%s: keys updated", self._progress(rnd))
+
+    # -- responder -------------------------------------------------------------
+
+    def _process_r(self, msg: Received) -> TaskStatus:
+        rnd = self._current()
+        if rnd is None:
+            if find_all(msg.payloads, KePayload):
+                raise RemoteProtocolError(
+                    "KE payload after the last ADDKE round", NotifyType.INVALID_SYNTAX
+                )
+            return TaskStatus.DONE  # RFC 9242 allows IKE_INTERMEDIATE without KE
+        ke = self._single_ke(msg, rnd)
+        what = self._progress(rnd)
+        self.kx = kx = responder_ke(self.sa, rnd.method, ke.data, what)
+        rnd.done = True
+        self._pending_secret = kx.shared_secret()
+        return TaskStatus.NEED_MORE
+
+    def _build_r(self, draft: Draft) -> TaskStatus:
+        if self._pending_secret is None or self.kx is None:
+            return TaskStatus.DONE
+        draft.payloads.append(KePayload(self.kx.method, self.kx.public_key()))
+        return TaskStatus.NEED_MORE
+
+    def sent(self, draft: Draft) -> None:
+        """Responder: derive round n's keys once its response is encoded."""
+        secret, self._pending_secret = self._pending_secret, None
+        if secret is None:
+            return
+        rnd = next(r for r in self.rounds if r.done and not r.derived)
+        self._update(rnd, secret)
