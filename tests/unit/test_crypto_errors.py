@@ -1,0 +1,293 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Bad input to pqike.crypto raises the precise pqike.errors class, on both backends,
+and no exception text or object repr ever shows key material."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pqike.crypto import Backend, suites
+from pqike.errors import (
+    AuthenticationError,
+    InvalidKeyExchangeData,
+    InvalidLength,
+    ReplayError,
+    SequenceExhausted,
+    UnsupportedTransform,
+)
+
+KEY32 = bytes.fromhex("8f" * 16 + "a5" * 16)
+SALTED = KEY32 + bytes.fromhex("5a17c0de")
+SPI_I, SPI_R = bytes.fromhex("0102030405060708"), bytes.fromhex("1112131415161718")
+NI, NR = b"\x21" * 32, b"\x42" * 32
+SECRET = bytes.fromhex("d3" * 8 + "7e" * 24)
+
+# (what, transform_type, transform_id, call)
+Call = Callable[[Backend], object]
+UNKNOWN: list[Any] = [
+    pytest.param(4, 99, lambda b: b.key_exchange(99), id="ke-99"),
+    pytest.param(4, 1, lambda b: b.key_exchange(1), id="ke-modp768"),
+    pytest.param(2, 99, lambda b: b.prf(99, KEY32, b"x"), id="prf-99"),
+    pytest.param(2, 4, lambda b: b.prf_plus(4, KEY32, b"x", 16), id="prf+-xcbc"),
+    pytest.param(3, 99, lambda b: b.integ_mac(99, KEY32, b"x"), id="integ-99"),
+    pytest.param(
+        2,
+        99,
+        lambda b: b.keymat_derive(99, 20, 256, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-prf",
+    ),
+    pytest.param(
+        1,
+        99,
+        lambda b: b.keymat_derive(5, 99, 256, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-encr",
+    ),
+    pytest.param(
+        3,
+        99,
+        lambda b: b.keymat_derive(5, 12, 256, 99, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-integ",
+    ),
+    pytest.param(1, 99, lambda b: b.ike_cipher(99, 256, 0, SALTED), id="cipher-99"),
+    pytest.param(1, 13, lambda b: b.ike_cipher(13, 128, 12, KEY32), id="cipher-ctr"),
+    pytest.param(1, 12, lambda b: b.esp_sa(1, 12, KEY32), id="esp-cbc"),
+    pytest.param(
+        1, 12, lambda b: b.aead_seal(12, KEY32, bytes(12), b"", b""), id="aead-cbc"
+    ),
+]
+
+
+@pytest.mark.parametrize(("ttype", "tid", "call"), UNKNOWN)
+def test_unknown_transform_unsupported(
+    backend: Backend, ttype: int, tid: int, call: Call
+) -> None:
+    """Unknown or unimplemented IDs raise UnsupportedTransform(type, id)."""
+    with pytest.raises(UnsupportedTransform) as info:
+        call(backend)
+    assert (info.value.transform_type, info.value.transform_id) == (ttype, tid)
+
+
+def test_supports_matches_tables(backend: Backend) -> None:
+    """supports() says yes to every implemented ID and no to unknown ones."""
+    for ttype, ids in ((1, (12, 18, 19, 20, 28)), (2, (2, 5, 6, 7)), (3, (0, 2, 12))):
+        assert all(backend.supports(ttype, i) for i in ids)
+    assert backend.supports(4, 31)
+    assert backend.supports(6, 36)
+    assert backend.supports(7, 0)  # ADDKE2 = NONE
+    assert not backend.supports(4, 0)
+    assert not backend.supports(1, 99)
+    assert not backend.supports(4, 1)
+    assert not backend.supports(42, 1)
+
+
+LENGTHS: list[Any] = [
+    pytest.param(lambda b: b.key_exchange(31, seed=bytes(31)), id="kex-seed-31"),
+    pytest.param(lambda b: b.ike_cipher(20, 256, 0, KEY32), id="gcm-no-salt"),
+    pytest.param(lambda b: b.ike_cipher(12, 128, 12, KEY32, KEY32), id="cbc-key"),
+    pytest.param(
+        lambda b: b.ike_cipher(12, 256, 12, KEY32, KEY32[:20]), id="integ-key"
+    ),
+    pytest.param(lambda b: b.esp_sa(1, 20, KEY32), id="esp-key"),
+    pytest.param(lambda b: b.esp_sa(1, 28, KEY32[:20]), id="esp-chacha-key"),
+    pytest.param(
+        lambda b: b.aead_seal(20, KEY32[:15], bytes(12), b"", b""), id="gcm-key"
+    ),
+    pytest.param(lambda b: b.aead_seal(20, KEY32, bytes(8), b"", b""), id="gcm-nonce"),
+    pytest.param(
+        lambda b: b.aead_open(28, KEY32, bytes(16), b"", bytes(16)), id="cc-nonce"
+    ),
+    pytest.param(
+        lambda b: b.prf_plus(5, KEY32, b"s", 255 * 32 + 1), id="prf+-256-blocks"
+    ),
+    pytest.param(
+        lambda b: b.keymat_derive(5, 20, 128, 0, SECRET, NI, NR, SPI_I[:4], SPI_R),
+        id="keymat-spi",
+    ),
+    pytest.param(
+        lambda b: b.ike_cipher(20, 128, 0, KEY32[:20]).seal(b"", bytes(12), b"x"),
+        id="seal-iv",
+    ),
+    pytest.param(
+        lambda b: b.testing.x25519(KEY32[:31], bytes(32)), id="x25519-private"
+    ),
+    pytest.param(
+        lambda b: b.testing.ecdh(19, KEY32[:31], bytes(64)), id="ecdh-private"
+    ),
+]
+
+
+@pytest.mark.parametrize("call", LENGTHS)
+def test_wrong_length_invalid_length(backend: Backend, call: Call) -> None:
+    """A key, nonce, IV, SPI, seed or output of the wrong size is InvalidLength."""
+    with pytest.raises(InvalidLength) as info:
+        call(backend)
+    _assert_no_secret(info.value, KEY32)
+
+
+def _assert_no_secret(exc: BaseException, *secrets: bytes) -> None:
+    text = f"{exc} {exc!r} {exc.args!r}"
+    for secret in secrets:
+        for chunk in (secret, secret[:8]):
+            assert chunk.hex() not in text.lower()
+            assert repr(chunk)[2:-1] not in text
+
+
+@pytest.mark.parametrize(
+    ("encr_id", "bits", "integ_id", "key", "integ_key"),
+    [
+        pytest.param(20, 256, 0, SALTED, b"", id="aes256gcm16"),
+        pytest.param(18, 128, 0, KEY32[:20], b"", id="aes128gcm8"),
+        pytest.param(28, 0, 0, SALTED, b"", id="chacha20poly1305"),
+        pytest.param(12, 256, 12, KEY32, KEY32, id="aes256-sha256"),
+        pytest.param(12, 128, 2, KEY32[:16], KEY32[:20], id="aes128-sha1"),
+    ],
+)
+def test_tampered_sk_payload_authentication_error(
+    backend: Backend,
+    encr_id: int,
+    bits: int,
+    integ_id: int,
+    key: bytes,
+    integ_key: bytes,
+) -> None:
+    """A bit flip anywhere in IV, ciphertext, ICV or AAD; a short body."""
+    c = backend.ike_cipher(encr_id, bits, integ_id, key, integ_key)
+    aad = b"\x01" * 28 + b"\x2e\x00\x00\x40"
+    body = c.seal(aad, bytes(range(c.iv_length)), b"inner payloads" * 3)
+    for pos in range(0, len(body), 7):
+        bad = bytearray(body)
+        bad[pos] ^= 0x10
+        with pytest.raises(AuthenticationError) as info:
+            c.open(aad, bytes(bad))
+        _assert_no_secret(info.value, key, integ_key or key)
+    with pytest.raises(AuthenticationError):
+        c.open(aad[:-1] + b"\x41", body)
+    with pytest.raises(AuthenticationError):
+        c.open(aad, body[: c.iv_length + c.icv_length - 1])
+    assert str(AuthenticationError()) == ""
+
+
+def test_tampered_raw_aead(backend: Backend) -> None:
+    """Raw AEAD open of a modified tag or ciphertext fails."""
+    for encr_id in (18, 19, 20, 28):
+        sealed = backend.aead_seal(encr_id, KEY32, bytes(12), b"aad", b"secret data")
+        assert len(sealed) == 11 + suites.encr_icv_length(encr_id)
+        for pos in (0, len(sealed) - 1):
+            bad = bytearray(sealed)
+            bad[pos] ^= 1
+            with pytest.raises(AuthenticationError):
+                backend.aead_open(encr_id, KEY32, bytes(12), b"aad", bytes(bad))
+        with pytest.raises(AuthenticationError):
+            backend.aead_open(encr_id, KEY32, bytes(12), b"aad", sealed[:5])
+
+
+def test_replayed_esp_packet(backend: Backend) -> None:
+    """A second copy is a ReplayError without key bytes in the message."""
+    out, inbound = backend.esp_sa(7, 20, SALTED), backend.esp_sa(7, 20, SALTED)
+    packet = out.seal(b"data", 4)
+    inbound.open(packet)
+    with pytest.raises(ReplayError) as info:
+        inbound.open(packet)
+    _assert_no_secret(info.value, SALTED)
+
+
+def test_exhausted_counter(backend: Backend) -> None:
+    """Sealing past 2^32 - 1 raises SequenceExhausted."""
+    out = backend.esp_sa(7, 28, SALTED, initial_seq=(1 << 32) - 1)
+    out.seal(b"last", 4)
+    with pytest.raises(SequenceExhausted) as info:
+        out.seal(b"wrap", 4)
+    _assert_no_secret(info.value, SALTED)
+
+
+def _mlkem_ek(backend: Backend, method: int) -> bytes:
+    return backend.key_exchange(method).public_key()
+
+
+@pytest.mark.parametrize("method", [35, 36, 37])
+def test_bad_mlkem_keys(backend: Backend, method: int) -> None:
+    """Responder: short/long ek, coefficient >= q; initiator: bad ct length."""
+    if not backend.supports(4, method):
+        pytest.skip(f"{backend.name} backend lacks KE {method}")
+    info = suites.ke_method(method)
+    ek = _mlkem_ek(backend, method)
+    over_q = b"\xff\xff" + ek[2:]  # first coefficient 0xfff > 3328
+    for bad in (ek[:-1], ek + b"\x00", over_q, b""):
+        with pytest.raises(InvalidKeyExchangeData):
+            backend.key_exchange(method).set_peer_public(bad)
+    initiator = backend.key_exchange(method)
+    initiator.public_key()
+    for length in (info.responder_length - 1, info.responder_length + 1, 0):
+        with pytest.raises(InvalidKeyExchangeData) as exc:
+            initiator.set_peer_public(bytes(length))
+        assert str(method) in str(exc.value) or info.name[-3:] in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("method", "data"),
+    [
+        pytest.param(31, bytes(32), id="x25519-zero-u"),
+        pytest.param(31, (1).to_bytes(32, "little"), id="x25519-order-1"),
+        pytest.param(31, bytes(31), id="x25519-short"),
+        pytest.param(32, bytes(56), id="x448-zero-u"),
+        pytest.param(32, bytes(57), id="x448-long"),
+        pytest.param(19, bytes(64), id="ecp256-zero"),
+        pytest.param(19, b"\x01" * 64, id="ecp256-off-curve"),
+        pytest.param(19, b"\xff" * 64, id="ecp256-coordinates-above-p"),
+        pytest.param(20, b"\x01" * 96, id="ecp384-off-curve"),
+        pytest.param(21, b"\x01" * 132, id="ecp521-off-curve"),
+        pytest.param(21, bytes(131), id="ecp521-short"),
+    ],
+)
+def test_bad_dh_public_rejected(backend: Backend, method: int, data: bytes) -> None:
+    """Wrong length, off-curve, low-order / all-zero result: InvalidKeyExchangeData."""
+    kx = backend.key_exchange(method)
+    with pytest.raises(InvalidKeyExchangeData):
+        kx.set_peer_public(data)
+    with pytest.raises(ValueError, match=r"."):
+        kx.shared_secret()
+
+
+def test_kem_responder_public_key_before_peer(backend: Backend) -> None:
+    """No shared secret before set_peer_public; asking for ek makes an initiator."""
+    kx = backend.key_exchange(36)
+    with pytest.raises(ValueError, match=r"."):
+        kx.shared_secret()
+    assert len(kx.public_key()) == 1184  # asking first makes it the initiator
+
+
+def test_reprs_show_no_secrets(backend: Backend) -> None:
+    """repr/str of Keymat, IkeCipher, EspSa, KeyExchange carry no key bytes."""
+    km = backend.keymat_derive(6, 20, 256, 0, SECRET, NI, NR, SPI_I, SPI_R)
+    secrets = [v for v in km.export_secrets().values() if v]
+    objects: list[object] = [km, km.cipher(True), km.cipher(False)]
+    objects.append(backend.esp_sa(9, 20, SALTED))
+    objects.append(backend.ike_cipher(12, 256, 12, KEY32, KEY32))
+    i, r = backend.key_exchange(31), backend.key_exchange(31)
+    r.set_peer_public(i.public_key())
+    i.set_peer_public(r.public_key())
+    objects += [i, r]
+    secrets += [SALTED, KEY32, i.shared_secret()]
+    for obj in objects:
+        text = f"{obj!r} {obj!s}"
+        for secret in secrets:
+            assert secret.hex() not in text
+            assert secret[:6].hex() not in text
+    assert "31" in repr(i)
+
+
+def test_keymat_errors(backend: Backend) -> None:
+    """AEAD with INTEG, CBC without INTEG, empty rekey secret list."""
+    with pytest.raises(UnsupportedTransform):
+        backend.keymat_derive(5, 20, 128, 12, SECRET, NI, NR, SPI_I, SPI_R)
+    with pytest.raises(UnsupportedTransform):
+        backend.keymat_derive(5, 12, 128, 0, SECRET, NI, NR, SPI_I, SPI_R)
+    with pytest.raises(UnsupportedTransform):
+        backend.keymat_derive(5, 20, 100, 0, SECRET, NI, NR, SPI_I, SPI_R)
+    km = backend.keymat_derive(5, 20, 128, 0, SECRET, NI, NR, SPI_I, SPI_R)
+    with pytest.raises(InvalidLength):
+        km.rekey_ike([], NI, NR, SPI_I, SPI_R, 5, 20, 128, 0)
+    with pytest.raises(InvalidLength):
+        km.child_keymat(255 * 32 + 1, NI, NR)
