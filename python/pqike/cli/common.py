@@ -9,6 +9,7 @@ import importlib
 import ipaddress
 import os
 import signal
+import socket
 import struct
 import sys
 from collections.abc import Callable
@@ -24,9 +25,11 @@ __all__ = [
     "EXIT_USAGE",
     "EventLog",
     "Peer",
+    "count_echoes",
     "echo_reply",
     "echo_request",
     "engine_unavailable",
+    "free_udp_ports",
     "parse_echo",
     "run_session",
     "say",
@@ -134,6 +137,19 @@ async def start_peer(
     return Peer(endpoint, transport, log, config)
 
 
+def free_udp_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` UDP ports that are free on ``host`` right now (for demos/tests)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks = [socket.socket(family, socket.SOCK_DGRAM) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def say(text: str) -> None:
     """Print one line of command output to stdout, flushed (tests read it live)."""
     print(text, flush=True)
@@ -207,6 +223,17 @@ def parse_echo(packet: bytes) -> Echo | None:
     src = str(ipaddress.IPv4Address(packet[12:16]))
     dst = str(ipaddress.IPv4Address(packet[16:20]))
     return Echo(src, dst, icmp_type == _ECHO_REQUEST, ident, seq, packet[28:])
+
+
+def count_echoes(log: EventLog, requests: bool) -> int:
+    """Echo requests (or replies) among the ESP payloads ``log`` received."""
+    total = 0
+    for event in log.events:
+        payload = getattr(event, "payload", None)
+        if type(event).__name__ == "EspReceived" and isinstance(payload, bytes):
+            echo = parse_echo(payload)
+            total += echo is not None and echo.is_request == requests
+    return total
 
 
 def echo_reply(packet: bytes) -> bytes | None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import sys
 from typing import Any
 
-from pqike.cli.common import EXIT_FAILED, EXIT_USAGE
+from pqike.cli.common import EXIT_FAILED, EXIT_USAGE, free_udp_ports
 from pqike.config import DEMO_INITIATOR_PORTS, DEMO_RESPONDER_PORTS, demo_pair
 
 __all__ = ["register", "run"]
@@ -48,22 +47,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _free_ports(count: int) -> list[int]:
-    """Ports the OS considers free right now on 127.0.0.1 (UDP)."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
 def _ports(base: int | None) -> tuple[tuple[int, int], tuple[int, int]]:
     if base is None:
         return DEMO_RESPONDER_PORTS, DEMO_INITIATOR_PORTS
-    ports = _free_ports(4) if base == 0 else [base + i for i in range(4)]
+    ports = free_udp_ports(4) if base == 0 else [base + i for i in range(4)]
     return (ports[0], ports[1]), (ports[2], ports[3])
 
 

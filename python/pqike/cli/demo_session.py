@@ -13,9 +13,9 @@ from pqike.cli.common import (
     EXIT_OK,
     EventLog,
     Peer,
+    count_echoes,
     echo_reply,
     echo_request,
-    parse_echo,
     start_peer,
 )
 from pqike.config import EndpointConfig
@@ -145,17 +145,11 @@ async def _ping(
     initiator.transport.flush()
     size = 20 + 8 + args.size
 
-    def replies(log: EventLog) -> int:
-        echoes = [parse_echo(e.payload) for e in log.of(EspReceived)]
-        return sum(1 for e in echoes if e is not None and not e.is_request)
-
-    await initiator.log.wait_for(lambda log: replies(log) >= args.packets, args.timeout)
-    requests = sum(
-        1
-        for e in responder.log.of(EspReceived)
-        if (echo := parse_echo(e.payload)) is not None and echo.is_request
+    await initiator.log.wait_for(
+        lambda log: count_echoes(log, requests=False) >= args.packets, args.timeout
     )
-    got = replies(initiator.log)
+    requests = count_echoes(responder.log, requests=True)
+    got = count_echoes(initiator.log, requests=False)
     print(f"ESP: sent {args.packets} ICMP echo requests ({size} B inner packets)")
     print(
         f"  responder: {requests}/{args.packets} received and authenticated, "
@@ -167,7 +161,7 @@ async def _ping(
 
 async def _teardown(args: argparse.Namespace, initiator: Peer, responder: Peer) -> None:
     ike = initiator.log.of(IkeEstablished)[0]
-    initiator.transport.run(lambda now: initiator.endpoint.delete_ike(ike.sa))
+    initiator.transport.run(lambda now: initiator.endpoint.delete_ike(ike.sa, now))
     deleted = await initiator.log.wait_for(
         lambda log: bool(log.of(IkeDeleted)), min(args.timeout, 5.0)
     )

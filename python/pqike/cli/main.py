@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend",
+        choices=("rust", "reference"),
         default="rust",
         help="crypto backend: rust (default) or reference",
     )

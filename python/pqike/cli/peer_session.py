@@ -20,9 +20,9 @@ from pqike.cli.common import (
     EXIT_OK,
     EventLog,
     Peer,
+    count_echoes,
     echo_reply,
     echo_request,
-    parse_echo,
     say,
     start_peer,
     stop_on_signals,
@@ -114,7 +114,7 @@ def _live_sas(log: EventLog) -> list[Any]:
 
 def _deleter(peer: Peer, sa: Any) -> Callable[[float], None]:
     def delete(now: float) -> None:
-        peer.endpoint.delete_ike(sa)
+        peer.endpoint.delete_ike(sa, now)
 
     return delete
 
@@ -173,12 +173,10 @@ async def _ping(args: argparse.Namespace, peer: Peer, conn: ConnectionConfig) ->
         peer.endpoint.send_esp(child, echo_request(src, dst, 0x5049, seq, b"pqike"), 4)
     peer.transport.flush()
 
-    def replies(log: EventLog) -> int:
-        echoes = [parse_echo(e.payload) for e in log.of(EspReceived)]
-        return sum(1 for e in echoes if e is not None and not e.is_request)
-
-    await peer.log.wait_for(lambda log: replies(log) >= args.ping, args.timeout)
-    got = replies(peer.log)
+    await peer.log.wait_for(
+        lambda log: count_echoes(log, requests=False) >= args.ping, args.timeout
+    )
+    got = count_echoes(peer.log, requests=False)
     say(f"ping {src} -> {dst}: {got}/{args.ping} replies through the tunnel")
     return bool(got == args.ping)
 
