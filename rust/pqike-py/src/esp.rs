@@ -1,7 +1,155 @@
 // SPDX-License-Identifier: Apache-2.0
-//! (placeholder: to be implemented)
-use pyo3::prelude::*;
+//! `pqike._native.esp`: ESP SAs. The mutable counters and the replay window sit behind a
+//! `Mutex`; batch calls run with the GIL released.
+use std::sync::{Mutex, MutexGuard};
 
-pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use pqike_core::error::Error;
+use pqike_core::esp;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+
+use crate::errors::{to_pyerr, CoreError};
+
+/// One direction of an ESP SA (RFC 4303, RFC 4106, RFC 7634).
+#[pyclass(module = "pqike._native.esp", name = "EspSa", frozen)]
+pub(crate) struct PyEspSa {
+    inner: Mutex<esp::EspSa>,
+    spi: u32,
+    esn: bool,
+    encr_id: u16,
+}
+
+impl PyEspSa {
+    fn lock(&self) -> Result<MutexGuard<'_, esp::EspSa>, CoreError> {
+        self.inner
+            .lock()
+            .map_err(|_| CoreError(Error::InvalidState("ESP SA lock poisoned")))
+    }
+}
+
+/// The sealed packets or the opened payloads of a batch, built without the GIL.
+type Opened = Vec<Result<(Vec<u8>, u8), Error>>;
+
+#[pymethods]
+impl PyEspSa {
+    #[new]
+    #[pyo3(signature = (spi, encr_id, key, *, esn = false, replay_window = 64, initial_seq = 1))]
+    fn new(
+        spi: u32,
+        encr_id: u16,
+        key: &[u8],
+        esn: bool,
+        replay_window: u32,
+        initial_seq: u64,
+    ) -> Result<Self, CoreError> {
+        let sa = esp::EspSa::new(spi, encr_id, key, esn, replay_window, initial_seq)?;
+        Ok(Self {
+            inner: Mutex::new(sa),
+            spi,
+            esn,
+            encr_id,
+        })
+    }
+
+    /// The SPI.
+    #[getter]
+    fn spi(&self) -> u32 {
+        self.spi
+    }
+
+    /// Whether extended sequence numbers are in use.
+    #[getter]
+    fn esn(&self) -> bool {
+        self.esn
+    }
+
+    /// The sequence number the next seal uses (2^32 or 2^64 once exhausted).
+    #[getter]
+    fn next_seq(&self) -> Result<u128, CoreError> {
+        let limit = if self.esn { 1u128 << 64 } else { 1u128 << 32 };
+        Ok(self.lock()?.next_seq().map_or(limit, u128::from))
+    }
+
+    /// The highest authenticated inbound sequence number (0 before the first packet).
+    #[getter]
+    fn highest_received(&self) -> Result<u64, CoreError> {
+        Ok(self.lock()?.highest_received())
+    }
+
+    /// SPI | Seq | IV | E(payload | padding | pad length | next header) | ICV.
+    fn seal<'py>(
+        &self,
+        py: Python<'py>,
+        payload: &[u8],
+        next_header: u8,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let mut sa = self.lock()?;
+        let len = sa.sealed_len(payload.len());
+        PyBytes::new_with(py, len, |out| {
+            sa.seal_into(payload, next_header, out).map_err(to_pyerr)
+        })
+    }
+
+    /// Seals every payload with consecutive sequence numbers, the GIL released.
+    fn seal_batch<'py>(
+        &self,
+        py: Python<'py>,
+        payloads: Vec<Bound<'py, PyBytes>>,
+        next_header: u8,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let slices: Vec<&[u8]> = payloads.iter().map(|p| p.as_bytes()).collect();
+        let sealed = py.detach(|| -> Result<Vec<Vec<u8>>, CoreError> {
+            Ok(self.lock()?.seal_batch(&slices, next_header)?)
+        })?;
+        PyList::new(py, sealed.iter().map(|p| PyBytes::new(py, p)))
+    }
+
+    /// -> (payload, next_header).
+    fn open<'py>(
+        &self,
+        py: Python<'py>,
+        packet: &[u8],
+    ) -> Result<(Bound<'py, PyBytes>, u8), CoreError> {
+        let (payload, nh) = self.lock()?.open(packet)?;
+        Ok((PyBytes::new(py, &payload), nh))
+    }
+
+    /// Opens every packet in order, the GIL released; each entry is (payload, next_header)
+    /// or the exception that opening that packet raised.
+    fn open_batch<'py>(
+        &self,
+        py: Python<'py>,
+        packets: Vec<Bound<'py, PyBytes>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let slices: Vec<&[u8]> = packets.iter().map(|p| p.as_bytes()).collect();
+        let opened =
+            py.detach(|| -> Result<Opened, CoreError> { Ok(self.lock()?.open_batch(&slices)) })?;
+        let items = opened.into_iter().map(|r| -> PyResult<Bound<'py, PyAny>> {
+            match r {
+                Ok((payload, nh)) => Ok(PyTuple::new(
+                    py,
+                    [
+                        PyBytes::new(py, &payload).into_any(),
+                        nh.into_pyobject(py)?.into_any(),
+                    ],
+                )?
+                .into_any()),
+                Err(e) => Ok(to_pyerr(e).into_value(py).into_bound(py).into_any()),
+            }
+        });
+        let items: Vec<Bound<'py, PyAny>> = items.collect::<PyResult<_>>()?;
+        PyList::new(py, items)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "EspSa(spi={:#010x}, encr_id={}, esn={})",
+            self.spi, self.encr_id, self.esn
+        )
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEspSa>()?;
     Ok(())
 }
