@@ -38,6 +38,8 @@ from pqike.ikev2.codec import (
     decode_payloads,
     encode_message,
     encode_payloads,
+    encode_protected,
+    fragment_protected,
     ike_from_natt_datagram,
     int_auth_chunks,
     open_protected,
@@ -244,6 +246,9 @@ class Inner:
     first: int
     plaintext: bytes
     payloads: tuple[Payload, ...]
+    cipher: Any
+    sent: tuple[bytes, ...]
+    """The IKE message as sent, or its fragments in order."""
 
 
 def generation_keys(t: Transcript) -> tuple[Keys, list[Keys]]:
@@ -265,6 +270,7 @@ def inner_messages(t: Transcript) -> list[Inner]:
     first_keys, generations = generation_keys(t)
     pairs: list[bytes] = []
     reassembler = Reassembler()
+    fragments: dict[tuple[bytes, int, int], list[bytes]] = defaultdict(list)
     out: list[Inner] = []
     for d in t.ike:
         assert d.message is not None
@@ -284,6 +290,8 @@ def inner_messages(t: Transcript) -> list[Inner]:
         cipher = be.ike_cipher(20, (len(sk_e) - 4) * 8, 0, sk_e, b"")
         opened = open_protected(d.ike, cipher)
         if isinstance(opened.encrypted, SkfPayload):
+            key = (h.spi_i + h.spi_r, h.message_id, h.flags)
+            fragments[key].append(d.ike)
             whole = reassembler.add(h, opened.encrypted, opened.plaintext)
             if whole is not None:
                 out.append(
@@ -293,12 +301,14 @@ def inner_messages(t: Transcript) -> list[Inner]:
                         whole.first_payload,
                         whole.plaintext,
                         whole.payloads,
+                        cipher,
+                        tuple(fragments.pop(key)),
                     )
                 )
             continue
         first = opened.encrypted.first_payload
         inner = decode_payloads(opened.plaintext, first, inner=True)
-        out.append(Inner(h, keys, first, opened.plaintext, inner))
+        out.append(Inner(h, keys, first, opened.plaintext, inner, cipher, (d.ike,)))
     assert len(pairs) == 3
     assert len(reassembler) == 0
     return out
@@ -316,6 +326,21 @@ def test_every_protected_payload_opens_and_reencodes(transcript: Transcript) -> 
     assert len(messages) == len(transcript.ike) - 2 - second_fragments
     for m in messages:
         assert encode_payloads(m.payloads) == (m.first, m.plaintext)
+
+
+def test_resealing_reproduces_strongswan_bytes(transcript: Transcript) -> None:
+    # strongSwan pads AES-GCM minimally and fragments to fragment_size IP octets
+    # (IPv4 20 + UDP 8 + non-ESP marker 4 in front), as the codec does.
+    size = transcript.doc["config"]["fragment_size"]
+    for m in inner_messages(transcript):
+        ivs = [sent[32:40] if len(m.sent) == 1 else sent[36:44] for sent in m.sent]
+        if len(m.sent) == 1:
+            again = [encode_protected(m.header, m.payloads, m.cipher, ivs[0])]
+        else:
+            again = fragment_protected(
+                m.header, m.plaintext, m.cipher, ivs, size, 32, first_payload=m.first
+            )
+        assert again == list(m.sent)
 
 
 def test_intermediate_carries_mlkem768_ke(transcript: Transcript) -> None:
