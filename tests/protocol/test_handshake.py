@@ -12,7 +12,7 @@ from pqike.ikev2.events import (
     IkeEstablished,
 )
 
-from .helpers import Peer, initiator_and_responder, roundtrip
+from .helpers import Channel, Peer, initiator_and_responder, roundtrip
 
 
 def establish(backend: Backend, **options: object) -> tuple[Peer, Peer]:
@@ -67,3 +67,77 @@ def test_single_ke_without_addke(backend: Backend, ike: str) -> None:
     assert exchanges(i) == ["IKE_SA_INIT", "IKE_AUTH"]
     assert i.of(IkeEstablished)[0].suite.addke == ()
     esp_both_ways(i, r)
+
+
+@pytest.mark.parametrize("kem", ["mlkem512", "mlkem768", "mlkem1024"])
+def test_one_mlkem_addke_of_each_size(backend: Backend, kem: str) -> None:
+    method = {"mlkem512": 35, "mlkem768": 36, "mlkem1024": 37}[kem]
+    if not backend.supports(4, method):
+        pytest.skip(f"{backend.name} backend has no {kem}")
+    i, r = establish(backend, ike=f"aes256gcm16-prfsha384-x25519-ke1_{kem}")
+    assert exchanges(i) == ["IKE_SA_INIT", "IKE_INTERMEDIATE", "IKE_AUTH"]
+    assert i.of(IkeEstablished)[0].suite.addke == (f"ML_KEM_{kem[5:]}",)
+    esp_both_ways(i, r)
+
+
+def test_two_addke_rounds_in_type_order(backend: Backend) -> None:
+    i, r = establish(backend, ike="aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_ecp256")
+    assert exchanges(i) == [
+        "IKE_SA_INIT", "IKE_INTERMEDIATE", "IKE_INTERMEDIATE", "IKE_AUTH",
+    ]
+    assert i.of(IkeEstablished)[0].suite.addke == ("ML_KEM_768", "ECP_256")
+    esp_both_ways(i, r)
+
+
+def test_seven_addke_rounds(backend: Backend) -> None:
+    if not all(backend.supports(4, m) for m in (35, 36, 37, 19, 20, 21, 32)):
+        pytest.skip(f"{backend.name} backend lacks a method")
+    ike = (
+        "aes256gcm16-prfsha512-x25519-ke1_mlkem512-ke2_mlkem768-ke3_mlkem1024"
+        "-ke4_ecp256-ke5_ecp384-ke6_ecp521-ke7_x448"
+    )
+    i, r = establish(backend, ike=ike)
+    assert exchanges(i) == ["IKE_SA_INIT", *["IKE_INTERMEDIATE"] * 7, "IKE_AUTH"]
+    assert len(r.of(IkeEstablished)[0].suite.addke) == 7
+    esp_both_ways(i, r)
+
+
+def test_mlkem1024_intermediate_is_fragmented_and_reassembled(backend: Backend) -> None:
+    i, r = establish(backend, ike="aes256gcm16-prfsha384-x25519-ke1_mlkem1024")
+    inter = [e for e in i.of(ExchangeCompleted) if e.exchange == "IKE_INTERMEDIATE"]
+    assert inter[0].request_fragments == 2
+    assert inter[0].response_fragments == 2
+    assert inter[0].request_size > 1568 and inter[0].response_size > 1568
+    r_inter = [e for e in r.of(ExchangeCompleted) if e.exchange == "IKE_INTERMEDIATE"]
+    assert r_inter[0].request_fragments == 2
+    esp_both_ways(i, r)
+
+
+def test_transport_mode(backend: Backend) -> None:
+    i, r = establish(backend, mode="transport")
+    assert i.of(ChildEstablished)[0].mode == "transport"
+    assert r.of(ChildEstablished)[0].mode == "transport"
+
+
+@pytest.mark.parametrize(
+    ("initiator_id", "responder_id"),
+    [
+        ("192.0.2.1", "2001:db8::2"),
+        ("user@pq.test", "keyid:#0a0b0c"),
+    ],
+)
+def test_identity_types(backend: Backend, initiator_id: str, responder_id: str) -> None:
+    establish(backend, initiator_id=initiator_id, responder_id=responder_id)
+
+
+def test_handshake_is_replayable_byte_for_byte(backend: Backend) -> None:
+    if backend.name == "reference":
+        pytest.skip("pyca cannot encapsulate ML-KEM from a seed")
+    logs = []
+    for _ in range(2):
+        i, r = initiator_and_responder(backend)
+        i.ep.initiate("conn", 0.0)
+        channel = Channel()
+        roundtrip(i, r, channel=channel)
+        logs.append(channel.log)
+    assert logs[0] == logs[1]

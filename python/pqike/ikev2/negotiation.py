@@ -18,7 +18,7 @@ Rules (RFC 9370 §2.2.1, §3.1 and SPEC §2.2):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -109,11 +109,14 @@ def offer_from_spec(
     number: int = 1,
     spi: bytes = b"",
     with_ke: bool = True,
+    supports: Callable[[int, int], bool] | None = None,
 ) -> Offer:
     """Turn a configured ProposalSpec into an Offer (transform order kept).
 
     ``with_ke=False`` drops Types 4 and 6..12 (Child SA proposal inside IKE_AUTH).
-    For ESP without ``ke`` no Type 4 transform is sent (no PFS).
+    For ESP without ``ke`` no Type 4 transform is sent (no PFS). ``supports``
+    (``backend.supports``) filters out what the crypto backend cannot do; NONE
+    always stays.
     """
     types: dict[int, tuple[Pair, ...]] = {ENCR: tuple(spec.encr)}
     if spec.prf:
@@ -129,6 +132,11 @@ def offer_from_spec(
                 types[ADDKE_TYPES[n]] = tuple((m, 0) for m in methods)
     if protocol != 1:
         types[ESN] = tuple((e, 0) for e in (spec.esn or (0,)))
+    if supports is not None:
+        types = {
+            t: tuple(p for p in pairs if t == ESN or p[0] == 0 or supports(t, p[0]))
+            for t, pairs in types.items()
+        }
     return Offer(protocol, types, number, spi)
 
 

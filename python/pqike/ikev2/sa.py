@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pqike.errors import (
     AuthenticationError,
     DecodeError,
+    PqIkeError,
     ProtocolError,
     RemoteProtocolError,
 )
@@ -327,8 +328,8 @@ class IkeSa:
             for task in self.active:
                 task.build(draft)
             enc = self._encode(draft)
-        except ProtocolError as exc:
-            self.fail(str(exc), exc.notify, now)
+        except PqIkeError as exc:
+            self.fail(str(exc), getattr(exc, "notify", None), now)
             return
         self._after_encode(draft, enc)
         self.manager.start_request(draft.message_id, exchange, enc, now)
@@ -457,8 +458,8 @@ class IkeSa:
                     NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
                 )
             statuses = [(t, t.process(msg)) for t in self.active]
-        except ProtocolError as exc:
-            self.fail(str(exc), exc.notify, now)
+        except PqIkeError as exc:
+            self.fail(str(exc), getattr(exc, "notify", None), now)
             return
         done = {id(t) for t, s in statuses if s is TaskStatus.DONE}
         self.queue = [t for t in self.queue if id(t) not in done]
@@ -528,6 +529,11 @@ class IkeSa:
                 self.fail(str(exc), None, now, quiet=True)
                 return
             self._answer_error(header, int(notify), data, now, str(exc))
+            return
+        except PqIkeError as exc:  # a local crypto failure: no answer
+            self.log.info("cannot answer %s: %s", _name(msg.exchange), exc)
+            if self.state is SaState.CONNECTING:
+                self.fail(str(exc), None, now, quiet=True)
             return
         self._respond(draft, msg, now)
         for task in tasks:

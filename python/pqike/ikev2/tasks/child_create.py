@@ -149,10 +149,18 @@ class ChildCreate(Task):
 
     def _local_offers(self, spi: bytes) -> list[Offer]:
         assert self.cfg is not None
-        return [
-            offer_from_spec(s, ProtocolId.ESP, number=n + 1, spi=spi, with_ke=False)
+        offers = [
+            offer_from_spec(
+                s,
+                ProtocolId.ESP,
+                number=n + 1,
+                spi=spi,
+                with_ke=False,
+                supports=self.sa.backend.supports,
+            )
             for n, s in enumerate(self.cfg.esp_proposals)
         ]
+        return [o for o in offers if all(o.transforms.values())]
 
     # -- initiator -------------------------------------------------------------
 

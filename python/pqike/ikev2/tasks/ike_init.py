@@ -102,9 +102,10 @@ class IkeInit(Task):
     def __init__(self, sa: IkeSa) -> None:
         super().__init__(sa)
         self.offers: list[Offer] = [
-            offer_from_spec(spec, 1, number=n + 1)
+            offer_from_spec(spec, 1, number=n + 1, supports=sa.backend.supports)
             for n, spec in enumerate(sa.conn.ike_proposals)
         ]
+        self.offers = [o for o in self.offers if all(o.transforms.values())]
         self.method = self.offers[0].transforms[KE][0][0] if self.offers else 0
         self.kx: KeyExchange | None = None
         self.cookie = b""

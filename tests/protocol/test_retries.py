@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: Apache-2.0
+"""INVALID_KE_PAYLOAD and COOKIE retries, loss/duplication/reordering, wrong PSK."""
+
+from __future__ import annotations
+
+import pytest
+from pqike.crypto import Backend
+from pqike.ikev2.codec.message import decode_message
+from pqike.ikev2.codec.payloads import KePayload, NotifyPayload
+from pqike.ikev2.constants import NON_ESP_MARKER, NotifyType
+from pqike.ikev2.events import (
+    ConnectionFailed,
+    ExchangeCompleted,
+    IkeEstablished,
+)
+
+from .helpers import Channel, initiator_and_responder, roundtrip
+from .test_handshake import esp_both_ways, exchanges
+
+
+def _ike(data: bytes) -> bytes:
+    return data[4:] if data.startswith(NON_ESP_MARKER) else data
+
+
+def test_invalid_ke_payload_retry_with_named_method(backend: Backend) -> None:
+    # initiator prefers ecp256 but also offers x25519; responder only takes x25519
+    i, r = initiator_and_responder(
+        backend,
+        ike="aes256gcm16-prfsha384-ecp256-x25519-ke1_mlkem768",
+        responder_ike="aes256gcm16-prfsha384-x25519-ke1_mlkem768",
+    )
+    channel = Channel()
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r, channel=channel)
+    assert i.of(IkeEstablished)
+    assert r.of(IkeEstablished)
+    assert i.of(IkeEstablished)[0].suite.ke == "CURVE25519"
+    inits = [decode_message(d) for s, d in channel.log if s == "i" and d[:4] != bytes(4)]
+    assert [m.find(KePayload).method for m in inits] == [19, 31]  # type: ignore[union-attr]
+    first_reply = decode_message(next(d for s, d in channel.log if s == "r"))
+    invalid = first_reply.notify(NotifyType.INVALID_KE_PAYLOAD)
+    assert invalid is not None
+    assert invalid.data == (31).to_bytes(2, "big")
+    esp_both_ways(i, r)
+
+
+def test_cookie_requested_and_sent_first(backend: Backend) -> None:
+    i, r = initiator_and_responder(backend, cookie_threshold=0)
+    channel = Channel()
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r, channel=channel)
+    assert i.of(IkeEstablished)
+    assert r.of(IkeEstablished)
+    sent = [decode_message(_ike(d)) for s, d in channel.log if s == "i"][:2]
+    cookie = decode_message(next(d for s, d in channel.log if s == "r"))
+    assert cookie.payloads == (cookie.notify(NotifyType.COOKIE),)
+    assert cookie.header.spi_r == bytes(8)
+    first = sent[1].payloads[0]
+    assert isinstance(first, NotifyPayload)
+    assert first.notify_type == NotifyType.COOKIE
+    assert first.data == cookie.payloads[0].data  # type: ignore[union-attr]
+    assert sent[0].find(NotifyPayload) != first
+    assert len(r.ep.ike_sas()) == 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_loss_duplication_reordering_still_establish(backend: Backend, seed: int) -> None:
+    i, r = initiator_and_responder(backend)
+    channel = Channel(loss=0.3, duplicate=0.3, reorder=True, seed=seed)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r, channel=channel, max_steps=2000)
+    assert i.of(IkeEstablished), i.events
+    assert r.of(IkeEstablished), r.events
+    assert len(i.ep.ike_sas()) == len(r.ep.ike_sas()) == 1
+    # the responder answered retransmissions from its cache: every exchange once
+    assert exchanges(r) == ["IKE_SA_INIT", "IKE_INTERMEDIATE", "IKE_AUTH"]
+    esp_both_ways(i, r)
+
+
+def test_wrong_psk_authentication_failed_no_sa_either_side(backend: Backend) -> None:
+    i, r = initiator_and_responder(backend, responder_psk=b"a different secret")
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    failed = i.of(ConnectionFailed)
+    assert failed
+    assert failed[0].notify == NotifyType.AUTHENTICATION_FAILED
+    assert r.of(ConnectionFailed)[0].notify == NotifyType.AUTHENTICATION_FAILED
+    assert not i.of(IkeEstablished)
+    assert not r.of(IkeEstablished)
+    assert i.ep.ike_sas() == []
+    assert r.ep.ike_sas() == []
+
+
+def test_retransmits_exhausted_reports_failure(backend: Backend) -> None:
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r, channel=Channel(loss=1.0))
+    assert "not responding" in i.of(ConnectionFailed)[0].reason
+    assert i.ep.ike_sas() == []
+
+
+def test_exchange_sizes_reported(backend: Backend) -> None:
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    sizes = {e.exchange: (e.request_size, e.response_size) for e in i.of(ExchangeCompleted)}
+    assert sizes["IKE_INTERMEDIATE"][0] > 1184
+    assert sizes["IKE_INTERMEDIATE"][1] > 1088
+    assert sizes == {
+        e.exchange: (e.request_size, e.response_size) for e in r.of(ExchangeCompleted)
+    }
