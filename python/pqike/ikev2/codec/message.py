@@ -188,14 +188,18 @@ class Message:
     payloads: tuple[Payload, ...] = ()
 
     def find(self, kind: type[P]) -> P | None:
-        """The first payload of class ``kind``, or ``None``."""
+        """The first payload of exactly class ``kind``, or ``None``.
+
+        The match is exact: ``find(CertPayload)`` does not return a CERTREQ, and
+        ``find(IdPayload)`` finds nothing (ask for ``IdiPayload`` or ``IdrPayload``).
+        """
         for payload in self.payloads:
             if type(payload) is kind:
                 return payload
         return None
 
     def find_all(self, kind: type[P]) -> list[P]:
-        """Every payload of class ``kind``, in order."""
+        """Every payload of exactly class ``kind``, in order."""
         return [p for p in self.payloads if type(p) is kind]
 
     def notify(self, notify_type: int) -> NotifyPayload | None:
@@ -216,6 +220,8 @@ def decode_message(data: bytes) -> Message:
         DecodeError: the header Length differs from ``len(data)``, or any check of
             :func:`decode_header` or :func:`decode_payloads` fails.
     """
+    if type(data) is not bytes:
+        data = bytes(data)  # payload fields must be bytes, never views
     header = decode_header(data)
     if header.length != len(data):
         raise DecodeError(

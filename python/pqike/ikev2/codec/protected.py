@@ -191,6 +191,9 @@ def int_auth_chunks(
     SK (46), not SKF (SPEC §3.2), and SK Next Payload = the first inner payload type
     of fragment 1. P is the inner plaintext without padding and pad length.
 
+    No payload type is defined to travel unencrypted before SK, so A is always
+    the header and the SK generic header (32 octets).
+
     Args:
         header: the header of the message (of fragment 1 when reassembled).
         encrypted: the SK payload, fragment 1's SKF payload, or the first inner
