@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from peer import (
     InteropUnavailableError,
     Netns,
     TunnelCase,
+    check_host,
     ensure_tree,
     namespace_exists,
     parse_list_sas,
@@ -212,3 +214,53 @@ def test_failed_test_report_shows_charon_log_tails(
     assert "selected proposal: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519" in (
         done.stdout
     )
+
+
+ABANDONING_SCRIPT = """\
+import sys
+sys.path.insert(0, sys.argv[1])
+import peer
+netns = peer.Netns()
+sleeper = netns.popen(netns.right, ["sleep", "300"], name="sleeper")
+print(netns.left.netns, netns.right.netns, sleeper.pid, flush=True)
+"""
+
+
+def test_atexit_cleans_up_what_a_script_abandoned(interop_tree: Path) -> None:
+    here = str(Path(__file__).resolve().parent)
+    done = subprocess.run(
+        [sys.executable, "-c", ABANDONING_SCRIPT, here],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    left, right, pid = done.stdout.split()
+    assert not namespace_exists(left)
+    assert not namespace_exists(right)
+    comm = Path(f"/proc/{pid}/comm")
+    assert not comm.exists() or comm.read_text().strip() != "sleep"
+
+
+def test_unavailable_peer_skips_or_fails_when_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Load this directory's conftest by path: "conftest" may name another one.
+    spec = importlib.util.spec_from_file_location(
+        "interop_conftest", Path(__file__).with_name("conftest.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _unavailable = module._unavailable
+
+    monkeypatch.delenv("PQIKE_INTEROP_REQUIRE", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="unavailable: no /dev/net/tun"):
+        _unavailable("no /dev/net/tun")
+    monkeypatch.setenv("PQIKE_INTEROP_REQUIRE", "1")
+    with pytest.raises(pytest.fail.Exception, match="required but unavailable"):
+        _unavailable("no /dev/net/tun")
+
+
+def test_check_host_names_missing_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(InteropUnavailableError, match="not root"):
+        check_host()
