@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Two ``pqike`` processes on loopback: ``respond`` and ``initiate`` from TOML files.
+
+Ports are picked free; the responder is stopped by its PID (SIGTERM, SIGKILL only if
+it does not exit in time)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pqike.cli.common import free_udp_ports
+from pqike.crypto import available_backends
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0
+
+RESPONDER = """
+listen = ["127.0.0.1"]
+port = {r_ike}
+natt_port = {r_natt}
+
+[connections.lab]
+remote_addrs = ["%any"]
+remote_port = {i_ike}
+local_id = "fqdn:responder.pq.test"
+remote_id = "fqdn:initiator.pq.test"
+psk_file = "psk.txt"
+ike_proposals = ["aes256gcm16-prfsha384-x25519-ke1_mlkem768"]
+
+[connections.lab.children.net]
+local_ts = ["10.2.0.0/24"]
+remote_ts = ["10.1.0.0/24"]
+"""
+
+INITIATOR = """
+listen = ["127.0.0.1"]
+port = {i_ike}
+natt_port = {i_natt}
+
+[connections.lab]
+remote_addrs = ["127.0.0.1"]
+remote_port = {r_ike}
+remote_natt_port = {r_natt}
+local_id = "fqdn:initiator.pq.test"
+remote_id = "fqdn:responder.pq.test"
+psk_env = "PQIKE_TEST_PSK"
+ike_proposals = ["aes256gcm16-prfsha384-x25519-ke1_mlkem768"]
+retransmit_timeout = 1.0
+retransmit_tries = 2
+
+[connections.lab.children.net]
+local_ts = ["10.1.0.0/24"]
+remote_ts = ["10.2.0.0/24"]
+"""
+
+PSK = "two processes, one key"
+
+
+def _command(backend: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "pqike.cli.main", "--backend", backend, *args]
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(ROOT / "python"), PQIKE_TEST_PSK=PSK)
+
+
+class Responder:
+    """A ``pqike respond`` child process whose stdout lines are read by a thread."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = TIMEOUT) -> bool:
+        """Read lines until one contains ``text``; False on timeout or exit."""
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                return False
+            self.seen.append(line)
+            if text in line:
+                return True
+
+    def stop(self) -> int:
+        """SIGTERM by PID, then SIGKILL if it has not exited after 10 s."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def backend_name() -> str:
+    names = available_backends()
+    if not names:
+        pytest.skip("no crypto backend can be loaded")
+    return names[0]
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> tuple[Path, Path]:
+    r_ike, r_natt, i_ike, i_natt = free_udp_ports(4)
+    ports = {"r_ike": r_ike, "r_natt": r_natt, "i_ike": i_ike, "i_natt": i_natt}
+    (tmp_path / "psk.txt").write_text(PSK + "\n")
+    responder = tmp_path / "responder.toml"
+    initiator = tmp_path / "initiator.toml"
+    responder.write_text(RESPONDER.format(**ports))
+    initiator.write_text(INITIATOR.format(**ports))
+    return responder, initiator
+
+
+@pytest.fixture
+def responder(configs: tuple[Path, Path], backend_name: str) -> Iterator[Responder]:
+    proc = Responder(_command(backend_name, "respond", "-c", str(configs[0])))
+    try:
+        assert proc.wait_for("responder ready"), proc.seen
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_initiate_once_with_ping_against_a_responder_process(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    result = subprocess.run(
+        _command(
+            backend_name,
+            "initiate",
+            "-c",
+            str(configs[1]),
+            "lab",
+            "--once",
+            "--ping",
+            "3",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "established as initiator: AES_GCM_16_256/PRF_HMAC_SHA2_384" in out
+    assert "ADDKE1=ML_KEM_768" in out
+    assert "up: IKE SA and child established" in out
+    assert "3/3 replies through the tunnel" in out
+    assert "closed" in out
+    assert responder.wait_for("established as responder"), responder.seen
+    assert responder.wait_for("deleted by peer"), responder.seen
+    assert responder.stop() == 0
+    assert responder.wait_for("responder stopped", timeout=5), responder.seen
+
+
+def test_initiate_stays_up_until_sigterm(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    initiator = Responder(
+        _command(backend_name, "initiate", "-c", str(configs[1]), "lab")
+    )
+    try:
+        assert initiator.wait_for("connection up; SIGINT or SIGTERM"), initiator.seen
+        assert initiator.stop() == 0
+        assert initiator.wait_for("closed", timeout=5), initiator.seen
+    finally:
+        initiator.stop()
+    assert responder.wait_for("deleted by peer"), responder.seen
+
+
+def test_initiate_fails_with_exit_1_when_nobody_answers(
+    configs: tuple[Path, Path], backend_name: str
+) -> None:
+    result = subprocess.run(
+        _command(
+            backend_name, "initiate", "-c", str(configs[1]), "lab", "--timeout", "20"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED" in result.stdout
