@@ -214,9 +214,7 @@ def _strongswan_messages() -> list[bytes]:
 REAL = _strongswan_messages()
 
 
-@st.composite
-def mutations(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(REAL)))
+def mutate(draw: st.DrawFn, data: bytearray) -> bytearray:
     for _ in range(draw(st.integers(1, 8))):
         kind = draw(st.sampled_from(["flip", "set", "cut", "insert"]))
         pos = draw(st.integers(0, max(len(data) - 1, 0)))
@@ -228,10 +226,33 @@ def mutations(draw: st.DrawFn) -> bytes:
             del data[pos : pos + draw(st.integers(1, 16))]
         else:
             data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
+    return data
+
+
+@st.composite
+def mutations(draw: st.DrawFn) -> bytes:
+    data = mutate(draw, bytearray(draw(st.sampled_from(REAL))))
     # keep the header Length consistent half of the time, to reach the payloads
     if len(data) >= 28 and draw(st.booleans()):
         data[24:28] = len(data).to_bytes(4, "big")
     return bytes(data)
+
+
+@st.composite
+def mutated_chains(draw: st.DrawFn) -> tuple[int, bytes]:
+    first, body = encode_payloads(
+        draw(st.lists(plain_payloads, min_size=1, max_size=4))
+    )
+    return first, bytes(mutate(draw, bytearray(body)))
+
+
+@given(mutated_chains())
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_mutated_payload_chains_raise_only_decode_error(
+    chain: tuple[int, bytes],
+) -> None:
+    with contextlib.suppress(DecodeError):
+        decode_payloads(chain[1], chain[0], inner=True)
 
 
 @given(mutations())
