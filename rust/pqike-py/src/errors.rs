@@ -60,6 +60,18 @@ pub(crate) fn to_pyerr(e: Error) -> PyErr {
     CoreError(e).into()
 }
 
+/// Converts a Python-side transform ID to `u16`, raising `UnsupportedTransform` (rather
+/// than `OverflowError`) for a number outside the IANA ID space.
+pub(crate) fn transform_id(transform_type: u8, id: i64) -> PyResult<u16> {
+    u16::try_from(id).map_err(|_| {
+        UnsupportedTransform::new_err((
+            transform_type,
+            id,
+            format!("unsupported transform type {transform_type} id {id}"),
+        ))
+    })
+}
+
 /// Nothing to add to the module: the classes live in `pqike.errors`.
 pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())

@@ -1,7 +1,78 @@
 // SPDX-License-Identifier: Apache-2.0
-//! (placeholder: to be implemented)
-use pyo3::prelude::*;
+//! `pqike._native.prf`: IKEv2 PRFs, prf+ (RFC 7296 §2.13) and truncated INTEG MACs
+//! (the core is `pqike_core::prf`).
 
-pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use pqike_core::error::{TRANSFORM_TYPE_INTEG, TRANSFORM_TYPE_PRF};
+use pqike_core::prf::{self as core_prf, Integ, Prf};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::errors::{transform_id, CoreError};
+
+fn prf_of(prf_id: i64) -> PyResult<Prf> {
+    Ok(Prf::from_id(transform_id(TRANSFORM_TYPE_PRF, prf_id)?).map_err(CoreError)?)
+}
+
+/// `prf(key, data)` for PRF 2 (HMAC-SHA1) or 5/6/7 (HMAC-SHA2-256/384/512).
+#[pyfunction]
+fn prf<'py>(
+    py: Python<'py>,
+    prf_id: i64,
+    key: &[u8],
+    data: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(PyBytes::new(
+        py,
+        prf_of(prf_id)?.compute(key, data).as_bytes(),
+    ))
+}
+
+/// The first `length` octets of prf+(key, seed); InvalidLength beyond 255 blocks.
+#[pyfunction]
+fn prf_plus<'py>(
+    py: Python<'py>,
+    prf_id: i64,
+    key: &[u8],
+    seed: &[u8],
+    length: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let out = prf_of(prf_id)?
+        .prf_plus(key, seed, length)
+        .map_err(CoreError)?;
+    Ok(PyBytes::new(py, out.as_bytes()))
+}
+
+/// Truncated ICV of INTEG 2, 12, 13 or 14; the key must have the transform's length.
+#[pyfunction]
+fn integ_mac<'py>(
+    py: Python<'py>,
+    integ_id: i64,
+    key: &[u8],
+    data: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let integ = Integ::from_id(transform_id(TRANSFORM_TYPE_INTEG, integ_id)?).map_err(CoreError)?;
+    let icv = integ.compute(key, data).map_err(CoreError)?;
+    Ok(PyBytes::new(py, icv.as_bytes()))
+}
+
+/// Constant-time check that `tag` (1 octet up to the full output) is a prefix of
+/// prf(key, data).
+#[pyfunction]
+fn hmac_verify(prf_id: i64, key: &[u8], data: &[u8], tag: &[u8]) -> PyResult<bool> {
+    Ok(prf_of(prf_id)?.verify(key, data, tag))
+}
+
+/// Constant-time equality of two byte strings (different lengths: False).
+#[pyfunction]
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    core_prf::constant_time_eq(a, b)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(prf, m)?)?;
+    m.add_function(wrap_pyfunction!(prf_plus, m)?)?;
+    m.add_function(wrap_pyfunction!(integ_mac, m)?)?;
+    m.add_function(wrap_pyfunction!(hmac_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(constant_time_eq, m)?)?;
     Ok(())
 }

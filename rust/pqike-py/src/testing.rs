@@ -1,7 +1,87 @@
 // SPDX-License-Identifier: Apache-2.0
-//! (placeholder: to be implemented)
-use pyo3::prelude::*;
+//! `pqike._native.testing`: known-answer hooks with caller-chosen keys and randomness
+//! (`pqike_core::kex::kat`). Never used by the protocol engine.
 
-pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use pqike_core::error::TRANSFORM_TYPE_KE;
+use pqike_core::kex::kat;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::errors::{transform_id, CoreError};
+
+type BytesPair<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
+
+/// `(ek, dk)` from the 64-byte seed `d || z`; dk in the FIPS 203 expanded form.
+#[pyfunction]
+fn mlkem_keygen<'py>(py: Python<'py>, method: i64, seed_dz: &[u8]) -> PyResult<BytesPair<'py>> {
+    let (ek, dk) =
+        kat::mlkem_keygen(transform_id(TRANSFORM_TYPE_KE, method)?, seed_dz).map_err(CoreError)?;
+    Ok((PyBytes::new(py, &ek), PyBytes::new(py, dk.as_bytes())))
+}
+
+/// `(ct, K)` from ek and the 32-byte randomness m, after the FIPS 203 §7.2 checks.
+#[pyfunction]
+fn mlkem_encaps<'py>(
+    py: Python<'py>,
+    method: i64,
+    ek: &[u8],
+    m: &[u8],
+) -> PyResult<BytesPair<'py>> {
+    let (ct, k) =
+        kat::mlkem_encaps(transform_id(TRANSFORM_TYPE_KE, method)?, ek, m).map_err(CoreError)?;
+    Ok((PyBytes::new(py, &ct), PyBytes::new(py, k.as_bytes())))
+}
+
+/// K from dk (64-byte seed `d || z` or expanded form) and ct, after the §7.3 check.
+#[pyfunction]
+fn mlkem_decaps<'py>(
+    py: Python<'py>,
+    method: i64,
+    dk: &[u8],
+    ct: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let k =
+        kat::mlkem_decaps(transform_id(TRANSFORM_TYPE_KE, method)?, dk, ct).map_err(CoreError)?;
+    Ok(PyBytes::new(py, k.as_bytes()))
+}
+
+/// X25519(private, public) with the all-zero check.
+#[pyfunction]
+fn x25519<'py>(py: Python<'py>, private: &[u8], public: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let shared = kat::x25519(private, public).map_err(CoreError)?;
+    Ok(PyBytes::new(py, shared.as_bytes()))
+}
+
+/// X448(private, public) with the low-order and all-zero checks.
+#[pyfunction]
+fn x448<'py>(py: Python<'py>, private: &[u8], public: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let shared = kat::x448(private, public).map_err(CoreError)?;
+    Ok(PyBytes::new(py, shared.as_bytes()))
+}
+
+/// ECDH on group 19/20/21: big-endian scalar of the field size, peer `x || y`.
+#[pyfunction]
+fn ecdh<'py>(
+    py: Python<'py>,
+    method: i64,
+    private_scalar: &[u8],
+    peer_public_xy: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let shared = kat::ecdh(
+        transform_id(TRANSFORM_TYPE_KE, method)?,
+        private_scalar,
+        peer_public_xy,
+    )
+    .map_err(CoreError)?;
+    Ok(PyBytes::new(py, shared.as_bytes()))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(mlkem_keygen, m)?)?;
+    m.add_function(wrap_pyfunction!(mlkem_encaps, m)?)?;
+    m.add_function(wrap_pyfunction!(mlkem_decaps, m)?)?;
+    m.add_function(wrap_pyfunction!(x25519, m)?)?;
+    m.add_function(wrap_pyfunction!(x448, m)?)?;
+    m.add_function(wrap_pyfunction!(ecdh, m)?)?;
     Ok(())
 }
