@@ -36,11 +36,15 @@ _INITIATOR_HOST, _RESPONDER_HOST = "10.1.0.1", "10.2.0.1"
 
 def _print_exchange(event: object) -> None:
     if isinstance(event, ExchangeCompleted) and event.is_initiator:
-        frags = ""
-        if event.request_fragments > 1 or event.response_fragments > 1:
-            frags = (
-                f"  ({event.request_fragments}+{event.response_fragments} fragments)"
+        counts = [
+            f"{what} in {n} fragments"
+            for what, n in (
+                ("request", event.request_fragments),
+                ("response", event.response_fragments),
             )
+            if n > 1
+        ]
+        frags = f"  ({', '.join(counts)})" if counts else ""
         detail = f"  {event.detail}" if event.detail else ""
         print(
             f"  {event.exchange:<18} request {event.request_size:>5} B   "
@@ -161,6 +165,7 @@ async def _ping(
 
 async def _teardown(args: argparse.Namespace, initiator: Peer, responder: Peer) -> None:
     ike = initiator.log.of(IkeEstablished)[0]
+    print("Deleting the IKE SA:")
     initiator.transport.run(lambda now: initiator.endpoint.delete_ike(ike.sa, now))
     deleted = await initiator.log.wait_for(
         lambda log: bool(log.of(IkeDeleted)), min(args.timeout, 5.0)
