@@ -129,9 +129,11 @@ def test_mlkem_decaps_expanded_dk(
         return
     expected: type[Exception]
     if "IncorrectCiphertextLength" in flags:
-        expected = InvalidKeyExchangeData
-    else:  # IncorrectDecapsulationKeyLength, InvalidDecapsulationKey (hash check)
+        expected = InvalidKeyExchangeData  # FIPS 203 §7.3 ciphertext type check
+    elif "IncorrectDecapsulationKeyLength" in flags:
         expected = InvalidLength
+    else:  # InvalidDecapsulationKey: the H(ek) hash check of a local key, a bad argument
+        expected = ValueError
     try:
         backend.testing.mlkem_decaps(method, dk, ct)
     except UnsupportedTransform as exc:

@@ -85,7 +85,8 @@ class Keymat(Protocol):
         PRF, as strongSwan does; key lengths follow the new suite.
 
         Raises:
-            InvalidLength: no shared secret, or SPIs that are not 8 octets.
+            ValueError: no shared secret.
+            InvalidLength: SPIs that are not 8 octets.
             UnsupportedTransform: an unknown ID in the new suite.
         """
         ...

@@ -131,10 +131,8 @@ class ReferenceEspSa:
             raise ValueError(f"next_header is one octet, got {next_header}")
         seq = self._next_seq
         # RFC 4303 §3.3.3: the counter never cycles; the last number is still sent.
-        if seq == self._limit():
-            self._exhausted = True
-        else:
-            self._next_seq = seq + 1
+        self._exhausted = seq == self._limit()
+        self._next_seq = seq + 1
         # RFC 4303 §2.4: pad so the trailer ends on a 4-octet boundary; bytes 1, 2, ..
         pad = -(len(payload) + 2) % 4
         data = payload + bytes(range(1, pad + 1)) + bytes((pad, next_header))

@@ -184,10 +184,11 @@ class ReferenceKeymat:
         """RFC 7296 §2.18, RFC 9370 §2.2.4; prf+ with the old PRF (SPEC §7 item 3).
 
         Raises:
-            InvalidLength: no shared secret or bad SPIs.
+            ValueError: no shared secret.
+            InvalidLength: SPIs that are not 8 octets.
         """
         if not shared_secrets:
-            raise InvalidLength("an IKE SA rekey needs at least one shared secret")
+            raise ValueError("an IKE SA rekey needs at least one shared secret")
         _check_spis(spi_i, spi_r)
         data = shared_secrets[0] + ni + nr + b"".join(shared_secrets[1:])
         skeyseed = prf(self._prf_id, self._keys["sk_d"], data)
