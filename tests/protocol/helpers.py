@@ -119,12 +119,13 @@ def initiator_and_responder(
     fragment_size: int = 1280,
     cookie_threshold: int = 30,
     initiator_id: str = "fqdn:initiator.pq.test",
+    initiator_addr: str = I_ADDR,
     responder_id: str = "fqdn:responder.pq.test",
     seed: str = "pqike",
 ) -> tuple[Peer, Peer]:
     """An initiator and a responder endpoint that match unless told otherwise."""
     conn_i = _conn(
-        I_ADDR,
+        initiator_addr,
         R_ADDR,
         initiator_id,
         responder_id,
@@ -151,7 +152,7 @@ def initiator_and_responder(
         remote_addrs=(),
     )
     cfg_i = EndpointConfig(
-        listen=((I_ADDR, PORTS[0]),),
+        listen=((initiator_addr, PORTS[0]),),
         connections={"conn": conn_i},
         port=PORTS[0],
         natt_port=PORTS[1],
@@ -164,7 +165,7 @@ def initiator_and_responder(
         cookie_threshold=cookie_threshold,
     )
     return (
-        Peer("i", IkeEndpoint(cfg_i, backend, seeded_rng(seed + "/i")), I_ADDR),
+        Peer("i", IkeEndpoint(cfg_i, backend, seeded_rng(seed + "/i")), initiator_addr),
         Peer("r", IkeEndpoint(cfg_r, backend, seeded_rng(seed + "/r")), R_ADDR),
     )
 
@@ -215,7 +216,7 @@ class Channel:
 def roundtrip(
     a: Peer,
     b: Peer,
-    *,
+    *extra: Peer,
     channel: Channel | None = None,
     now: float = 0.0,
     max_steps: int = 400,
@@ -223,29 +224,27 @@ def roundtrip(
 ) -> float:
     """Exchange datagrams until quiet (then fire timers); returns the fake time."""
     channel = channel or Channel()
-    peers = {a.addr: a, b.addr: b}
+    group = (a, b, *extra)
+    peers = {p.addr: p for p in group}
     for _ in range(max_steps):
         moved = False
-        for peer in (a, b):
+        for peer in group:
             batch = peer.ep.datagrams_to_send(now)
             for data, local, remote in channel.deliver(peer.name, batch):
                 moved = True
                 target = peers.get(remote[0])
                 if target is not None:
                     target.ep.receive_datagram(data, remote, local, now)
+        for peer in group:
             peer.drain()
-        a.drain()
-        b.drain()
         if until is not None and until():
             return now
         if moved:
             continue
-        timers = [t for t in (a.ep.get_timer(), b.ep.get_timer()) if t is not None]
-        if not timers:
+        timers = [t for p in group if (t := p.ep.get_timer()) is not None]
+        if not timers or now > 10_000:
             return now
         now = max(now, min(timers))
-        a.ep.handle_timer(now)
-        b.ep.handle_timer(now)
-        if now > 10_000:
-            return now
+        for peer in group:
+            peer.ep.handle_timer(now)
     return now

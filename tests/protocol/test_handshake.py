@@ -81,9 +81,14 @@ def test_one_mlkem_addke_of_each_size(backend: Backend, kem: str) -> None:
 
 
 def test_two_addke_rounds_in_type_order(backend: Backend) -> None:
-    i, r = establish(backend, ike="aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_ecp256")
+    i, r = establish(
+        backend, ike="aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_ecp256"
+    )
     assert exchanges(i) == [
-        "IKE_SA_INIT", "IKE_INTERMEDIATE", "IKE_INTERMEDIATE", "IKE_AUTH",
+        "IKE_SA_INIT",
+        "IKE_INTERMEDIATE",
+        "IKE_INTERMEDIATE",
+        "IKE_AUTH",
     ]
     assert i.of(IkeEstablished)[0].suite.addke == ("ML_KEM_768", "ECP_256")
     esp_both_ways(i, r)

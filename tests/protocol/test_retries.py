@@ -35,7 +35,9 @@ def test_invalid_ke_payload_retry_with_named_method(backend: Backend) -> None:
     assert i.of(IkeEstablished)
     assert r.of(IkeEstablished)
     assert i.of(IkeEstablished)[0].suite.ke == "CURVE25519"
-    inits = [decode_message(d) for s, d in channel.log if s == "i" and d[:4] != bytes(4)]
+    inits = [
+        decode_message(d) for s, d in channel.log if s == "i" and d[:4] != bytes(4)
+    ]
     assert [m.find(KePayload).method for m in inits] == [19, 31]  # type: ignore[union-attr]
     first_reply = decode_message(next(d for s, d in channel.log if s == "r"))
     invalid = first_reply.notify(NotifyType.INVALID_KE_PAYLOAD)
@@ -58,13 +60,15 @@ def test_cookie_requested_and_sent_first(backend: Backend) -> None:
     first = sent[1].payloads[0]
     assert isinstance(first, NotifyPayload)
     assert first.notify_type == NotifyType.COOKIE
-    assert first.data == cookie.payloads[0].data  # type: ignore[union-attr]
+    assert first.data == cookie.payloads[0].data
     assert sent[0].find(NotifyPayload) != first
     assert len(r.ep.ike_sas()) == 1
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_loss_duplication_reordering_still_establish(backend: Backend, seed: int) -> None:
+def test_loss_duplication_reordering_still_establish(
+    backend: Backend, seed: int
+) -> None:
     i, r = initiator_and_responder(backend)
     channel = Channel(loss=0.3, duplicate=0.3, reorder=True, seed=seed)
     i.ep.initiate("conn", 0.0)
@@ -103,7 +107,9 @@ def test_exchange_sizes_reported(backend: Backend) -> None:
     i, r = initiator_and_responder(backend)
     i.ep.initiate("conn", 0.0)
     roundtrip(i, r)
-    sizes = {e.exchange: (e.request_size, e.response_size) for e in i.of(ExchangeCompleted)}
+    sizes = {
+        e.exchange: (e.request_size, e.response_size) for e in i.of(ExchangeCompleted)
+    }
     assert sizes["IKE_INTERMEDIATE"][0] > 1184
     assert sizes["IKE_INTERMEDIATE"][1] > 1088
     assert sizes == {

@@ -150,7 +150,7 @@ class IkeEndpoint:
         """Feed one UDP payload; never raises on peer input."""
         try:
             self._receive(bytes(data), local, remote, now)
-        except PqIkeError as exc:
+        except (PqIkeError, ValueError) as exc:
             _log.debug("dropped datagram from %s:%d: %s", *remote, exc)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr, Addr]]:
@@ -238,9 +238,10 @@ class IkeEndpoint:
 
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.handle, None)
-        for index in (self._by_spi, self._by_init):
-            for key in [k for k, v in index.items() if v is sa]:
-                del index[key]  # type: ignore[attr-defined]
+        for spi in [k for k, v in self._by_spi.items() if v is sa]:
+            del self._by_spi[spi]
+        for init in [k for k, v in self._by_init.items() if v is sa]:
+            del self._by_init[init]
 
     def _receive(self, data: bytes, local: Addr, remote: Addr, now: float) -> None:
         natt = (
@@ -348,7 +349,8 @@ class IkeEndpoint:
         conns = list(self.config.connections.values())
         by_addr = [c for c in conns if remote[0] in c.remote_addrs]
         # LIMITATION: the connection is chosen by address only (not re-chosen by IDi)
-        return (by_addr or [c for c in conns if not c.remote_addrs] or [None])[0]
+        candidates = by_addr or [c for c in conns if not c.remote_addrs]
+        return candidates[0] if candidates else None
 
     def _new_responder(
         self, data: bytes, header: IkeHeader, local: Addr, remote: Addr, now: float

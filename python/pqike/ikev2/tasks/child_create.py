@@ -106,6 +106,10 @@ def _within(got: tuple[Any, ...], proposed: tuple[Any, ...]) -> bool:
     )
 
 
+def _ranges(selectors: tuple[Any, ...]) -> tuple[WireTs, ...]:
+    return tuple(s for s in selectors if isinstance(s, WireTs))
+
+
 def _wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
     return tuple(
         WireTs(
@@ -124,6 +128,13 @@ def split_keymat(
         parts.append(keymat[offset : offset + size])
         offset += size
     return parts[0], parts[1], parts[2], parts[3]
+
+
+def _child_payloads(
+    msg: Received,
+) -> tuple[SaPayload | None, TsiPayload | None, TsrPayload | None]:
+    p = msg.payloads
+    return find(p, SaPayload), find(p, TsiPayload), find(p, TsrPayload)
 
 
 class ChildCreate(Task):
@@ -180,9 +191,7 @@ class ChildCreate(Task):
 
     def _process_i(self, msg: Received) -> TaskStatus:
         self.done = True
-        sa_p, tsi, tsr = (
-            find(msg.payloads, c) for c in (SaPayload, TsiPayload, TsrPayload)
-        )
+        sa_p, tsi, tsr = _child_payloads(msg)
         errors = error_notifies(msg.payloads)
         if errors or sa_p is None or tsi is None or tsr is None:
             code = errors[0].notify_type if errors else _N.INVALID_SYNTAX
@@ -203,7 +212,8 @@ class ChildCreate(Task):
         ):
             self._child_failed("responder's traffic selectors exceed ours")
             return TaskStatus.DONE
-        self.chosen, self.ts_i, self.ts_r = chosen, tsi.selectors, tsr.selectors
+        self.chosen = chosen
+        self.ts_i, self.ts_r = _ranges(tsi.selectors), _ranges(tsr.selectors)
         self.transport = (
             self.cfg is not None
             and self.cfg.mode == "transport"
@@ -221,9 +231,7 @@ class ChildCreate(Task):
     # -- responder -------------------------------------------------------------
 
     def _process_r(self, msg: Received) -> TaskStatus:
-        sa_p, tsi, tsr = (
-            find(msg.payloads, c) for c in (SaPayload, TsiPayload, TsrPayload)
-        )
+        sa_p, tsi, tsr = _child_payloads(msg)
         if self.cfg is None or sa_p is None or tsi is None or tsr is None:
             self.done = True  # childless (RFC 6023) or nothing configured
             if sa_p is not None:
