@@ -106,6 +106,9 @@ class Identity:
             pass
         if text.startswith("@"):
             return cls._typed(_ID_FQDN, text[1:])
+        if "=" in text:
+            # LIMITATION: no DER_ASN1_DN identities (they come with certificates).
+            raise ValueError(f"{text!r} looks like a distinguished name: unsupported")
         return cls._typed(_ID_RFC822 if "@" in text else _ID_FQDN, text)
 
     @classmethod

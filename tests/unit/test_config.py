@@ -202,6 +202,7 @@ C = "connections.site-a.children.net"
         (f"{CONN}/remote_id", "", f"{F}.remote_id", "empty"),
         (f"{CONN}/remote_id", "ipv4:::1", f"{F}.remote_id", "not an IPv4"),
         (f"{CONN}/local_id", "keyid:#zz", f"{F}.local_id", "not hex"),
+        (f"{CONN}/local_id", "C=CH, O=pq, CN=a", f"{F}.local_id", "distinguished"),
         (f"{CONN}/psk", _DEL, f"{F}.psk", "exactly one"),
         (f"{CONN}/psk_env", "X", f"{F}.psk", "psk, psk_env"),
         (f"{CONN}/psk", "", f"{F}.psk", "empty"),

@@ -246,3 +246,33 @@ def test_close_is_idempotent_and_stops_delivery() -> None:
         assert ta.local_addresses == []
 
     _run(test)
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+def test_ipv6_loopback_and_mixed_families() -> None:
+    async def test() -> None:
+        a, b = EchoEndpoint(), EchoEndpoint()
+        async with (
+            UdpTransport(a, [("::1", 0), (HOST, 0)]) as ta,
+            UdpTransport(b, [("::1", 0)]) as tb,
+        ):
+            a6, a4 = ta.local_addresses
+            (b6,) = tb.local_addresses
+            assert a6[0] == "::1"
+            ta.run(lambda now: a.send(b"ping6", a6, b6))
+            assert await tb.next_event(TIMEOUT) == ("got", b"ping6", b6)
+            assert await ta.next_event(TIMEOUT) == ("got", b"pong6", a6)
+            ta.run(lambda now: a.send(b"wrong family", a4, b6))  # logged, not raised
+            ta.run(lambda now: a.send(b"ping-again", a6, b6))
+            assert await tb.next_event(TIMEOUT) == ("got", b"ping-again", b6)
+
+    _run(test)

@@ -268,7 +268,11 @@ class UdpTransport:
                     *remote,
                 )
                 continue
-            sock.transport.sendto(data, remote)
+            try:
+                sock.transport.sendto(data, remote)
+            except Exception:  # e.g. an IPv6 peer on an IPv4 socket
+                logger.exception("cannot send %d octets to %r", len(data), remote)
+                continue
             self.sent += 1
 
     def _socket_for(self, local: Addr) -> _Socket | None:
