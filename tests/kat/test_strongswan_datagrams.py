@@ -229,12 +229,12 @@ def key_blocks(stage: dict[str, Any]) -> list[Keys]:
     ]
 
 
-def backend() -> Any:
+def backend(name: str) -> Any:
     crypto = pytest.importorskip("pqike.crypto", reason="pqike.crypto is not built")
     try:
-        return crypto.get_backend("reference")
+        return crypto.get_backend(name)
     except ImportError as exc:
-        pytest.skip(f"reference backend unavailable: {exc}")
+        pytest.skip(f"{name} backend unavailable: {exc}")
 
 
 @dataclass(frozen=True)
@@ -264,9 +264,9 @@ def generation_keys(t: Transcript) -> tuple[Keys, list[Keys]]:
     return initial[0], [initial[1], *rekeyed]
 
 
-def inner_messages(t: Transcript) -> list[Inner]:
+def inner_messages(t: Transcript, backend_name: str) -> list[Inner]:
     """Open every protected message with the keys of its IKE SA generation."""
-    be = backend()
+    be = backend(backend_name)
     first_keys, generations = generation_keys(t)
     pairs: list[bytes] = []
     reassembler = Reassembler()
@@ -314,8 +314,16 @@ def inner_messages(t: Transcript) -> list[Inner]:
     return out
 
 
-def test_every_protected_payload_opens_and_reencodes(transcript: Transcript) -> None:
-    messages = inner_messages(transcript)
+@pytest.fixture(scope="module", params=["reference", "rust"])
+def opened(transcript: Transcript, request: pytest.FixtureRequest) -> list[Inner]:
+    """Every protected message opened through one ``pqike.crypto`` backend."""
+    return inner_messages(transcript, request.param)
+
+
+def test_every_protected_payload_opens_and_reencodes(
+    transcript: Transcript, opened: list[Inner]
+) -> None:
+    messages = opened
     second_fragments = sum(
         1
         for d in transcript.ike
@@ -328,11 +336,13 @@ def test_every_protected_payload_opens_and_reencodes(transcript: Transcript) -> 
         assert encode_payloads(m.payloads) == (m.first, m.plaintext)
 
 
-def test_resealing_reproduces_strongswan_bytes(transcript: Transcript) -> None:
+def test_resealing_reproduces_strongswan_bytes(
+    transcript: Transcript, opened: list[Inner]
+) -> None:
     # strongSwan pads AES-GCM minimally and fragments to fragment_size IP octets
     # (IPv4 20 + UDP 8 + non-ESP marker 4 in front), as the codec does.
     size = transcript.doc["config"]["fragment_size"]
-    for m in inner_messages(transcript):
+    for m in opened:
         ivs = [sent[32:40] if len(m.sent) == 1 else sent[36:44] for sent in m.sent]
         if len(m.sent) == 1:
             again = [encode_protected(m.header, m.payloads, m.cipher, ivs[0])]
@@ -343,9 +353,9 @@ def test_resealing_reproduces_strongswan_bytes(transcript: Transcript) -> None:
         assert again == list(m.sent)
 
 
-def test_intermediate_carries_mlkem768_ke(transcript: Transcript) -> None:
+def test_intermediate_carries_mlkem768_ke(opened: list[Inner]) -> None:
     kes = []
-    for m in inner_messages(transcript):
+    for m in opened:
         if m.header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
             (ke,) = [p for p in m.payloads if isinstance(p, KePayload)]
             kes.append((m.header.is_response, ke.method, len(ke.data)))
@@ -360,11 +370,11 @@ def prf_of(t: Transcript) -> Callable[[bytes, bytes], bytes]:
     return lambda key, data: hmac.new(key, data, hash_fn).digest()
 
 
-def int_auths(t: Transcript) -> list[bytes]:
+def int_auths(t: Transcript, opened: list[Inner]) -> list[bytes]:
     """RFC 9242 §3.3.2: IntAuth_1 = prf(SK_pi or SK_pr, A | P), per message."""
     prf = prf_of(t)
     out = []
-    for m in inner_messages(t):
+    for m in opened:
         if m.header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
             a, p = int_auth_chunks(m.header, m.first, m.plaintext)
             out.append(
@@ -373,16 +383,18 @@ def int_auths(t: Transcript) -> list[bytes]:
     return out
 
 
-def test_int_auth_matches_strongswan_log(transcript: Transcript) -> None:
+def test_int_auth_matches_strongswan_log(
+    transcript: Transcript, opened: list[Inner]
+) -> None:
     logged = [
         bytes.fromhex(s["hex"])
         for s in transcript.doc["stages"][0]["secrets"]
         if s["name"].startswith("IntAuth")
     ]
-    assert int_auths(transcript) == logged
+    assert int_auths(transcript, opened) == logged
 
 
-def test_psk_auth_payloads_verify(transcript: Transcript) -> None:
+def test_psk_auth_payloads_verify(transcript: Transcript, opened: list[Inner]) -> None:
     # RFC 7296 §2.15 with RFC 9242 §3.3.3: AUTH = prf(prf(PSK, "Key Pad for IKEv2"),
     # RealMessage | Nonce | prf(SK_p, RestOfIDPayload) | IntAuth_i | IntAuth_r | MID)
     prf = prf_of(transcript)
@@ -393,14 +405,10 @@ def test_psk_auth_payloads_verify(transcript: Transcript) -> None:
         and d.message.header.exchange_type == ExchangeType.IKE_SA_INIT
     ]
     nonces = [m.find(NoncePayload) for m in transcript.init_pair()]
-    int_auth_i, int_auth_r = int_auths(transcript)
+    int_auth_i, int_auth_r = int_auths(transcript, opened)
     config = transcript.doc["config"]
     pad = prf(config["psk"].encode(), b"Key Pad for IKEv2")
-    auths = [
-        m
-        for m in inner_messages(transcript)
-        if m.header.exchange_type == ExchangeType.IKE_AUTH
-    ]
+    auths = [m for m in opened if m.header.exchange_type == ExchangeType.IKE_AUTH]
     assert len(auths) == 2
     for m in auths:
         responder = m.header.is_response
@@ -427,9 +435,9 @@ def test_psk_auth_payloads_verify(transcript: Transcript) -> None:
         assert auth.data == prf(pad, octets)
 
 
-def test_esp_spis_were_negotiated(transcript: Transcript) -> None:
+def test_esp_spis_were_negotiated(transcript: Transcript, opened: list[Inner]) -> None:
     negotiated: set[bytes] = set()
-    for m in inner_messages(transcript):
+    for m in opened:
         for payload in m.payloads:
             if isinstance(payload, SaPayload):
                 negotiated.update(
