@@ -308,9 +308,13 @@ fn reject_all_zero(method: Method, shared: &[u8]) -> Result<(), Error> {
 /// X25519 (RFC 7748 §5) of a private key and a peer `u`, all-zero output rejected.
 fn x25519_compute(secret: &x25519_dalek::StaticSecret, peer: &[u8]) -> Result<SecretBytes, Error> {
     let method = Method::X25519;
-    check_kex_len(method, 32, peer)?;
-    let mut u = [0u8; 32];
-    u.copy_from_slice(peer);
+    let u: [u8; 32] = peer
+        .try_into()
+        .map_err(|_| Error::InvalidKeyExchangeLength {
+            method: method.id(),
+            expected: 32,
+            actual: peer.len(),
+        })?;
     let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(u));
     reject_all_zero(method, shared.as_bytes())?;
     Ok(SecretBytes::from_slice(shared.as_bytes()))
@@ -323,7 +327,7 @@ fn x448_compute(secret: &x448::StaticSecret, peer: &[u8]) -> Result<SecretBytes,
     check_kex_len(method, 56, peer)?;
     let public = x448::PublicKey::from_bytes(peer).ok_or(Error::InvalidKeyExchangeData {
         method: method.id(),
-        reason: "all-zero shared secret (low-order public value)",
+        reason: "low-order public value (all-zero shared secret)",
     })?;
     let shared = secret.diffie_hellman(&public);
     reject_all_zero(method, shared.as_bytes())?;
@@ -625,15 +629,20 @@ fn mlkem_encapsulate(
         expected: method.initiator_data_len(),
         actual: ek.len(),
     };
-    let m = ml_kem::B32::from(*m);
-    let (ct, mut k) = with_mlkem_params!(method, P, _wrap => {
-        let key = ml_kem::Key::<EncapsulationKey<P>>::try_from(ek).map_err(|_| wrong_len)?;
-        // ml-kem 0.3.4 repeats the modulus check in `EncapsulationKey::new` (pke.rs
-        // round-trips ByteEncode12(ByteDecode12(ek))); keep both.
-        let ek = EncapsulationKey::<P>::new(&key).map_err(|_| rejected)?;
-        let (ct, k) = ek.encapsulate_deterministic(&m);
-        (ct.to_vec(), k)
-    }, _ => return Err(NOT_KEM));
+    let mut m = ml_kem::B32::from(*m);
+    let encapsulated = with_mlkem_params!(method, P, _wrap => {
+        ml_kem::Key::<EncapsulationKey<P>>::try_from(ek)
+            .map_err(|_| wrong_len)
+            // ml-kem 0.3.4 repeats the modulus check in `EncapsulationKey::new` (pke.rs
+            // round-trips ByteEncode12(ByteDecode12(ek))); keep both.
+            .and_then(|key| EncapsulationKey::<P>::new(&key).map_err(|_| rejected))
+            .map(|ek| {
+                let (ct, k) = ek.encapsulate_deterministic(&m);
+                (ct.to_vec(), k)
+            })
+    }, _ => Err(NOT_KEM));
+    m.as_mut_slice().zeroize();
+    let (ct, mut k) = encapsulated?;
     let out = SecretBytes::from_slice(&k);
     k.as_mut_slice().zeroize();
     Ok((ct, out))
