@@ -61,13 +61,19 @@ def test_missing_mmdebstrap_is_reported_as_unavailable(
     assert not (tmp_path / "tree").exists()
 
 
+def _host(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
 def test_netns_addresses_stay_inside_namespaces(interop_tree: Path) -> None:
-    host_addrs = os.popen("ip -o addr show").read()
+    host_addrs = _host("ip", "-o", "addr", "show")
+    host_routes = _host("ip", "route", "show", "table", "all")
     with Netns() as netns:
         names = [netns.left.netns, netns.right.netns]
         assert all(namespace_exists(n) for n in names)
         assert "10.200.0.1" in netns.ip(netns.left, "-o", "addr", "show")
-        assert os.popen("ip -o addr show").read() == host_addrs
+        assert _host("ip", "-o", "addr", "show") == host_addrs
+        assert _host("ip", "route", "show", "table", "all") == host_routes
         # Only loopback and our end of the veth exist in a fresh namespace.
         links = netns.ip(netns.right, "-o", "link", "show")
         assert [
