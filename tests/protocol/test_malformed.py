@@ -25,8 +25,15 @@ from pqike.ikev2.events import (
 )
 from pqike.ikev2.manager import Encoded
 
-from .helpers import I_ADDR, PORTS, R_ADDR, Channel, Peer, initiator_and_responder
-from .helpers import roundtrip
+from .helpers import (
+    I_ADDR,
+    PORTS,
+    R_ADDR,
+    Channel,
+    Peer,
+    initiator_and_responder,
+    roundtrip,
+)
 
 OTHER_ADDR = "192.0.2.3"
 
@@ -148,7 +155,7 @@ def test_unknown_noncritical_payload_is_ignored(backend: Backend) -> None:
 
 @pytest.mark.parametrize("natt", [False, True])
 def test_garbage_is_dropped(backend: Backend, natt: bool) -> None:
-    i, r, other = _setup(backend)
+    _i, r, other = _setup(backend)
     for size in (1, 3, 8, 28, 100, 1500):
         junk = os.urandom(size)
         assert _inject(r, junk, natt=natt) == []
