@@ -286,9 +286,10 @@ class EndpointConfig:
     ``(address, natt_port)``."""
     connections: Mapping[str, ConnectionConfig]
     port: int = 500
-    """Local IKE port (0 = ephemeral, for tests)."""
+    """Local IKE port. The engine sends from ``(host, port)`` or ``(host, natt_port)``,
+    so both must be real port numbers (pick free ones in tests)."""
     natt_port: int = 4500
-    """Local NAT-T port (0 = ephemeral, for tests)."""
+    """Local NAT-T port."""
     cookie_threshold: int = 30
     """Half-open IKE SAs above which the responder demands a COOKIE (0 = always)."""
     half_open_limit: int = 1000
@@ -531,9 +532,9 @@ def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
     hosts = _ip_list(top, "listen", ["0.0.0.0"])
     if not hosts:
         raise ConfigError("listen", "must name at least one address")
-    port = top.integer("port", 500, 0, 65535)
-    natt_port = top.integer("natt_port", 4500, 0, 65535)
-    if port == natt_port != 0:
+    port = top.integer("port", 500, 1, 65535)
+    natt_port = top.integer("natt_port", 4500, 1, 65535)
+    if port == natt_port:
         raise ConfigError("natt_port", f"must differ from port ({port})")
     connections = {
         name: _connection(name, sub, hosts, base_dir)

@@ -184,7 +184,8 @@ C = "connections.site-a.children.net"
         ("listen", [], "listen", "at least one"),
         ("listen", "127.0.0.1", "listen", "list of strings"),
         ("listen", [1], "listen[0]", "must be a string"),
-        ("port", 70000, "port", "0..65535"),
+        ("port", 70000, "port", "1..65535"),
+        ("port", 0, "port", "1..65535"),
         ("port", "500", "port", "an integer"),
         ("port", True, "port", "an integer"),
         ("natt_port", 5000, "natt_port", "differ"),
@@ -350,9 +351,12 @@ def test_demo_pair_mirrors_each_other() -> None:
 
 
 def test_defaults_take_ports() -> None:
-    config = defaults("initiator", responder_ports=(7000, 7001), initiator_ports=(0, 0))
-    assert config.port == 0
+    config = defaults(
+        "initiator", responder_ports=(7000, 7001), initiator_ports=(7002, 7003)
+    )
+    assert (config.port, config.natt_port) == (7002, 7003)
     assert config.connections["demo"].remote_port == 7000
+    assert config.connections["demo"].remote_natt_port == 7001
 
 
 def test_dataclasses_are_frozen() -> None:
