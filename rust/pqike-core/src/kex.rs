@@ -1124,6 +1124,38 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_peer_data_is_rejected_or_accepted_without_panic() {
+        let e = Entropy::Seeded(SecretBytes::from_slice(
+            b"arbitrary peer data for every method",
+        ));
+        for id in SUPPORTED_METHODS {
+            let m = Method::from_id(id).expect("supported");
+            let mut stream = e.stream(m, Purpose::DhPrivate);
+            for len in [0, 1, m.initiator_data_len(), m.responder_data_len()] {
+                for delta in [-1i64, 0, 1] {
+                    let n =
+                        usize::try_from(i64::try_from(len).expect("small") + delta).unwrap_or(0);
+                    let mut data = vec![0u8; n];
+                    stream.fill(&mut data).expect("shake");
+                    for data in [data.clone(), vec![0xff; n], vec![0; n]] {
+                        // Fresh object (DH, or KEM responder) and KEM initiator.
+                        let mut fresh = KeyExchange::new(id).expect("supported");
+                        let ok = fresh.set_peer_public(&data).is_ok();
+                        assert_eq!(ok, fresh.shared_secret().is_ok());
+                        let mut initiator = KeyExchange::new(id).expect("supported");
+                        initiator.public_key().expect("keygen");
+                        let ok = initiator.set_peer_public(&data).is_ok();
+                        assert_eq!(ok, initiator.shared_secret().is_ok());
+                        if m.is_kem() && data.len() == m.responder_data_len() {
+                            assert!(ok, "implicit rejection never fails");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn modulus_check_rejects_q_and_accepts_q_minus_1() {
         let mut ek = vec![0u8; 800];
         assert_eq!(mlkem_check_ek(Method::MlKem512, &ek), Ok(()));
