@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, replace
+from functools import partial
 
 import pytest
 from pqike.cli.common import EventLog, free_udp_ports
@@ -201,5 +202,42 @@ def test_forced_udp_encapsulation_uses_natt_ports(
             assert any(head != b"\x00" * 4 for _, head in natt)  # ESP in UDP
         finally:
             await _close(i, r)
+
+    asyncio.run(asyncio.wait_for(test(), 60))
+
+
+def test_one_responder_serves_several_initiators_at_once(backend: Backend) -> None:
+    async def test() -> None:
+        ports = free_udp_ports(2 + 2 * 4)
+        r_cfg = demo_pair(responder_ports=(ports[0], ports[1]))[0]
+        initiator_cfgs = [
+            demo_pair(
+                responder_ports=(ports[0], ports[1]),
+                initiator_ports=(ports[2 + 2 * n], ports[3 + 2 * n]),
+            )[1]
+            for n in range(4)
+        ]
+        r, *initiators = await _up(backend, r_cfg, *initiator_cfgs)
+        try:
+            for side in initiators:
+                side.tr.run(partial(side.ep.initiate, "demo"))
+            for side in initiators:
+                assert await side.log.wait_for(_child_up, TIMEOUT)
+                assert side.log.of(ChildEstablished), side.log.of(ConnectionFailed)
+            assert await r.log.wait_for(
+                lambda log: len(log.of(ChildEstablished)) == 4, TIMEOUT
+            )
+            for n, side in enumerate(initiators):
+                (child,) = side.log.of(ChildEstablished)
+                side.ep.send_esp(child.child, b"from initiator %d" % n, 4)
+                side.tr.flush()
+            assert await r.log.wait_for(
+                lambda log: len(log.of(EspReceived)) == 4, TIMEOUT
+            )
+            payloads = sorted(e.payload for e in r.log.of(EspReceived))
+            assert payloads == [b"from initiator %d" % n for n in range(4)]
+            assert len({e.sa for e in r.log.of(IkeEstablished)}) == 4
+        finally:
+            await _close(r, *initiators)
 
     asyncio.run(asyncio.wait_for(test(), 60))
