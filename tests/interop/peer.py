@@ -75,7 +75,7 @@ class InteropError(RuntimeError):
 # -- bookkeeping of everything we start --
 
 _LIVE_PROCESSES: dict[int, ManagedProcess] = {}
-_LIVE_NETNS: dict[str, Netns] = {}
+_LIVE_NETNS: dict[int, Netns] = {}
 _LIVE_LOCK = threading.Lock()
 
 
@@ -442,7 +442,7 @@ class Netns(_StopOnExit):
         self._processes: list[ManagedProcess] = []
         self._closed = False
         with _LIVE_LOCK:
-            _LIVE_NETNS[self.tag] = self
+            _LIVE_NETNS[id(self)] = self
         try:
             self._create()
         except BaseException:
@@ -453,10 +453,13 @@ class Netns(_StopOnExit):
         for side in (self.left, self.right):
             done = _run(["ip", "netns", "add", side.netns], check=False)
             if done.returncode != 0:
-                raise InteropUnavailableError(
-                    f"cannot create network namespace {side.netns}: "
-                    f"{done.stderr.strip()}"
-                )
+                why = f"cannot create network namespace {side.netns}: "
+                why += done.stderr.strip()
+                if "exists" in done.stderr:
+                    # Ours from a dead run (see remove_stale_namespaces), not a
+                    # limit of this machine.
+                    raise InteropError(why)
+                raise InteropUnavailableError(why)
             self._created.append(side.netns)
             self.ip(side, "link", "set", "lo", "up")
         # Created inside left, peer end created directly inside right.
@@ -551,7 +554,7 @@ class Netns(_StopOnExit):
                 time.sleep(0.05)
             _run(["ip", "netns", "delete", name], check=False)
         with _LIVE_LOCK:
-            _LIVE_NETNS.pop(self.tag, None)
+            _LIVE_NETNS.pop(id(self), None)
 
 
 def namespace_exists(name: str) -> bool:
