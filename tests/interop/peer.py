@@ -1062,13 +1062,50 @@ def charon_pair(
         yield pair[0], pair[1]
 
 
+def _serve(tree: Path, case: TunnelCase, workdir: Path, log_keys: bool) -> int:
+    """Run a charon responder in the right namespace until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with Netns() as netns:
+        charon = Charon(tree, netns, netns.right, workdir, log_keys=log_keys)
+        with charon:
+            charon.configure(case)
+            charon.start()
+            charon.load()
+            left, right = netns.left, netns.right
+            print(
+                f"charon responds on {right.outer} (500, 4500) in netns {right.netns}\n"
+                f"run the peer with: ip netns exec {left.netns} <command>\n"
+                f"  local {left.outer}, inner {left.inner}/32 <-> {right.inner}/32\n"
+                f"  ids {case.left_id} -> {case.right_id}, psk {case.psk!r}\n"
+                f"  IKE {case.ike_proposals}, ESP {case.esp_proposals}\n"
+                f"log: {charon.log_path} (SAs are listed on exit)\n"
+                "Ctrl-C stops charon and deletes both namespaces.",
+                flush=True,
+            )
+            while not stop.wait(0.5):
+                if charon.process is not None and charon.process.poll() is not None:
+                    print(charon.log_tail())
+                    return 1
+            print(charon.list_sas())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python3 tests/interop/peer.py build|info|clean`` for CI and for humans."""
+    """``python3 tests/interop/peer.py build|info|clean|serve`` for CI and humans."""
     import argparse
+    import tempfile
 
     parser = argparse.ArgumentParser(prog="peer.py", description=main.__doc__)
-    parser.add_argument("action", choices=["build", "info", "clean"])
+    parser.add_argument("action", choices=["build", "info", "clean", "serve"])
     parser.add_argument("--tree", type=Path, default=None, help="tree directory")
+    parser.add_argument(
+        "--ike", default="aes256gcm16-prfsha256-x25519", help="serve: IKE proposals"
+    )
+    parser.add_argument("--esp", default="aes256gcm16", help="serve: ESP proposals")
+    parser.add_argument("--log-keys", action="store_true", help="serve: log keys")
+    parser.add_argument("--workdir", type=Path, default=None, help="serve: logs here")
     args = parser.parse_args(argv)
     tree = (args.tree or default_tree()).resolve()
     if args.action == "clean":
@@ -1085,6 +1122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InteropUnavailableError as exc:
         print(f"strongSwan peer unavailable: {exc}")
         return 1
+    if args.action == "serve":
+        case = TunnelCase(name="serve", ike_proposals=args.ike, esp_proposals=args.esp)
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pqike-charon-"))
+        return _serve(tree, case, workdir.resolve(), args.log_keys)
     print(f"{tree} ready in {time.monotonic() - started:.1f}s: {tree_info(tree)}")
     return 0
 
