@@ -62,6 +62,15 @@ fn main() {
                     black_box(tx.seal_batch(&batch, 4).unwrap());
                 }) / BATCH as f64,
             );
+            let (mut buf, mut ends) = (Vec::new(), Vec::new());
+            row(
+                &format!("{name} seal_batch_into/{BATCH}"),
+                n,
+                time_ns(|| {
+                    tx.seal_batch_into(&batch, 4, &mut buf, &mut ends).unwrap();
+                    black_box(&buf);
+                }) / BATCH as f64,
+            );
             // Replay window off so the same packets can be opened again and again.
             let mut rx = EspSa::new(0x1000, encr, &key, true, 0, 1).unwrap();
             let pkts: Vec<Vec<u8>> = (0..BATCH).map(|_| tx.seal(&payload, 4).unwrap()).collect();
@@ -79,6 +88,15 @@ fn main() {
                 n,
                 time_ns(|| {
                     black_box(rx.open_batch(&pkts));
+                }) / BATCH as f64,
+            );
+            let (mut buf, mut results) = (Vec::new(), Vec::new());
+            row(
+                &format!("{name} open_batch_into/{BATCH}"),
+                n,
+                time_ns(|| {
+                    rx.open_batch_into(&pkts, &mut buf, &mut results);
+                    black_box(&results);
                 }) / BATCH as f64,
             );
         }

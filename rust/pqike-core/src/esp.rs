@@ -348,6 +348,19 @@ impl EspSa {
         Ok(out)
     }
 
+    /// Fails unless `count` more sequence numbers are left.
+    fn check_room(&self, count: usize) -> Result<(), Error> {
+        let left = if self.exhausted {
+            0
+        } else {
+            u128::from(self.max_seq() - self.next_seq) + 1
+        };
+        if (count as u128) > left {
+            return Err(Error::SequenceExhausted);
+        }
+        Ok(())
+    }
+
     /// Seals several packets with consecutive sequence numbers. Seals none if the
     /// sequence space cannot hold them all.
     ///
@@ -358,14 +371,7 @@ impl EspSa {
         payloads: &[P],
         next_header: u8,
     ) -> Result<Vec<Vec<u8>>, Error> {
-        let left = if self.exhausted {
-            0
-        } else {
-            u128::from(self.max_seq() - self.next_seq) + 1
-        };
-        if (payloads.len() as u128) > left {
-            return Err(Error::SequenceExhausted);
-        }
+        self.check_room(payloads.len())?;
         payloads
             .iter()
             .map(|p| self.seal(p.as_ref(), next_header))
@@ -381,6 +387,17 @@ impl EspSa {
     /// duplicate or a number left of the window; [`Error::AuthenticationFailed`] if the
     /// ICV does not verify.
     pub fn open(&mut self, packet: &[u8]) -> Result<(Vec<u8>, u8), Error> {
+        let mut payload = Vec::new();
+        let next_header = self.open_append(packet, &mut payload)?;
+        Ok((payload, next_header))
+    }
+
+    /// [`EspSa::open`] that appends the payload to `out` and returns the next header.
+    /// On any error `out` keeps its previous contents.
+    ///
+    /// # Errors
+    /// As [`EspSa::open`].
+    pub fn open_append(&mut self, packet: &[u8], out: &mut Vec<u8>) -> Result<u8, Error> {
         let icv_len = self.aead.tag_len();
         if packet.len() < CT_OFFSET + 2 + icv_len {
             return Err(Error::Decode("ESP packet too short"));
@@ -404,25 +421,77 @@ impl EspSa {
         nonce[SALT_LEN..].copy_from_slice(iv);
         let mut aad = [0u8; 12];
         let aad_len = self.aad(seq, &mut aad);
-        let mut pt = ct.to_vec();
-        self.aead
-            .open_in_place(&nonce, &aad[..aad_len], &mut pt, icv)?;
+        let start = out.len();
+        out.extend_from_slice(ct);
+        let pt = &mut out[start..];
+        if let Err(e) = self.aead.open_in_place(&nonce, &aad[..aad_len], pt, icv) {
+            out.truncate(start);
+            return Err(e);
+        }
         self.window.update(seq);
         let len = pt.len();
         let next_header = pt[len - 1];
         let pad = usize::from(pt[len - 2]);
-        let payload_len = len
-            .checked_sub(pad + 2)
-            .ok_or(Error::Decode("ESP pad length beyond the payload"))?;
-        let padding_ok = pt[payload_len..len - 2]
-            .iter()
-            .enumerate()
-            .all(|(i, &b)| usize::from(b) == i + 1);
-        if !padding_ok {
-            return Err(Error::Decode("ESP padding is not 1, 2, 3, ..."));
+        let trailer_ok = len.checked_sub(pad + 2).is_some_and(|payload_len| {
+            pt[payload_len..len - 2]
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| usize::from(b) == i + 1)
+        });
+        if !trailer_ok {
+            out.truncate(start);
+            return Err(Error::Decode("ESP padding is not 1, 2, 3, ... or too long"));
         }
-        pt.truncate(payload_len);
-        Ok((pt, next_header))
+        out.truncate(start + len - pad - 2);
+        Ok(next_header)
+    }
+
+    /// [`EspSa::seal_batch`] into one buffer: `buf` is cleared and receives the packets
+    /// back to back, `ends` their end offsets. Reusing both across calls avoids any
+    /// allocation per packet.
+    ///
+    /// # Errors
+    /// As [`EspSa::seal_batch`]; nothing is sealed on error.
+    pub fn seal_batch_into<P: AsRef<[u8]>>(
+        &mut self,
+        payloads: &[P],
+        next_header: u8,
+        buf: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Result<(), Error> {
+        self.check_room(payloads.len())?;
+        let total = payloads
+            .iter()
+            .map(|p| self.sealed_len(p.as_ref().len()))
+            .sum();
+        buf.clear();
+        buf.resize(total, 0);
+        ends.clear();
+        let mut off = 0;
+        for p in payloads {
+            let end = off + self.sealed_len(p.as_ref().len());
+            self.seal_into(p.as_ref(), next_header, &mut buf[off..end])?;
+            ends.push(end);
+            off = end;
+        }
+        Ok(())
+    }
+
+    /// [`EspSa::open_batch`] into one buffer: `buf` is cleared and receives the payloads
+    /// back to back; `results` one `(end offset of the payload, next header)` or error per
+    /// packet (a failed packet adds nothing to `buf`).
+    pub fn open_batch_into<P: AsRef<[u8]>>(
+        &mut self,
+        packets: &[P],
+        buf: &mut Vec<u8>,
+        results: &mut Vec<Result<(usize, u8), Error>>,
+    ) {
+        buf.clear();
+        results.clear();
+        for p in packets {
+            let r = self.open_append(p.as_ref(), buf).map(|nh| (buf.len(), nh));
+            results.push(r);
+        }
     }
 
     /// Opens several packets in order; one result per packet.
@@ -526,6 +595,36 @@ mod tests {
                 assert_eq!(rx.open(p), Err(Error::Replay));
             }
         }
+    }
+
+    #[test]
+    fn batches_into_one_buffer_match_single_packets() {
+        let (mut tx, mut rx) = pair(false, 64, 1);
+        let (mut tx2, _) = pair(false, 64, 1);
+        let payloads: Vec<Vec<u8>> = (0..10).map(|i| vec![i as u8; i * 7]).collect();
+        let (mut buf, mut ends) = (vec![0xee; 3], Vec::new());
+        tx.seal_batch_into(&payloads, 4, &mut buf, &mut ends)
+            .expect("batch");
+        let singles = tx2.seal_batch(&payloads, 4).expect("singles");
+        let mut start = 0;
+        let mut packets = Vec::new();
+        for (end, single) in ends.iter().zip(&singles) {
+            assert_eq!(&buf[start..*end], single.as_slice());
+            packets.push(buf[start..*end].to_vec());
+            start = *end;
+        }
+        packets.insert(3, packets[2].clone());
+        let (mut out, mut results) = (Vec::new(), Vec::new());
+        rx.open_batch_into(&packets, &mut out, &mut results);
+        assert_eq!(results[3], Err(Error::Replay));
+        let mut start = 0;
+        let mut opened = Vec::new();
+        for r in results.iter().filter_map(|r| r.as_ref().ok()) {
+            assert_eq!(r.1, 4);
+            opened.push(out[start..r.0].to_vec());
+            start = r.0;
+        }
+        assert_eq!(opened, payloads);
     }
 
     #[test]

@@ -10,25 +10,49 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::errors::{to_pyerr, CoreError};
 
+/// Scratch buffers larger than this are not kept between batch calls.
+const MAX_KEPT_SCRATCH: usize = 8 << 20;
+
+/// The SA and a buffer that batch calls reuse, so that a batch costs no allocation per
+/// packet on the Rust side.
+struct State {
+    sa: esp::EspSa,
+    scratch: Vec<u8>,
+}
+
 /// One direction of an ESP SA (RFC 4303, RFC 4106, RFC 7634).
 #[pyclass(module = "pqike._native.esp", name = "EspSa", frozen)]
 pub(crate) struct PyEspSa {
-    inner: Mutex<esp::EspSa>,
+    inner: Mutex<State>,
     spi: u32,
     esn: bool,
     encr_id: u16,
 }
 
 impl PyEspSa {
-    fn lock(&self) -> Result<MutexGuard<'_, esp::EspSa>, CoreError> {
+    fn lock(&self) -> Result<MutexGuard<'_, State>, CoreError> {
         self.inner
             .lock()
             .map_err(|_| CoreError(Error::InvalidState("ESP SA lock poisoned")))
     }
+
+    /// Takes the scratch buffer out (batch calls build Python objects from it unlocked).
+    fn take_scratch(st: &mut State) -> Vec<u8> {
+        std::mem::take(&mut st.scratch)
+    }
+
+    /// Puts a scratch buffer back unless it grew too large.
+    fn return_scratch(&self, buf: Vec<u8>) {
+        if buf.capacity() <= MAX_KEPT_SCRATCH {
+            if let Ok(mut st) = self.inner.lock() {
+                st.scratch = buf;
+            }
+        }
+    }
 }
 
-/// The sealed packets or the opened payloads of a batch, built without the GIL.
-type Opened = Vec<Result<(Vec<u8>, u8), Error>>;
+/// Per packet of an opened batch: end offset of its payload in the buffer and next header.
+type Opened = Vec<Result<(usize, u8), Error>>;
 
 #[pymethods]
 impl PyEspSa {
@@ -44,7 +68,10 @@ impl PyEspSa {
     ) -> Result<Self, CoreError> {
         let sa = esp::EspSa::new(spi, encr_id, key, esn, replay_window, initial_seq)?;
         Ok(Self {
-            inner: Mutex::new(sa),
+            inner: Mutex::new(State {
+                sa,
+                scratch: Vec::new(),
+            }),
             spi,
             esn,
             encr_id,
@@ -67,13 +94,13 @@ impl PyEspSa {
     #[getter]
     fn next_seq(&self) -> Result<u128, CoreError> {
         let limit = if self.esn { 1u128 << 64 } else { 1u128 << 32 };
-        Ok(self.lock()?.next_seq().map_or(limit, u128::from))
+        Ok(self.lock()?.sa.next_seq().map_or(limit, u128::from))
     }
 
     /// The highest authenticated inbound sequence number (0 before the first packet).
     #[getter]
     fn highest_received(&self) -> Result<u64, CoreError> {
-        Ok(self.lock()?.highest_received())
+        Ok(self.lock()?.sa.highest_received())
     }
 
     /// SPI | Seq | IV | E(payload | padding | pad length | next header) | ICV.
@@ -83,10 +110,10 @@ impl PyEspSa {
         payload: &[u8],
         next_header: u8,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let mut sa = self.lock()?;
-        let len = sa.sealed_len(payload.len());
+        let mut st = self.lock()?;
+        let len = st.sa.sealed_len(payload.len());
         PyBytes::new_with(py, len, |out| {
-            sa.seal_into(payload, next_header, out).map_err(to_pyerr)
+            st.sa.seal_into(payload, next_header, out).map_err(to_pyerr)
         })
     }
 
@@ -98,10 +125,32 @@ impl PyEspSa {
         next_header: u8,
     ) -> PyResult<Bound<'py, PyList>> {
         let slices: Vec<&[u8]> = payloads.iter().map(|p| p.as_bytes()).collect();
-        let sealed = py.detach(|| -> Result<Vec<Vec<u8>>, CoreError> {
-            Ok(self.lock()?.seal_batch(&slices, next_header)?)
+        let (buf, ends) = py.detach(|| -> Result<(Vec<u8>, Vec<usize>), CoreError> {
+            let mut st = self.lock()?;
+            let mut buf = Self::take_scratch(&mut st);
+            let mut ends = Vec::with_capacity(slices.len());
+            match st
+                .sa
+                .seal_batch_into(&slices, next_header, &mut buf, &mut ends)
+            {
+                Ok(()) => Ok((buf, ends)),
+                Err(e) => {
+                    st.scratch = buf;
+                    Err(e.into())
+                }
+            }
         })?;
-        PyList::new(py, sealed.iter().map(|p| PyBytes::new(py, p)))
+        let mut start = 0;
+        let list = PyList::new(
+            py,
+            ends.iter().map(|&end| {
+                let packet = PyBytes::new(py, buf.get(start..end).unwrap_or_default());
+                start = end;
+                packet
+            }),
+        );
+        self.return_scratch(buf);
+        list
     }
 
     /// -> (payload, next_header).
@@ -110,7 +159,7 @@ impl PyEspSa {
         py: Python<'py>,
         packet: &[u8],
     ) -> Result<(Bound<'py, PyBytes>, u8), CoreError> {
-        let (payload, nh) = self.lock()?.open(packet)?;
+        let (payload, nh) = self.lock()?.sa.open(packet)?;
         Ok((PyBytes::new(py, &payload), nh))
     }
 
@@ -122,22 +171,27 @@ impl PyEspSa {
         packets: Vec<Bound<'py, PyBytes>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let slices: Vec<&[u8]> = packets.iter().map(|p| p.as_bytes()).collect();
-        let opened =
-            py.detach(|| -> Result<Opened, CoreError> { Ok(self.lock()?.open_batch(&slices)) })?;
-        let items = opened.into_iter().map(|r| -> PyResult<Bound<'py, PyAny>> {
-            match r {
-                Ok((payload, nh)) => Ok(PyTuple::new(
-                    py,
-                    [
-                        PyBytes::new(py, &payload).into_any(),
-                        nh.into_pyobject(py)?.into_any(),
-                    ],
-                )?
-                .into_any()),
-                Err(e) => Ok(to_pyerr(e).into_value(py).into_bound(py).into_any()),
-            }
-        });
-        let items: Vec<Bound<'py, PyAny>> = items.collect::<PyResult<_>>()?;
+        let (buf, opened) = py.detach(|| -> Result<(Vec<u8>, Opened), CoreError> {
+            let mut st = self.lock()?;
+            let mut buf = Self::take_scratch(&mut st);
+            let mut results = Vec::with_capacity(slices.len());
+            st.sa.open_batch_into(&slices, &mut buf, &mut results);
+            Ok((buf, results))
+        })?;
+        let mut start = 0;
+        let mut items: Vec<Bound<'py, PyAny>> = Vec::with_capacity(opened.len());
+        for r in opened {
+            items.push(match r {
+                Ok((end, nh)) => {
+                    let payload = PyBytes::new(py, buf.get(start..end).unwrap_or_default());
+                    start = end;
+                    PyTuple::new(py, [payload.into_any(), nh.into_pyobject(py)?.into_any()])?
+                        .into_any()
+                }
+                Err(e) => to_pyerr(e).into_value(py).into_bound(py).into_any(),
+            });
+        }
+        self.return_scratch(buf);
         PyList::new(py, items)
     }
 

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The IKEv2 key schedule (``pqike_core::keymat``).
+
+RFC 7296 §2.14/§2.15/§2.17/§2.18, RFC 9370 §2.2.2/§2.2.4, RFC 9242 §3.3.2.
+"""
+
+from typing import final
+
+from pqike._native.aead import IkeCipher
+
+@final
+class Keymat:
+    """The secrets of one IKE SA generation; frozen, opaque, ``repr()`` shows transforms."""
+
+    @staticmethod
+    def derive(
+        prf_id: int,
+        encr_id: int,
+        encr_key_bits: int,
+        integ_id: int,
+        shared_secret: bytes,
+        ni: bytes,
+        nr: bytes,
+        spi_i: bytes,
+        spi_r: bytes,
+    ) -> Keymat:
+        """SKEYSEED = prf(Ni | Nr, g^ir); SK_* = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr).
+
+        Raises UnsupportedTransform, InvalidLength (SPIs must be 8 octets).
+        """
+
+    def update_after_ke(self, shared_secret: bytes) -> Keymat:
+        """RFC 9370: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr); same nonces and SPIs."""
+
+    def rekey_ike(
+        self,
+        shared_secrets: list[bytes],
+        ni: bytes,
+        nr: bytes,
+        spi_i: bytes,
+        spi_r: bytes,
+        prf_id: int,
+        encr_id: int,
+        encr_key_bits: int,
+        integ_id: int,
+    ) -> Keymat:
+        """SKEYSEED = prf_old(SK_d, SK(0) | Ni | Nr | SK(1) ..); prf+ with the old PRF too.
+
+        Raises ValueError for an empty ``shared_secrets``.
+        """
+
+    def child_keymat(
+        self, length: int, ni: bytes, nr: bytes, shared_secrets: list[bytes] = ...
+    ) -> bytes:
+        """prf+(SK_d, [SK(0) |] Ni | Nr [| SK(1) ..]); an empty list means no PFS."""
+
+    def cipher(self, sender_is_initiator: bool) -> IkeCipher:
+        """The SK cipher for the initiator's (SK_ei/SK_ai) or responder's messages."""
+
+    def int_auth(self, sender_is_initiator: bool, prev: bytes, a: bytes, p: bytes) -> bytes:
+        """prf(SK_pi or SK_pr, prev | A | P) (RFC 9242 §3.3.2)."""
+
+    def psk_auth(
+        self,
+        signer_is_initiator: bool,
+        psk: bytes,
+        real_message: bytes,
+        peer_nonce: bytes,
+        id_body: bytes,
+        int_auth: bytes = b"",
+    ) -> bytes:
+        """prf(prf(PSK, "Key Pad for IKEv2"), msg | nonce | prf(SK_p*, id_body) | int_auth)."""
+
+    def signed_octets(
+        self,
+        signer_is_initiator: bool,
+        real_message: bytes,
+        peer_nonce: bytes,
+        id_body: bytes,
+        int_auth: bytes = b"",
+    ) -> bytes:
+        """RealMessage | peer nonce | prf(SK_p*, id_body) | IntAuth."""
+
+    @property
+    def prf_id(self) -> int: ...
+    @property
+    def encr_id(self) -> int: ...
+    @property
+    def integ_id(self) -> int: ...
+    @property
+    def encr_key_bits(self) -> int: ...
+    def export_secrets(self) -> dict[str, bytes]:
+        """ONLY for tests and the explicit key log; never logged."""
