@@ -281,7 +281,7 @@ def test_bad_mlkem_ek_answered_invalid_syntax(
     backend: Backend, ike: str, mangle: Callable[[bytes], bytes]
 ) -> None:
     i, r, other = _setup(backend, ike=ike, fragment_size=9000)
-    i.ep.backend = _MangleBackend(backend, 36, mangle)  # type: ignore[assignment]
+    i.ep.backend = _MangleBackend(backend, 36, mangle)
     i.ep.initiate("conn", 0.0)
     roundtrip(i, r, other)
     failed = i.of(ConnectionFailed)
@@ -299,7 +299,7 @@ def test_bad_mlkem_ciphertext_initiator_fails_and_sends_nothing(
     backend: Backend, mangle: Callable[[bytes], bytes]
 ) -> None:
     i, r = initiator_and_responder(backend)
-    r.ep.backend = _MangleBackend(backend, 36, mangle)  # type: ignore[assignment]
+    r.ep.backend = _MangleBackend(backend, 36, mangle)
     channel = Channel()
     i.ep.initiate("conn", 0.0)
     roundtrip(i, r, channel=channel)

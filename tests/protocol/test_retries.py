@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from pqike.config import Identity
 from pqike.crypto import Backend
 from pqike.ikev2.codec.message import decode_message
 from pqike.ikev2.codec.payloads import KePayload, NotifyPayload
@@ -11,6 +14,7 @@ from pqike.ikev2.constants import NON_ESP_MARKER, NotifyType
 from pqike.ikev2.events import (
     ConnectionFailed,
     ExchangeCompleted,
+    IkeDeleted,
     IkeEstablished,
 )
 
@@ -115,3 +119,19 @@ def test_exchange_sizes_reported(backend: Backend) -> None:
     assert sizes == {
         e.exchange: (e.request_size, e.response_size) for e in r.of(ExchangeCompleted)
     }
+
+
+def test_initiator_rejects_responder_auth_and_tells_it(backend: Backend) -> None:
+    """The initiator expects another responder ID: it fails with
+    AUTHENTICATION_FAILED and its INFORMATIONAL makes the responder drop its SA."""
+    i, r = initiator_and_responder(backend)
+    conn = i.ep.config.connections["conn"]
+    wrong = replace(conn, remote_id=Identity.parse("fqdn:someone.else"))
+    i.ep.config = replace(i.ep.config, connections={"conn": wrong})
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    assert i.of(ConnectionFailed)[0].notify == NotifyType.AUTHENTICATION_FAILED
+    assert r.of(IkeEstablished)  # the responder had accepted the initiator
+    assert r.of(IkeDeleted)
+    assert i.ep.ike_sas() == []
+    assert r.ep.ike_sas() == []

@@ -75,7 +75,15 @@ class IkeEndpoint:
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, Addr, Addr]] = []
         self._cookie_secret = rng(32)
-        self._ctx = SaContext(self._alloc_esp_spi, config.natt_port, config.port)
+        self._ctx = SaContext(
+            self._alloc_esp_spi,
+            config.natt_port,
+            config.port,
+            self._events,
+            self._child_added,
+            self._child_removed,
+        )
+        self._reserved_esp: set[int] = set()
 
     # -- identifiers ---------------------------------------------------------------
 
@@ -86,13 +94,19 @@ class IkeEndpoint:
                 return spi
 
     def _alloc_esp_spi(self) -> int:
+        """A fresh inbound ESP SPI (>= 256, RFC 4303 §2.1), reserved until freed."""
         while True:
             spi = int.from_bytes(self.rng(4), "big")
-            if spi >= 256 and spi not in self._esp_in and not self._spi_pending(spi):
+            if spi >= 256 and spi not in self._esp_in and spi not in self._reserved_esp:
+                self._reserved_esp.add(spi)
                 return spi
 
-    def _spi_pending(self, spi: int) -> bool:
-        return any(ChildId(spi) in sa.children for sa in self.sas.values())
+    def _child_added(self, sa: IkeSa, child: ChildSa) -> None:
+        self._esp_in[child.spi_in] = (sa, child)
+
+    def _child_removed(self, child: ChildSa) -> None:
+        self._esp_in.pop(child.spi_in, None)
+        self._reserved_esp.discard(child.spi_in)
 
     def _new_sa(
         self,
@@ -141,7 +155,6 @@ class IkeEndpoint:
             conn, True, local, remote, self._alloc_ike_spi(), bytes(8), now
         )
         sa.initiate(now)
-        self._collect(sa)
         return sa.handle
 
     def receive_datagram(
@@ -171,15 +184,11 @@ class IkeEndpoint:
             timer = sa.get_timer()
             if timer is not None and now >= timer:
                 sa.handle_timer(now)
-            self._collect(sa)
             if sa.state is SaState.DEAD and now >= sa.dead_until:
                 self._forget(sa)
 
     def next_event(self) -> Event | None:
         """Pop the next event, or None."""
-        if not self._events:
-            for sa in list(self.sas.values()):
-                self._collect(sa)
         return self._events.popleft() if self._events else None
 
     def send_esp(self, child_id: int, payload: bytes, next_header: int = 4) -> None:
@@ -226,16 +235,6 @@ class IkeEndpoint:
     def _listen_ip(self) -> str:
         return self.config.listen[0][0] if self.config.listen else "0.0.0.0"
 
-    def _collect(self, sa: IkeSa) -> None:
-        """Move an SA's events out and keep the ESP SPI index current."""
-        while (event := sa.next_event()) is not None:
-            self._events.append(event)
-        for child in sa.children.values():
-            self._esp_in.setdefault(child.spi_in, (sa, child))
-        for spi, (owner, child) in list(self._esp_in.items()):
-            if owner is sa and child.child_id not in sa.children:
-                del self._esp_in[spi]
-
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.handle, None)
         for spi in [k for k, v in self._by_spi.items() if v is sa]:
@@ -273,7 +272,6 @@ class IkeEndpoint:
                 )
                 return
         sa.receive_message(data, header, local, remote, now)
-        self._collect(sa)
 
     def _lookup(self, header: IkeHeader, remote: Addr) -> IkeSa | None:
         if header.is_initiator:  # sent by the original initiator: we are responder

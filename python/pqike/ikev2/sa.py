@@ -40,6 +40,7 @@ from pqike.ikev2.constants import (
     NotifyType,
 )
 from pqike.ikev2.events import (
+    ChildDeleted,
     ChildId,
     ConnectionFailed,
     Event,
@@ -130,11 +131,15 @@ _RESPONDER_TASKS: dict[int, Callable[[IkeSa], list[Task] | None]] = {
 
 @dataclass
 class SaContext:
-    """Endpoint services an SA needs: SPI allocation and ESP SPI registration."""
+    """Endpoint services an SA needs: ESP SPIs, the ESP index, the event queue."""
 
     alloc_esp_spi: Callable[[], int]
     natt_port: int = 4500
     port: int = 500
+    events: deque[Event] | None = None
+    """Shared event queue of the endpoint; None = the SA keeps its own."""
+    child_added: Callable[[IkeSa, ChildSa], None] | None = None
+    child_removed: Callable[[ChildSa], None] | None = None
 
 
 class IkeSa:
@@ -204,7 +209,7 @@ class IkeSa:
         self.multi_ke = IkeMultiKe(self)
         self.queue: list[Task] = []
         self.active: list[Task] = []
-        self._events: deque[Event] = deque()
+        self._events: deque[Event] = ctx.events if ctx.events is not None else deque()
         self._out: list[tuple[bytes, Addr, Addr]] = []
 
     # -- small services for tasks -----------------------------------------------
@@ -311,6 +316,19 @@ class IkeSa:
             may_fragment=self.peer_fragmentation,
             overhead=ip_overhead(self.remote[0], self.natt),
         )
+
+    def send_notify_once(self, notify_type: int) -> None:
+        """Send an INFORMATIONAL request with one error Notify, not retransmitted.
+
+        Used when the initiator rejects the responder's AUTH (RFC 7296 §2.21.2).
+        """
+        mid = self.manager.next_mid
+        draft = Draft(
+            ExchangeType.INFORMATIONAL, [NotifyPayload(notify_type)], False, mid
+        )
+        enc = self._encode(draft)
+        self.manager.next_mid = mid + 1
+        self._queue_datagrams(enc.datagrams)
 
     def _kick(self, now: float) -> None:
         """Start the next initiator exchange if none is outstanding."""
@@ -621,11 +639,25 @@ class IkeSa:
             self.emit(IkeDeleted(self.handle, reason))
 
     def _drop_children(self, reason: str) -> None:
-        from pqike.ikev2.events import ChildDeleted
-
         for child_id in list(self.children):
-            self.children.pop(child_id)
-            self.emit(ChildDeleted(self.handle, child_id, reason))
+            self.remove_child(child_id, reason)
+
+    def add_child(self, child: ChildSa) -> None:
+        """Install a Child SA (its inbound SPI becomes known to the endpoint)."""
+        self.children[child.child_id] = child
+        if self.ctx.child_added is not None:
+            self.ctx.child_added(self, child)
+
+    def remove_child(self, child_id: ChildId, reason: str) -> ChildSa | None:
+        """Remove a Child SA and report ChildDeleted; None if it is unknown."""
+        child = self.children.pop(child_id, None)
+        if child is None:
+            return None
+        if self.ctx.child_removed is not None:
+            self.ctx.child_removed(child)
+        self.log.info("CHILD_SA %s deleted: %s", child.name, reason)
+        self.emit(ChildDeleted(self.handle, child_id, reason))
+        return child
 
     def deleted(self, reason: str, now: float) -> None:
         """The IKE SA was deleted by an INFORMATIONAL exchange."""

@@ -324,7 +324,7 @@ class ChildCreate(Task):
             local_ts,
             remote_ts,
         )
-        sa.children[child.child_id] = child
+        sa.add_child(child)
         sa.log.info(
             "CHILD_SA %s established: SPIs %08x_i %08x_o, %s, %s",
             cfg.name,

@@ -140,7 +140,14 @@ class IkeAuth(Task):
         if errors and find(msg.payloads, AuthPayload) is None:
             code = errors[0].notify_type
             raise RemoteProtocolError(f"IKE_AUTH refused ({notify_name(code)})", code)
-        self._verify(msg, IdrPayload, peer_is_i=False)
+        try:
+            self._verify(msg, IdrPayload, peer_is_i=False)
+        except RemoteProtocolError as exc:
+            # RFC 7296 §2.21.2: the responder thinks the SA is up; tell it, once
+            self.sa.send_notify_once(
+                int(exc.notify or NotifyType.AUTHENTICATION_FAILED)
+            )
+            raise
         self._establish()
         return TaskStatus.DONE
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pqike.ikev2.codec.payloads import DeletePayload, NotifyPayload
 from pqike.ikev2.constants import ExchangeType, NotifyType, ProtocolId
-from pqike.ikev2.events import ChildDeleted, ChildId
+from pqike.ikev2.events import ChildId
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
 from pqike.ikev2.tasks.common import find_all, notify
 
@@ -56,10 +56,8 @@ class Informational(Task):
             )
             if child is None:
                 continue
-            del sa.children[child.child_id]
+            sa.remove_child(child.child_id, "deleted by peer")
             ours.append(struct.pack(">I", child.spi_in))
-            sa.log.info("CHILD_SA %s deleted by peer", child.name)
-            sa.emit(ChildDeleted(sa.handle, child.child_id, "deleted by peer"))
         return ours
 
     def _build_r(self, draft: Draft) -> TaskStatus:
@@ -129,10 +127,7 @@ class DeleteChild(_Once):
 
     def _process_i(self, msg: Received) -> TaskStatus:
         self.done = True
-        child = self.sa.children.pop(self.child_id, None)
-        if child is not None:
-            self.sa.log.info("CHILD_SA %s deleted", child.name)
-            self.sa.emit(ChildDeleted(self.sa.handle, self.child_id, "deleted locally"))
+        self.sa.remove_child(self.child_id, "deleted locally")
         return TaskStatus.DONE
 
 
