@@ -34,22 +34,36 @@ _INITIATOR_HOST, _RESPONDER_HOST = "10.1.0.1", "10.2.0.1"
 """Inner addresses of the echo packets, inside the demo's traffic selectors."""
 
 
-def _print_exchange(event: object) -> None:
-    if isinstance(event, ExchangeCompleted) and event.is_initiator:
-        counts = [
-            f"{what} in {n} fragments"
-            for what, n in (
-                ("request", event.request_fragments),
-                ("response", event.response_fragments),
-            )
-            if n > 1
-        ]
-        frags = f"  ({', '.join(counts)})" if counts else ""
-        detail = f"  {event.detail}" if event.detail else ""
-        print(
-            f"  {event.exchange:<18} request {event.request_size:>5} B   "
-            f"response {event.response_size:>5} B{frags}{detail}"
+class _ExchangePrinter:
+    """Prints the initiator's completed exchanges with the time since ``start``."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+
+    def __call__(self, event: object) -> None:
+        if isinstance(event, ExchangeCompleted) and event.is_initiator:
+            _print_exchange(event, self.start)
+
+
+def _print_exchange(event: ExchangeCompleted, start: float | None) -> None:
+    counts = [
+        f"{what} in {n} fragments"
+        for what, n in (
+            ("request", event.request_fragments),
+            ("response", event.response_fragments),
         )
+        if n > 1
+    ]
+    frags = f"  ({', '.join(counts)})" if counts else ""
+    detail = f"  {event.detail}" if event.detail else ""
+    at = ""
+    if start is not None:
+        elapsed_ms = (asyncio.get_running_loop().time() - start) * 1000
+        at = f"   at {elapsed_ms:5.1f} ms"
+    print(
+        f"  {event.exchange:<18} request {event.request_size:>5} B   "
+        f"response {event.response_size:>5} B{at}{frags}{detail}"
+    )
 
 
 def _failure(log: EventLog) -> str | None:
@@ -63,7 +77,9 @@ async def demo(
     """Both ends, handshake, echo traffic, delete; the exit status."""
     responder = await start_peer(r_config, args.backend)
     try:
-        initiator = await start_peer(i_config, args.backend, on_event=_print_exchange)
+        initiator = await start_peer(
+            i_config, args.backend, on_event=_ExchangePrinter()
+        )
     except BaseException:
         await responder.transport.close()
         raise
@@ -97,6 +113,9 @@ async def _handshake(
     """Run IKE_SA_INIT .. IKE_AUTH; the (initiator, responder) child IDs, or None."""
     loop = asyncio.get_running_loop()
     started = loop.time()
+    printer = initiator.log.on_event
+    if isinstance(printer, _ExchangePrinter):
+        printer.start = started
     initiator.transport.run(lambda now: initiator.endpoint.initiate("demo", now))
 
     def up(log: EventLog) -> bool:
@@ -104,6 +123,8 @@ async def _handshake(
 
     done = await initiator.log.wait_for(up, args.timeout)
     elapsed = loop.time() - started
+    if isinstance(printer, _ExchangePrinter):
+        printer.start = None
     reason = _failure(initiator.log) or _failure(responder.log)
     if not done or reason or not initiator.log.of(IkeEstablished):
         print(f"FAILED: {reason or f'no IKE SA after {args.timeout:.0f} s'}")
