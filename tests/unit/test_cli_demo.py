@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,14 @@ def test_decode_rejects_garbage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", "zz"]) == 2
     assert main(["decode", "00" * 10]) == 1
     assert "not an IKE message" in capsys.readouterr().err
+
+
+def test_demo_reports_ports_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    _backend()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        assert main(["demo", "--port-base", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot bind 127.0.0.1:{port}" in err
+    assert "--port-base 0" in err

@@ -132,8 +132,13 @@ async def start_peer(
     """
     endpoint = _engine_class()(config, _backend(backend), os.urandom)
     log = EventLog(on_event=on_event)
-    transport = UdpTransport(endpoint, bind_addresses(config), on_event=log)
-    await transport.start()
+    addresses = bind_addresses(config)
+    transport = UdpTransport(endpoint, addresses, on_event=log)
+    try:
+        await transport.start()
+    except OSError as exc:
+        where = ", ".join(f"{host}:{port}" for host, port in addresses)
+        raise OSError(exc.errno, f"cannot bind {where}: {exc.strerror}") from exc
     return Peer(endpoint, transport, log, config)
 
 
@@ -272,6 +277,8 @@ def run_session(command: str, args: Any) -> int:
     except ImportError as exc:
         print(f"pqike {command}: engine not available: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # stdout closed by the reader
+        return EXIT_FAILED
     except OSError as exc:
-        print(f"pqike {command}: cannot bind sockets: {exc}", file=sys.stderr)
+        print(f"pqike {command}: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"pqike demo: engine not available: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # stdout closed by the reader
+        return EXIT_FAILED
     except OSError as exc:
-        print(f"pqike demo: cannot bind the demo sockets: {exc}", file=sys.stderr)
+        print(f"pqike demo: {exc}", file=sys.stderr)
         print("  (try --port-base 0 for free ports)", file=sys.stderr)
         return EXIT_FAILED
