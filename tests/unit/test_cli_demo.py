@@ -72,6 +72,8 @@ def test_demo_reports_missing_engine(
 def test_demo_rejects_bad_sizes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--size", "5000"]) == 2
     assert "--size" in capsys.readouterr().err
+    assert main(["demo", "--port-base", "65533"]) == 2
+    assert "--port-base" in capsys.readouterr().err
 
 
 def test_every_command_has_help() -> None:

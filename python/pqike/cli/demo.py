@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if args.packets < 0 or not 0 <= args.size <= 1400:
         print("pqike demo: --packets must be >= 0 and --size 0..1400", file=sys.stderr)
         return EXIT_USAGE
+    if args.port_base is not None and not 0 <= args.port_base <= 65532:
+        print("pqike demo: --port-base must be 0..65532", file=sys.stderr)
+        return EXIT_USAGE
     responder_ports, initiator_ports = _ports(args.port_base)
     configs = demo_pair(
         responder_ports=responder_ports, initiator_ports=initiator_ports
