@@ -7,3 +7,5 @@ from pqike._native import keymat as keymat
 from pqike._native import kex as kex
 from pqike._native import prf as prf
 from pqike._native import testing as testing
+
+__all__ = ["aead", "esp", "keymat", "kex", "prf", "testing"]

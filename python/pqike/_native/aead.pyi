@@ -9,6 +9,12 @@ ENCR 12 AES-CBC with INTEG 2/12/13/14 (RFC 7296 §3.14, encrypt-then-MAC over
 
 from typing import final
 
+__all__ = [
+    "IkeCipher",
+    "aead_open",
+    "aead_seal",
+]
+
 @final
 class IkeCipher:
     """One direction of SK payload protection; ``repr()`` shows the transforms only."""

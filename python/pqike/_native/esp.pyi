@@ -9,6 +9,10 @@ from typing import final
 
 from pqike.errors import PqIkeError
 
+__all__ = [
+    "EspSa",
+]
+
 @final
 class EspSa:
     """One direction of an ESP SA: ``seal*`` for outbound, ``open*`` for inbound.

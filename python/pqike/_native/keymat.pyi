@@ -8,6 +8,10 @@ from typing import final
 
 from pqike._native.aead import IkeCipher
 
+__all__ = [
+    "Keymat",
+]
+
 @final
 class Keymat:
     """The secrets of one IKE SA generation; frozen, opaque, ``repr()`` shows transforms."""

@@ -21,7 +21,10 @@ impl PyIkeCipher {
 #[pymethods]
 impl PyIkeCipher {
     #[new]
-    #[pyo3(signature = (encr_id, key_bits, integ_id, encr_key, integ_key = b"".as_slice()))]
+    #[pyo3(
+        signature = (encr_id, key_bits, integ_id, encr_key, integ_key = b"".as_slice()),
+        text_signature = "(encr_id, key_bits, integ_id, encr_key, integ_key=b'')"
+    )]
     fn new(
         encr_id: u16,
         key_bits: u16,

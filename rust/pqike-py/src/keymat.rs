@@ -123,7 +123,10 @@ impl PyKeymat {
     }
 
     /// RFC 7296 §2.15: prf(prf(PSK, "Key Pad for IKEv2"), signed octets).
-    #[pyo3(signature = (signer_is_initiator, psk, real_message, peer_nonce, id_body, int_auth = b"".as_slice()))]
+    #[pyo3(
+        signature = (signer_is_initiator, psk, real_message, peer_nonce, id_body, int_auth = b"".as_slice()),
+        text_signature = "(self, /, signer_is_initiator, psk, real_message, peer_nonce, id_body, int_auth=b'')"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn psk_auth<'py>(
         &self,
@@ -147,7 +150,10 @@ impl PyKeymat {
     }
 
     /// RealMessage | peer nonce | prf(SK_p*, id_body) | IntAuth.
-    #[pyo3(signature = (signer_is_initiator, real_message, peer_nonce, id_body, int_auth = b"".as_slice()))]
+    #[pyo3(
+        signature = (signer_is_initiator, real_message, peer_nonce, id_body, int_auth = b"".as_slice()),
+        text_signature = "(self, /, signer_is_initiator, real_message, peer_nonce, id_body, int_auth=b'')"
+    )]
     fn signed_octets<'py>(
         &self,
         py: Python<'py>,
