@@ -255,7 +255,29 @@ def test_kem_responder_public_key_before_peer(backend: Backend) -> None:
     kx = backend.key_exchange(36)
     with pytest.raises(ValueError, match=r"."):
         kx.shared_secret()
+    assert kx.role is None
     assert len(kx.public_key()) == 1184  # asking first makes it the initiator
+    assert kx.role == "initiator"
+    responder = backend.key_exchange(36)
+    responder.set_peer_public(kx.public_key())
+    assert responder.role == "responder"
+    dh = backend.key_exchange(31)
+    dh.public_key()
+    assert dh.role is None
+
+
+def test_seeded_kem_responder(backend: Backend) -> None:
+    """Rust encapsulates from the seed; pyca cannot, and the reference says so."""
+    ek = backend.key_exchange(36).public_key()
+    kx = backend.key_exchange(36, seed=bytes(32))
+    if backend.name == "reference":
+        with pytest.raises(UnsupportedTransform, match="deterministic"):
+            kx.set_peer_public(ek)
+        return
+    kx.set_peer_public(ek)
+    again = backend.key_exchange(36, seed=bytes(32))
+    again.set_peer_public(ek)
+    assert kx.public_key() == again.public_key()
 
 
 def test_reprs_show_no_secrets(backend: Backend) -> None:

@@ -76,6 +76,7 @@ def test_reordering_inside_window_accepted(backend: Backend) -> None:
     order = list(range(63, -1, -2)) + list(range(0, 64, 2))
     for i in order:
         assert inbound.open(packets[i]) == (bytes([i]), 4)
+    assert inbound.highest_received == 64
     for i in (0, 31, 63):
         with pytest.raises(ReplayError):
             inbound.open(packets[i])
@@ -154,6 +155,8 @@ def test_seal_batch_all_or_nothing(backend: Backend) -> None:
 def test_esn_rollover(backend: Backend) -> None:
     """With ESN the counter passes 2^32; only the low half is sent."""
     out, inbound = _pair(backend, esn=True, initial_seq=U32 - 1)
+    assert out.esn
+    assert inbound.highest_received == U32 - 2
     packets = [out.seal(bytes([i]), 4) for i in range(4)]
     assert [p[4:8].hex() for p in packets] == [
         "fffffffe",

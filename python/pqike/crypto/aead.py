@@ -22,6 +22,16 @@ class IkeCipher(Protocol):
     """Seals and opens the body of SK (and SKF) payloads for one direction."""
 
     @property
+    def encr_id(self) -> int:
+        """The ENCR transform ID."""
+        ...
+
+    @property
+    def integ_id(self) -> int:
+        """The INTEG transform ID (0 for AEADs)."""
+        ...
+
+    @property
     def iv_length(self) -> int:
         """Octets of explicit IV: 8 for AEADs, 16 for AES-CBC."""
         ...

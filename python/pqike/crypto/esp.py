@@ -30,8 +30,18 @@ class EspSa(Protocol):
         ...
 
     @property
+    def esn(self) -> bool:
+        """True if the SA uses 64-bit extended sequence numbers."""
+        ...
+
+    @property
     def next_seq(self) -> int:
-        """The sequence number the next ``seal`` will use."""
+        """The sequence number the next ``seal`` will use (max + 1 once exhausted)."""
+        ...
+
+    @property
+    def highest_received(self) -> int:
+        """Highest authenticated inbound sequence number (initial_seq - 1 at first)."""
         ...
 
     def seal(self, payload: bytes, next_header: int) -> bytes:

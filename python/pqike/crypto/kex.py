@@ -31,6 +31,15 @@ class KeyExchange(Protocol):
         """The IANA KE method ID (Transform Type 4 ID space)."""
         ...
 
+    @property
+    def role(self) -> str | None:
+        """``"initiator"`` or ``"responder"`` once an ML-KEM role is fixed, else None.
+
+        The first call decides: ``public_key()`` makes an initiator,
+        ``set_peer_public()`` a responder. DH objects have no role (always None).
+        """
+        ...
+
     def public_key(self) -> bytes:
         """Return this side's KE data.
 

@@ -158,6 +158,16 @@ class ReferenceIkeCipher:
         return f"ReferenceIkeCipher(encr_id={self._encr_id}, integ_id={self._integ_id})"
 
     @property
+    def encr_id(self) -> int:
+        """ENCR transform ID."""
+        return self._encr_id
+
+    @property
+    def integ_id(self) -> int:
+        """INTEG transform ID (0 for AEADs)."""
+        return self._integ_id
+
+    @property
     def iv_length(self) -> int:
         """Octets of explicit IV (8 for AEADs, 16 for AES-CBC)."""
         return self._iv

@@ -108,9 +108,19 @@ class ReferenceEspSa:
         return self._spi
 
     @property
+    def esn(self) -> bool:
+        """True with 64-bit extended sequence numbers."""
+        return self._esn
+
+    @property
     def next_seq(self) -> int:
-        """Sequence number of the next sealed packet."""
+        """Sequence number of the next sealed packet (max + 1 once exhausted)."""
         return self._next_seq
+
+    @property
+    def highest_received(self) -> int:
+        """Highest authenticated inbound sequence number."""
+        return self._top
 
     def _aad(self, seq: int) -> bytes:
         if self._esn:

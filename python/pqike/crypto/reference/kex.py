@@ -273,6 +273,11 @@ class ReferenceKeyExchange:
         """IANA KE method ID."""
         return self._method
 
+    @property
+    def role(self) -> str | None:
+        """The ML-KEM role once fixed; None for DH or an undecided KEM object."""
+        return None if self._role == "undecided" else self._role
+
     def _random(self, label: bytes, length: int) -> bytes | None:
         if self._seed is None:
             return None
@@ -320,8 +325,6 @@ class ReferenceKeyExchange:
             ValueError: an ML-KEM responder before ``set_peer_public``.
         """
         if self._method not in _MLKEM_K:
-            if self._role == "undecided":
-                self._role = "initiator"
             assert self._public is not None
             return self._public
         if self._role == "responder":
@@ -350,8 +353,6 @@ class ReferenceKeyExchange:
             raise ValueError("set_peer_public was already called")
         m = self._method
         if m not in _MLKEM_K:
-            if self._role == "undecided":
-                self._role = "responder"
             self._secret = self._dh_agree(data)
         elif self._dk is None:
             self._encapsulate(data)
