@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: Apache-2.0
+"""CLI helpers: the toy ICMP echo host, the event log and free-port picking."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from hypothesis import given
+from hypothesis import strategies as st
+from pqike.cli.common import (
+    EventLog,
+    echo_reply,
+    echo_request,
+    free_udp_ports,
+    parse_echo,
+)
+
+
+def test_echo_request_is_a_valid_ipv4_icmp_packet() -> None:
+    packet = echo_request("10.1.0.1", "10.2.0.1", 7, 3, b"hello")
+    assert len(packet) == 20 + 8 + 5
+    assert packet[0] == 0x45
+    assert packet[9] == 1
+    assert int.from_bytes(packet[2:4], "big") == len(packet)
+    echo = parse_echo(packet)
+    assert echo is not None
+    assert (echo.src, echo.dst, echo.is_request) == ("10.1.0.1", "10.2.0.1", True)
+    assert (echo.ident, echo.seq, echo.data) == (7, 3, b"hello")
+
+
+def test_echo_reply_swaps_addresses_and_keeps_the_payload() -> None:
+    reply = echo_reply(echo_request("10.1.0.1", "10.2.0.1", 7, 3, b"x" * 56))
+    assert reply is not None
+    echo = parse_echo(reply)
+    assert echo is not None
+    assert (echo.src, echo.dst, echo.is_request) == ("10.2.0.1", "10.1.0.1", False)
+    assert (echo.ident, echo.seq, echo.data) == (7, 3, b"x" * 56)
+    assert echo_reply(reply) is None  # replies are not answered
+
+
+def test_parse_echo_rejects_damaged_or_other_packets() -> None:
+    packet = bytearray(echo_request("10.1.0.1", "10.2.0.1", 1, 1, b"abc"))
+    assert parse_echo(b"") is None
+    assert parse_echo(bytes(packet[:27])) is None
+    flipped = bytearray(packet)
+    flipped[-1] ^= 1
+    assert parse_echo(bytes(flipped)) is None  # ICMP checksum
+    flipped = bytearray(packet)
+    flipped[8] ^= 1
+    assert parse_echo(bytes(flipped)) is None  # IP header checksum
+    udp = bytearray(packet)
+    udp[9] = 17
+    assert parse_echo(bytes(udp)) is None
+
+
+@given(st.binary(max_size=200))
+def test_parse_echo_never_raises(data: bytes) -> None:
+    parse_echo(data)
+    echo_reply(data)
+
+
+def test_event_log_waits_and_times_out() -> None:
+    async def test() -> None:
+        log = EventLog()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, log, "first")
+        assert await log.wait_for(lambda lg: "first" in lg.events, 5)
+        assert not await log.wait_for(lambda lg: "never" in lg.events, 0.05)
+        assert log.of(str) == ["first"]
+
+    asyncio.run(test())
+
+
+def test_event_log_can_drop_esp_events() -> None:
+    class EspReceived:
+        payload = b""
+
+    log = EventLog(keep_esp=False)
+    seen: list[object] = []
+    log.on_event = seen.append
+    log(EspReceived())
+    log("other")
+    assert log.events == ["other"]
+    assert len(seen) == 2
+
+
+def test_free_udp_ports_are_distinct_and_bindable() -> None:
+    ports = free_udp_ports(4)
+    assert len(set(ports)) == 4
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", ports[0]))
