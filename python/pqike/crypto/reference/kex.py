@@ -78,7 +78,10 @@ def _name(method: int) -> str:
 
 
 def check_mlkem_ek(method: int, ek: bytes) -> None:
-    """Run the FIPS 203 §7.2 encapsulation key checks.
+    """Run the FIPS 203 §7.2 encapsulation key checks in pure Python.
+
+    Used by the known-answer hooks, which never reach pyca/cryptography; the
+    KeyExchange path leaves the modulus check to pyca.
 
     Raises:
         InvalidKeyExchangeData: wrong length (type check) or a coefficient >= q
@@ -372,7 +375,12 @@ class ReferenceKeyExchange:
 
     def _encapsulate(self, ek: bytes) -> None:
         m = self._method
-        check_mlkem_ek(m, ek)
+        info = suites.ke_method(m)
+        if len(ek) != info.initiator_length:  # FIPS 203 §7.2 type check
+            raise InvalidKeyExchangeData(
+                f"{info.name}: encapsulation key is {info.initiator_length} octets, "
+                f"got {len(ek)}"
+            )
         if self._seed is not None:
             raise UnsupportedTransform(
                 suites.KE,
@@ -387,10 +395,11 @@ class ReferenceKeyExchange:
             else mlkem.MLKEM1024PublicKey
         )
         try:
+            # pyca/cryptography runs the FIPS 203 §7.2 modulus check here.
             peer = pub_cls.from_public_bytes(ek)
         except ValueError:
             raise InvalidKeyExchangeData(
-                f"{_name(m)}: encapsulation key rejected"
+                f"{info.name}: encapsulation key fails the modulus check"
             ) from None
         secret, ct = peer.encapsulate()
         self._role = "responder"
