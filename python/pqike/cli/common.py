@@ -12,9 +12,9 @@ import signal
 import socket
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pqike.config import EndpointConfig
 from pqike.transport.udp import UdpTransport, bind_addresses
@@ -31,6 +31,7 @@ __all__ = [
     "engine_unavailable",
     "free_udp_ports",
     "parse_echo",
+    "run_async",
     "run_session",
     "say",
     "start_peer",
@@ -268,12 +269,25 @@ def run_session(command: str, args: Any) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
+
+    def session() -> Coroutine[Any, Any, int]:
         # Imported here: while the engine is missing this raises ImportError.
         from pqike.cli import peer_session
 
-        status: int = asyncio.run(getattr(peer_session, command)(args, config))
-        return status
+        return cast(
+            Coroutine[Any, Any, int], getattr(peer_session, command)(args, config)
+        )
+
+    return run_async(command, session)
+
+
+def run_async(
+    command: str, session: Callable[[], Coroutine[Any, Any, int]], hint: str = ""
+) -> int:
+    """Run ``session()`` on a new event loop; engine, socket and pipe failures become
+    a message on stderr (plus ``hint`` for socket errors) and an exit status."""
+    try:
+        return asyncio.run(session())
     except ImportError as exc:
         print(f"pqike {command}: engine not available: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -281,4 +295,6 @@ def run_session(command: str, args: Any) -> int:
         return EXIT_FAILED
     except OSError as exc:
         print(f"pqike {command}: {exc}", file=sys.stderr)
+        if hint:
+            print(f"  ({hint})", file=sys.stderr)
         return EXIT_FAILED

@@ -10,11 +10,11 @@ responder's toy host answers them, and both directions are counted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
-from pqike.cli.common import EXIT_FAILED, EXIT_USAGE, free_udp_ports
+from pqike.cli.common import EXIT_USAGE, free_udp_ports, run_async
 from pqike.config import DEMO_INITIATOR_PORTS, DEMO_RESPONDER_PORTS, demo_pair
 
 __all__ = ["register", "run"]
@@ -66,17 +66,11 @@ def run(args: argparse.Namespace) -> int:
     configs = demo_pair(
         responder_ports=responder_ports, initiator_ports=initiator_ports
     )
-    try:
+
+    def session() -> Coroutine[Any, Any, int]:
         # Imported here: while the engine is missing this raises ImportError.
         from pqike.cli.demo_session import demo
 
-        return asyncio.run(demo(args, *configs))
-    except ImportError as exc:
-        print(f"pqike demo: engine not available: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BrokenPipeError:  # stdout closed by the reader
-        return EXIT_FAILED
-    except OSError as exc:
-        print(f"pqike demo: {exc}", file=sys.stderr)
-        print("  (try --port-base 0 for free ports)", file=sys.stderr)
-        return EXIT_FAILED
+        return demo(args, *configs)
+
+    return run_async("demo", session, hint="try --port-base 0 for free ports")
