@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pqike.crypto import Backend
 from pqike.ikev2.events import (
     ChildDeleted,
@@ -12,7 +13,7 @@ from pqike.ikev2.events import (
     IkeEstablished,
 )
 
-from .helpers import Channel, roundtrip
+from .helpers import Channel, initiator_and_responder, roundtrip
 from .test_handshake import establish
 
 
@@ -62,3 +63,20 @@ def test_delete_ike_sa_from_responder(backend: Backend) -> None:
         True,
         0,
     )
+
+
+def test_dpd_liveness_after_silence_and_dead_peer_detected(backend: Backend) -> None:
+    from dataclasses import replace
+
+    i, r = initiator_and_responder(backend)
+    conn = replace(i.ep.config.connections["conn"], dpd_delay=30.0)
+    i.ep.config = replace(i.ep.config, connections={"conn": conn})
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r, until=lambda: bool(i.of(IkeEstablished)))
+    assert i.ep.get_timer() == pytest.approx(30.0, abs=1.0)
+    roundtrip(i, r, until=lambda: len(i.of(ExchangeCompleted)) == 4)
+    assert i.of(ExchangeCompleted)[-1].exchange == "INFORMATIONAL"
+    # the peer goes away: liveness fails, the SA is deleted
+    roundtrip(i, r, channel=Channel(loss=1.0), now=100.0)
+    assert i.of(IkeDeleted)
+    assert i.ep.ike_sas() == []

@@ -340,3 +340,31 @@ def test_random_mutations_of_a_handshake_never_raise(backend: Backend) -> None:
                 )
                 target.ep.datagrams_to_send(50.0)
     _still_serving(r, other)
+
+
+@pytest.mark.parametrize(
+    ("exchange", "notify"),
+    [
+        (ExchangeType.CREATE_CHILD_SA, NotifyType.NO_ADDITIONAL_SAS),
+        (ExchangeType.IKE_INTERMEDIATE, NotifyType.INVALID_SYNTAX),  # after IKE_AUTH
+    ],
+)
+def test_request_refused_on_established_sa_without_harm(
+    backend: Backend, exchange: int, notify: int
+) -> None:
+    _, r, other = _setup(backend)
+    sa = other.ep.ike_sas()[0]
+    data = _protected(other, exchange, sa.manager.next_mid, [])
+    (answer,) = _inject(r, data, src=OTHER_ADDR, natt=True)
+    (n,) = _open_answer(other, answer)
+    assert n.notify_type == notify
+    sa.manager.next_mid += 1
+    _still_serving(r, other)
+
+
+def test_unknown_exchange_type_dropped(backend: Backend) -> None:
+    _, r, other = _setup(backend)
+    sa = other.ep.ike_sas()[0]
+    data = _protected(other, 99, sa.manager.next_mid, [])
+    assert _inject(r, data, src=OTHER_ADDR, natt=True) == []
+    _still_serving(r, other)

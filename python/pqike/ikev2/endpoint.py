@@ -251,7 +251,7 @@ class IkeEndpoint:
             if data == _KEEPALIVE:
                 return
             if data[:4] != NON_ESP_MARKER:
-                self._receive_esp(data, remote)
+                self._receive_esp(data, now)
                 return
             data = data[4:]
         header = decode_header(data)
@@ -282,14 +282,15 @@ class IkeEndpoint:
         sa = self._by_spi.get(header.spi_i)
         return sa if sa is not None and sa.is_initiator else None
 
-    def _receive_esp(self, packet: bytes, remote: Addr) -> None:
+    def _receive_esp(self, packet: bytes, now: float) -> None:
         if len(packet) < 8:
             return
         entry = self._esp_in.get(int.from_bytes(packet[:4], "big"))
         if entry is None:
             return
-        _sa, child = entry
+        sa, child = entry
         payload, next_header = child.inbound.open(packet)
+        sa.last_rx = max(sa.last_rx, now)  # authenticated traffic: peer is alive
         if next_header != 59:  # RFC 4303 §2.6: dummy packets are dropped
             self._events.append(EspReceived(child.child_id, payload, next_header))
 

@@ -49,12 +49,13 @@ from pqike.ikev2.events import (
     SaHandle,
 )
 from pqike.ikev2.manager import Encoded, Manager, Opened, ip_overhead
+from pqike.ikev2.suite import notify_name as _notify_name
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
 from pqike.ikev2.tasks.child_create import ChildCreate, ChildSa
 from pqike.ikev2.tasks.ike_auth import IkeAuth
 from pqike.ikev2.tasks.ike_init import IkeInit
 from pqike.ikev2.tasks.ike_multi_ke import IkeMultiKe
-from pqike.ikev2.tasks.informational import Informational
+from pqike.ikev2.tasks.informational import Informational, Liveness
 
 if TYPE_CHECKING:
     from pqike.config import ConnectionConfig
@@ -126,7 +127,14 @@ _RESPONDER_TASKS: dict[int, Callable[[IkeSa], list[Task] | None]] = {
     ExchangeType.IKE_AUTH: _auth_tasks,
     ExchangeType.INFORMATIONAL: _informational_tasks,
 }
-"""Which tasks answer which request (CREATE_CHILD_SA is issue #4)."""
+"""Which tasks answer which request."""
+
+_REFUSED: dict[int, int] = {
+    # LIMITATION: no CREATE_CHILD_SA (rekeying, more Child SAs) yet.
+    # TODO(#4): child_create / ike_rekey tasks with IKE_FOLLOWUP_KE rounds.
+    ExchangeType.CREATE_CHILD_SA: NotifyType.NO_ADDITIONAL_SAS,
+}
+"""Requests refused with an error notify (RFC 7296 §1.3: NO_ADDITIONAL_SAS)."""
 
 
 @dataclass
@@ -183,6 +191,7 @@ class IkeSa:
         self.state = SaState.CONNECTING
         self.created = now
         self.now = now
+        self.last_rx = now
         self.dead_until = 0.0
         self.manager = Manager(
             rng,
@@ -268,10 +277,21 @@ class IkeSa:
         """The next deadline (retransmission, half-open or linger timeout)."""
         if self.state is SaState.DEAD:
             return self.dead_until
-        deadlines = [self.manager.timer()]
+        deadlines = [self.manager.timer(), self._dpd_deadline()]
         if self.state is SaState.CONNECTING and not self.is_initiator:
             deadlines.append(self.created + HALF_OPEN_TIMEOUT)
         return min((d for d in deadlines if d is not None), default=None)
+
+    def _dpd_deadline(self) -> float | None:
+        """RFC 7296 §2.4: liveness check after ``dpd_delay`` seconds of silence."""
+        if (
+            self.conn.dpd_delay <= 0
+            or self.state is not SaState.ESTABLISHED
+            or self.manager.outstanding is not None
+            or self.queue
+        ):
+            return None
+        return self.last_rx + self.conn.dpd_delay
 
     def handle_timer(self, now: float) -> None:
         """Retransmit a due request, or fail when the retries are used up."""
@@ -284,6 +304,11 @@ class IkeSa:
             and now >= self.created + HALF_OPEN_TIMEOUT
         ):
             self.fail("half-open SA timed out", None, now, quiet=True)
+            return
+        dpd = self._dpd_deadline()
+        if dpd is not None and now >= dpd:
+            self.log.debug("no traffic for %.0f s: liveness check", self.conn.dpd_delay)
+            self.queue_task(Liveness(self), now)
             return
         due = self.manager.retransmit_due(now)
         if due is None:
@@ -351,6 +376,7 @@ class IkeSa:
             return
         self._after_encode(draft, enc)
         self.manager.start_request(draft.message_id, exchange, enc, now)
+        self.log.debug("request payloads: %s", _payload_names(draft.payloads))
         self.log.debug(
             "sending %s request MID %d (%d octets, %d datagram(s))",
             exchange.name,
@@ -390,7 +416,7 @@ class IkeSa:
         self, data: bytes, header: IkeHeader, local: Addr, remote: Addr, now: float
     ) -> None:
         """Handle one IKE message for this SA (marker already stripped)."""
-        self.now = now
+        self.now = self.last_rx = now
         if self.state is SaState.DEAD and header.is_response:
             return
         try:
@@ -441,6 +467,12 @@ class IkeSa:
             self.spi_r = header.spi_r
             self.init_response = data
         msg = self._received(data, opened)
+        self.log.debug(
+            "received %s response MID %d: %s",
+            _name(msg.exchange),
+            msg.message_id,
+            _payload_names(msg.payloads),
+        )
         if header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
             self.extend_int_auth(not self.is_initiator, opened.int_auth_chunk)
         self._complete(
@@ -511,15 +543,24 @@ class IkeSa:
         self._process_request(msg, header, now)
 
     def _process_request(self, msg: Received, header: IkeHeader, now: float) -> None:
-        tasks = _responder_tasks(self, msg.exchange)
+        self.log.debug(
+            "received %s request MID %d: %s",
+            _name(msg.exchange),
+            msg.message_id,
+            _payload_names(msg.payloads),
+        )
+        refusal = _REFUSED.get(msg.exchange)
+        tasks = None if refusal is not None else _responder_tasks(self, msg.exchange)
         if tasks is None:
-            self.log.debug("%s request not acceptable now", _name(msg.exchange))
+            if msg.exchange not in _RESPONDER_TASKS and refusal is None:
+                return  # an exchange type we do not know: drop
+            notify = refusal if refusal is not None else NotifyType.INVALID_SYNTAX
             self._answer_error(
                 header,
-                NotifyType.INVALID_SYNTAX,
+                notify,
                 b"",
                 now,
-                f"unexpected {_name(msg.exchange)} request",
+                f"{_name(msg.exchange)} request not acceptable now",
             )
             return
         critical = _unsupported_critical(msg.payloads)
@@ -542,11 +583,10 @@ class IkeSa:
                 task.build(draft)
         except ProtocolError as exc:
             data = next((t.error_data for t in tasks if t.error_data), b"")
-            notify = exc.notify
-            if notify is None:
+            if exc.notify is None:
                 self.fail(str(exc), None, now, quiet=True)
                 return
-            self._answer_error(header, int(notify), data, now, str(exc))
+            self._answer_error(header, int(exc.notify), data, now, str(exc))
             return
         except PqIkeError as exc:  # a local crypto failure: no answer
             self.log.info("cannot answer %s: %s", _name(msg.exchange), exc)
@@ -576,8 +616,13 @@ class IkeSa:
         self, header: IkeHeader, notify: int, data: bytes, now: float, reason: str
     ) -> None:
         """Answer a request with one error Notify (RFC 7296 §2.21.1, §2.21.2)."""
-        exchange = ExchangeType(header.exchange_type)
-        draft = Draft(exchange, [NotifyPayload(notify, data)], True, header.message_id)
+        exchange = header.exchange_type
+        draft = Draft(
+            exchange,  # type: ignore[arg-type]
+            [NotifyPayload(notify, data)],
+            True,
+            header.message_id,
+        )
         if exchange == ExchangeType.IKE_SA_INIT or self.keymat is not None:
             enc = self._encode(draft)
             self.manager.finish_request(header.message_id, enc)
@@ -585,7 +630,7 @@ class IkeSa:
         if self.state is SaState.CONNECTING:
             self.fail(reason, notify, now)
         else:
-            self.log.info("rejected %s request: %s", exchange.name, reason)
+            self.log.info("rejected %s request: %s", _name(exchange), reason)
 
     def _complete(
         self,
@@ -677,6 +722,17 @@ def _name(exchange: int) -> str:
         return ExchangeType(exchange).name
     except ValueError:
         return f"EXCHANGE_{exchange}"
+
+
+def _payload_names(payloads: tuple[Any, ...] | list[Any]) -> str:
+    """``SA KE No N(NAT_DETECTION_SOURCE_IP)`` style summary for DEBUG logs."""
+    names = []
+    for p in payloads:
+        if isinstance(p, NotifyPayload):
+            names.append(f"N({_notify_name(p.notify_type)})")
+        else:
+            names.append(type(p).__name__.removesuffix("Payload"))
+    return " ".join(names) or "(empty)"
 
 
 def _unsupported_critical(payloads: tuple[Any, ...]) -> int | None:

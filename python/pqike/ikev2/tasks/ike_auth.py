@@ -21,6 +21,7 @@ from pqike.errors import RemoteProtocolError
 from pqike.ikev2.codec.payloads import AuthPayload, IdiPayload, IdPayload, IdrPayload
 from pqike.ikev2.constants import AuthMethod, ExchangeType, NotifyType
 from pqike.ikev2.events import IkeEstablished
+from pqike.ikev2.keylog import ikev2_decryption_row
 from pqike.ikev2.suite import notify_name, suite_info
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
 from pqike.ikev2.tasks.common import error_notifies, find, require
@@ -123,6 +124,10 @@ class IkeAuth(Task):
                 sa.handle, info, sa.spi_i, sa.spi_r, sa.is_initiator, sa.conn.name
             )
         )
+        if sa.conn.keylog is not None and sa.keymat is not None:
+            # DANGER: key material, only to the explicitly configured hook (STYLE §7)
+            # LIMITATION: no ESP (esp_sa) rows; the EspSa keys stay in the backend.
+            sa.conn.keylog(ikev2_decryption_row(sa.spi_i, sa.spi_r, sa.keymat))
 
     def _build_i(self, draft: Draft) -> TaskStatus:
         me = self.sa.conn.local_id

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: Apache-2.0
+"""STYLE §7: per-SA prefix, INFO lifecycle with the suite, no secret at any level."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from pqike.crypto import Backend
+
+from .helpers import PSK, initiator_and_responder, roundtrip
+
+
+def test_logs_name_the_sa_and_suite_but_never_a_secret(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="pqike")
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    sa = i.ep.ike_sas()[0]
+    assert sa.keymat is not None
+    secrets = [v for v in sa.keymat.export_secrets().values() if v]
+    secrets += [PSK]
+    text = "\n".join(rec.getMessage() for rec in caplog.records)
+    for secret in secrets:
+        for form in (secret.hex(), repr(secret), secret.hex().upper()):
+            assert form not in text
+    prefix = f"[ike {sa.spi_i.hex()}:{sa.spi_r.hex()}]"
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any(
+        m.startswith(prefix) and "established" in m and "ML_KEM_768" in m for m in infos
+    )
+    assert any("initiating" in m for m in infos)
+    debugs = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any("KE round 1 of 1" in m for m in debugs)
+    assert all(
+        not rec.name.startswith("pqike.ikev2") or rec.getMessage()
+        for rec in caplog.records
+    )
+
+
+def test_keylog_hook_gets_wireshark_ikev2_row(backend: Backend) -> None:
+    from dataclasses import replace
+
+    rows: list[str] = []
+    i, r = initiator_and_responder(backend)
+    conn = replace(i.ep.config.connections["conn"], keylog=rows.append)
+    i.ep.config = replace(i.ep.config, connections={"conn": conn})
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    sa = i.ep.ike_sas()[0]
+    assert sa.keymat is not None
+    k = sa.keymat.export_secrets()
+    assert rows == [
+        f"{sa.spi_i.hex()},{sa.spi_r.hex()},{k['sk_ei'].hex()},{k['sk_er'].hex()},"
+        '"AES-GCM-256 with 16 octet ICV [RFC5282]",,,"NONE [RFC4306]"'
+    ]
