@@ -8,9 +8,10 @@
   loads one charon in ``side`` of ``netns`` (the other side is free for pqike).
 - ``charon_pair``: ``charon_pair(case)`` starts one in each side; left initiates.
 
-Every charon a test starts is stopped by PID at teardown, and when the test fails its
-report carries the tail of each charon's log.  ``PQIKE_INTEROP_REQUIRE=1`` turns the
-skips into failures, for CI machines that must run the suite.
+Every test here is marked ``interop``.  Every charon a test starts is stopped by PID
+at teardown, and when the test fails its report carries the tail of each charon's
+log.  ``PQIKE_INTEROP_REQUIRE=1`` turns the skips into failures, for CI machines that
+must run the suite.
 """
 
 from __future__ import annotations
@@ -106,6 +107,14 @@ def charon_pair(netns: Netns, charon_factory: CharonFactory) -> CharonPair:
         return charon_factory(netns.left, case), charon_factory(netns.right, case)
 
     return start
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this directory needs the peer: mark it ``interop``."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.interop)
 
 
 @pytest.hookimpl(wrapper=True)
