@@ -22,6 +22,13 @@ def _unhex(test: dict[str, Any], key: str) -> bytes:
     return bytes.fromhex(test[key])
 
 
+def _method(backend: Backend, group: dict[str, Any]) -> int:
+    """The group's KE method; skips when the backend lacks it."""
+    method = MLKEM_METHOD[group["parameterSet"]]
+    require_ke(backend, method)
+    return method
+
+
 def _call_or_skip(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
@@ -42,8 +49,7 @@ def test_mlkem_decaps_from_seed(
     backend: Backend, group: dict[str, Any], test: dict[str, Any]
 ) -> None:
     """Key pair from d||z, then decapsulation incl. implicit rejection."""
-    method = MLKEM_METHOD[group["parameterSet"]]
-    require_ke(backend, method)
+    method = _method(backend, group)
     seed, ct = _unhex(test, "seed"), _unhex(test, "c")
     hooks = backend.testing
     if test["result"] == "valid":
@@ -63,8 +69,7 @@ def test_mlkem_responder_checks_ek(
     backend: Backend, group: dict[str, Any], test: dict[str, Any]
 ) -> None:
     """The responder's KeyExchange runs the FIPS 203 §7.2 ek checks."""
-    method = MLKEM_METHOD[group["parameterSet"]]
-    require_ke(backend, method)
+    method = _method(backend, group)
     ek = _unhex(test, "ek")
     kx = backend.key_exchange(method)
     if test["result"] == "valid":
@@ -81,8 +86,7 @@ def test_mlkem_encaps_known_answer(
     backend: Backend, group: dict[str, Any], test: dict[str, Any]
 ) -> None:
     """Deterministic encapsulation with the vector's m; bad ek rejected."""
-    method = MLKEM_METHOD[group["parameterSet"]]
-    require_ke(backend, method)
+    method = _method(backend, group)
     ek, m = _unhex(test, "ek"), _unhex(test, "m")
     if test["result"] == "valid":
         ct, k = _call_or_skip(backend.testing.mlkem_encaps, method, ek, m)
@@ -97,8 +101,7 @@ def test_mlkem_keygen_ek(
     backend: Backend, group: dict[str, Any], test: dict[str, Any]
 ) -> None:
     """ek from the seed d||z (FIPS 203 §7.1)."""
-    method = MLKEM_METHOD[group["parameterSet"]]
-    require_ke(backend, method)
+    method = _method(backend, group)
     ek = backend.testing.mlkem_public_key(method, _unhex(test, "seed"))
     assert ek.hex() == test["ek"]
 
@@ -108,8 +111,7 @@ def test_mlkem_keygen_dk(
     backend: Backend, group: dict[str, Any], test: dict[str, Any]
 ) -> None:
     """Expanded dk from the seed d||z."""
-    method = MLKEM_METHOD[group["parameterSet"]]
-    require_ke(backend, method)
+    method = _method(backend, group)
     ek, dk = _call_or_skip(backend.testing.mlkem_keygen, method, _unhex(test, "seed"))
     assert (ek.hex(), dk.hex()) == (test["ek"], test["dk"])
 
@@ -119,8 +121,7 @@ def test_mlkem_decaps_expanded_dk(
     backend: Backend, group: dict[str, Any], test: dict[str, Any]
 ) -> None:
     """Decapsulation with an expanded dk; bad dk / ct lengths rejected."""
-    method = MLKEM_METHOD[group["parameterSet"]]
-    require_ke(backend, method)
+    method = _method(backend, group)
     dk, ct = _unhex(test, "dk"), _unhex(test, "c")
     flags = set(test["flags"])
     if test["result"] == "valid":
@@ -132,7 +133,7 @@ def test_mlkem_decaps_expanded_dk(
         expected = InvalidKeyExchangeData  # FIPS 203 §7.3 ciphertext type check
     elif "IncorrectDecapsulationKeyLength" in flags:
         expected = InvalidLength
-    else:  # InvalidDecapsulationKey: the H(ek) hash check of a local key, a bad argument
+    else:  # InvalidDecapsulationKey: H(ek) check of a local key, a bad argument
         expected = ValueError
     try:
         backend.testing.mlkem_decaps(method, dk, ct)
