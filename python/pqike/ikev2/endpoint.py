@@ -180,6 +180,7 @@ class IkeEndpoint:
 
     def handle_timer(self, now: float) -> None:
         """Run every SA's due timers; forget SAs whose linger time ended."""
+        # LIMITATION: get_timer/handle_timer scan every SA (O(n)); a heap would scale
         for sa in list(self.sas.values()):
             timer = sa.get_timer()
             if timer is not None and now >= timer:
@@ -267,6 +268,7 @@ class IkeEndpoint:
             if _is_new_init(header):
                 sa = self._new_responder(data, header, local, remote, now)
             if sa is None:
+                # LIMITATION: no INVALID_IKE_SPI notification (RFC 7296 §2.21.4 MAY)
                 _log.debug(
                     "no IKE SA for SPIs %s:%s", header.spi_i.hex(), header.spi_r.hex()
                 )

@@ -106,6 +106,9 @@ class Cached:
 class Manager:
     """Per-SA message bookkeeping; see the module docstring."""
 
+    # LIMITATION: window size 1 both ways; SET_WINDOW_SIZE is neither sent nor
+    # honoured (RFC 7296 §2.3), and retransmission back-off has no jitter.
+
     rng: Callable[[int], bytes]
     fragment_size: int = 1280
     retransmit_timeout: float = 4.0

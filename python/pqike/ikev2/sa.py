@@ -69,6 +69,7 @@ Addr = tuple[str, int]
 
 _log = logging.getLogger(__name__)
 
+# LIMITATION: the two timeouts below are constants, not config fields.
 DEAD_LINGER = 30.0
 """Seconds a failed SA keeps answering retransmissions with its cached response."""
 HALF_OPEN_TIMEOUT = 60.0

@@ -140,6 +140,10 @@ def _child_payloads(
 class ChildCreate(Task):
     """Negotiates and installs one Child SA (the connection's first child)."""
 
+    # LIMITATION: only the first child of a connection, inside IKE_AUTH; further
+    # children need CREATE_CHILD_SA (issue #4). ESP ciphers are the backend's
+    # AEADs (AES-GCM-16, ChaCha20-Poly1305); INTEG keys are derived but unused.
+
     exchange = ExchangeType.IKE_AUTH
 
     def __init__(self, sa: IkeSa, child_cfg: ChildConfig | None = None) -> None:

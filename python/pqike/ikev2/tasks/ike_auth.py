@@ -71,6 +71,9 @@ def _id_matches(got: IdPayload, want: Identity) -> bool:
 class IkeAuth(Task):
     """Authenticates both peers with the connection's PSK."""
 
+    # LIMITATION: PSK only (no certificates, RFC 7427 signatures or EAP), and the
+    # peer's ID must equal the configured remote_id exactly (no wildcards).
+
     exchange = ExchangeType.IKE_AUTH
 
     def __init__(self, sa: IkeSa) -> None:
