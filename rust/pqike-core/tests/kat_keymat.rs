@@ -206,6 +206,126 @@ struct Counts {
     child_keys: usize,
     ike_opened: usize,
     esp_opened: usize,
+    int_auths: usize,
+    auths: usize,
+}
+
+/// (type, body) of every payload of a chain that starts with type `first` at `data[0]`.
+fn payload_bodies(first: u8, data: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    let (mut ty, mut off) = (first, 0);
+    while ty != 0 && off + 4 <= data.len() {
+        let len = usize::from(u16::from_be_bytes([data[off + 2], data[off + 3]]));
+        out.push((ty, &data[off + 4..off + len]));
+        ty = data[off];
+        off += len;
+    }
+    out
+}
+
+/// The body of the first payload of type `ty`.
+fn body_of(payloads: &[(u8, &[u8])], ty: u8) -> Vec<u8> {
+    payloads
+        .iter()
+        .find(|(t, _)| *t == ty)
+        .map(|(_, b)| b.to_vec())
+        .unwrap()
+}
+
+/// The IntAuth chunks (RFC 9242 §3.3.2) of the request or response with message ID `mid`
+/// on `sa`: A = IKE header and SK header with lengths as if sent unfragmented and without
+/// IV, padding and ICV; P = the reassembled inner payloads. Also returns the plaintext.
+fn int_auth_chunks(
+    dgs: &[(Datagram, bool)],
+    sa: &Sa,
+    mid: u32,
+    response: bool,
+) -> (Vec<u8>, Vec<u8>, u8) {
+    let mut fragments: Vec<(u16, Vec<u8>, Vec<u8>, u8)> = Vec::new();
+    for (dg, port_4500) in dgs {
+        let Some(raw) = ike_of(dg, *port_4500) else {
+            continue;
+        };
+        let m = parse_ike(raw);
+        if (m.spi_i, m.spi_r) != (sa.spi_i, sa.spi_r)
+            || m.is_response != response
+            || raw[20..24] != mid.to_be_bytes()
+        {
+            continue;
+        }
+        let (ty, off, _) = m.encrypted.unwrap();
+        let number = if ty == SKF {
+            u16::from_be_bytes([raw[off + 4], raw[off + 5]])
+        } else {
+            1
+        };
+        if fragments.iter().any(|f| f.0 == number) {
+            continue; // a retransmission
+        }
+        let (first, pt) = open(std::slice::from_ref(sa), &m).unwrap();
+        fragments.push((number, raw[..off].to_vec(), pt, first));
+    }
+    fragments.sort_by_key(|f| f.0);
+    let p: Vec<u8> = fragments.iter().flat_map(|f| f.2.clone()).collect();
+    let (mut a, first) = (fragments[0].1.clone(), fragments[0].3);
+    let total = a.len() + 4 + p.len();
+    if a.len() == 28 {
+        a[16] = SK;
+    }
+    a[24..28].copy_from_slice(&u32::try_from(total).unwrap().to_be_bytes());
+    a.extend_from_slice(&[first, 0]);
+    a.extend_from_slice(&u16::try_from(4 + p.len()).unwrap().to_be_bytes());
+    (a, p, first)
+}
+
+/// Recomputes the logged IntAuth_i1/IntAuth_r1 from the IKE_INTERMEDIATE messages (keys
+/// SK_p*(0)) and both AUTH payloads of IKE_AUTH (keys SK_p*(1), with IntAuth).
+fn check_int_auth_and_psk_auth(
+    file: &str,
+    dgs: &[(Datagram, bool)],
+    sas: &[Sa],
+    logged: &[Vec<u8>],
+    psk: &[u8],
+) {
+    let (km0, km1) = (&sas[0], &sas[1]);
+    let (a_i, p_i, _) = int_auth_chunks(dgs, km0, 1, false);
+    let (a_r, p_r, _) = int_auth_chunks(dgs, km0, 1, true);
+    let int_auth_i = km0.keymat.int_auth(true, &[], &a_i, &p_i);
+    let int_auth_r = km0.keymat.int_auth(false, &[], &a_r, &p_r);
+    assert_eq!(
+        logged,
+        [
+            int_auth_i.as_bytes().to_vec(),
+            int_auth_r.as_bytes().to_vec()
+        ],
+        "{file}: IntAuth"
+    );
+    // IKE_AUTH is message ID 2 here.
+    let int_auth = [
+        int_auth_i.as_bytes(),
+        int_auth_r.as_bytes(),
+        &2u32.to_be_bytes(),
+    ]
+    .concat();
+    let (msg1, msg2) = (&dgs[0].0.bytes, &dgs[1].0.bytes);
+    let ni = body_of(&payload_bodies(msg1[16], &msg1[28..]), 40);
+    let nr = body_of(&payload_bodies(msg2[16], &msg2[28..]), 40);
+    for (response, id_type) in [(false, 35u8), (true, 36)] {
+        let (_, p, first) = int_auth_chunks(dgs, km1, 2, response);
+        let payloads = payload_bodies(first, &p);
+        let (id_body, auth) = (body_of(&payloads, id_type), body_of(&payloads, 39));
+        assert_eq!(auth[0], 2, "{file}: AUTH method shared key");
+        let (real, peer_nonce) = if response { (msg2, &ni) } else { (msg1, &nr) };
+        let want = km1
+            .keymat
+            .psk_auth(!response, psk, real, peer_nonce, &id_body, &int_auth);
+        assert_eq!(
+            &auth[4..],
+            want.as_bytes(),
+            "{file}: AUTH of the {}",
+            if response { "responder" } else { "initiator" }
+        );
+    }
 }
 
 fn transcript(file: &str) -> Counts {
@@ -235,6 +355,7 @@ fn transcript(file: &str) -> Counts {
     let mut child_keys: Vec<Vec<u8>> = Vec::new();
     // The IKE SA whose SK_d keys the next Child SA / IKE rekey.
     let mut current: Option<usize> = None;
+    let mut int_auths: Vec<Vec<u8>> = Vec::new();
 
     for stage in d["stages"].as_array().unwrap() {
         let name = stage["stage"].as_str().unwrap();
@@ -359,11 +480,19 @@ fn transcript(file: &str) -> Counts {
                     child_keys.push(value);
                     counts.child_keys += 1;
                 }
-                l if l.starts_with("IntAuth") => {}
+                l if l.starts_with("IntAuth") => {
+                    int_auths.push(value);
+                    counts.int_auths += 1;
+                }
                 other => panic!("{file}: unexpected secret {other}"),
             }
         }
     }
+
+    // IntAuth (RFC 9242) and both AUTH payloads (RFC 7296 §2.15) of the initial exchanges.
+    let psk = d["config"]["psk"].as_str().unwrap().as_bytes();
+    check_int_auth_and_psk_auth(file, &dgs, &sas, &int_auths, psk);
+    counts.auths = 2;
 
     // Every encrypted IKE message opens with the keys of its SA; ESP with a child key.
     let mut esp_rx: HashMap<u32, EspSa> = HashMap::new();
@@ -420,13 +549,15 @@ fn transcript(file: &str) -> Counts {
 
 /// Both transcripts have the same shape: 2 SKEYSEEDs in the initial stage and one per IKE
 /// rekey, 5 SK_* keys (AEAD: no SK_a*) each, 3 Child SAs with 2 keys; 73 datagrams of which
-/// 2 are IKE_SA_INIT in the clear, 35 encrypted IKE messages and 36 ESP packets.
+/// 2 are IKE_SA_INIT in the clear, 35 encrypted IKE messages and 36 ESP packets; one
+/// IKE_INTERMEDIATE round (two IntAuth values) and two PSK AUTH payloads.
 fn check_transcript(file: &str) {
     let c = transcript(file);
     assert_eq!(c.skeyseeds, 4);
     assert_eq!(c.sk_keys, 4 * 5);
     assert_eq!(c.child_keys, 3 * 2);
     assert_eq!((c.ike_opened, c.esp_opened), (35, 36));
+    assert_eq!((c.int_auths, c.auths), (2, 2));
 }
 
 #[test]
