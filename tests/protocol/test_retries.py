@@ -135,3 +135,35 @@ def test_initiator_rejects_responder_auth_and_tells_it(backend: Backend) -> None
     assert r.of(IkeDeleted)
     assert i.ep.ike_sas() == []
     assert r.ep.ike_sas() == []
+
+
+def test_cookie_then_invalid_ke_keeps_the_cookie(backend: Backend) -> None:
+    i, r = initiator_and_responder(
+        backend,
+        ike="aes256gcm16-prfsha384-ecp256-x25519-ke1_mlkem768",
+        responder_ike="aes256gcm16-prfsha384-x25519-ke1_mlkem768",
+        cookie_threshold=0,
+    )
+    channel = Channel()
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r, channel=channel)
+    assert i.of(IkeEstablished)
+    inits = [
+        decode_message(d) for s, d in channel.log if s == "i" and d[:4] != bytes(4)
+    ]
+    firsts = [m.payloads[0] for m in inits]
+    assert len(inits) == 3  # plain, with cookie, with cookie and the named KE
+    assert all(
+        isinstance(p, NotifyPayload) and p.notify_type == NotifyType.COOKIE
+        for p in firsts[1:]
+    )
+    assert inits[2].find(KePayload).method == 31  # type: ignore[union-attr]
+
+
+def test_zero_initiator_spi_is_dropped(backend: Backend) -> None:
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    data = bytes(8) + i.ep.datagrams_to_send(0.0)[0][0][8:]
+    r.ep.receive_datagram(data, ("192.0.2.2", 500), ("192.0.2.1", 500), 0.0)
+    assert r.ep.datagrams_to_send(0.0) == []
+    assert r.ep.ike_sas() == []

@@ -373,4 +373,5 @@ def _is_new_init(header: IkeHeader) -> bool:
         and not header.is_response
         and header.message_id == 0
         and not any(header.spi_r)
+        and any(header.spi_i)  # RFC 7296 §3.1: the initiator's SPI is never zero
     )
