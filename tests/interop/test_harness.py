@@ -270,3 +270,32 @@ def test_check_host_names_missing_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(InteropUnavailableError, match="not root"):
         check_host()
+
+
+BUILD_SCRIPT = """\
+import sys
+sys.path.insert(0, sys.argv[1])
+import peer
+try:
+    peer.ensure_tree()
+except peer.InteropUnavailableError as exc:
+    print("UNAVAILABLE", exc)
+"""
+
+
+def test_unreachable_mirror_is_reported_as_unavailable(
+    netns: Netns, tmp_path: Path
+) -> None:
+    """A build in a namespace with no route anywhere: nothing leaves it."""
+    if shutil.which("mmdebstrap") is None:
+        pytest.skip("mmdebstrap is not installed")
+    here = str(Path(__file__).resolve().parent)
+    env = dict(os.environ, PQIKE_INTEROP_ROOT=str(tmp_path / "cache"))
+    done = subprocess.run(
+        netns.argv(netns.left, [sys.executable, "-c", BUILD_SCRIPT, here]),
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "UNAVAILABLE mmdebstrap cannot reach the Debian mirror" in done.stdout
+    assert "Temporary failure resolving" in done.stdout
+    assert not (tmp_path / "cache" / "strongswan-trixie").exists()
