@@ -320,6 +320,11 @@ pub fn aead_open(
     Ok(out)
 }
 
+/// The 4-octet salt of an AEAD key (RFC 5282 §7.1, RFC 4106 §8.1, RFC 7634 §3); it is
+/// key material, so it is zeroized on drop.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub(crate) struct Salt(pub(crate) [u8; SALT_LEN]);
+
 /// The AES key of an AES-CBC IKE cipher, with its size.
 #[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 struct CbcKey {
@@ -331,7 +336,7 @@ struct CbcKey {
 enum Protection {
     Aead {
         aead: Aead,
-        salt: [u8; SALT_LEN],
+        salt: Salt,
     },
     Cbc {
         key: CbcKey,
@@ -393,7 +398,10 @@ impl IkeCipher {
                 key_bits,
                 integ_id,
                 icv_len: aead.tag_len(),
-                protection: Protection::Aead { aead, salt: s },
+                protection: Protection::Aead {
+                    aead,
+                    salt: Salt(s),
+                },
             })
         } else {
             let integ = Integ::from_id(integ_id)?;
@@ -488,7 +496,7 @@ impl IkeCipher {
         let (iv_part, ct) = head.split_at_mut(iv.len());
         match &self.protection {
             Protection::Aead { aead, salt } => {
-                aead.seal_in_place(&nonce(salt, iv_part)?, aad, ct, icv)?;
+                aead.seal_in_place(&nonce(&salt.0, iv_part)?, aad, ct, icv)?;
             }
             Protection::Cbc {
                 key,
@@ -522,7 +530,7 @@ impl IkeCipher {
         let mut pt = ct.to_vec();
         match &self.protection {
             Protection::Aead { aead, salt } => {
-                aead.open_in_place(&nonce(salt, iv)?, aad, &mut pt, icv)?;
+                aead.open_in_place(&nonce(&salt.0, iv)?, aad, &mut pt, icv)?;
             }
             Protection::Cbc {
                 key,

@@ -17,7 +17,7 @@
 
 use core::fmt;
 
-use crate::aead::{Aead, AEAD_IV_LEN, NONCE_LEN, SALT_LEN};
+use crate::aead::{Aead, Salt, AEAD_IV_LEN, NONCE_LEN, SALT_LEN};
 use crate::error::{Error, TRANSFORM_TYPE_ENCR};
 
 /// Length of the ESP header (SPI and sequence number).
@@ -154,7 +154,7 @@ impl ReplayWindow {
 pub struct EspSa {
     spi: u32,
     aead: Aead,
-    salt: [u8; SALT_LEN],
+    salt: Salt,
     esn: bool,
     /// The sequence number the next seal uses; meaningless once `exhausted`.
     next_seq: u64,
@@ -217,7 +217,7 @@ impl EspSa {
         Ok(Self {
             spi,
             aead,
-            salt,
+            salt: Salt(salt),
             esn,
             next_seq: initial_seq,
             exhausted: false,
@@ -324,7 +324,7 @@ impl EspSa {
         body[n + pad] = pad as u8;
         body[n + pad + 1] = next_header;
         let mut nonce = [0u8; NONCE_LEN];
-        nonce[..SALT_LEN].copy_from_slice(&self.salt);
+        nonce[..SALT_LEN].copy_from_slice(&self.salt.0);
         nonce[SALT_LEN..].copy_from_slice(&seq.to_be_bytes());
         let mut aad = [0u8; 12];
         let aad_len = self.aad(seq, &mut aad);
@@ -417,7 +417,7 @@ impl EspSa {
         };
         self.window.check(seq)?;
         let mut nonce = [0u8; NONCE_LEN];
-        nonce[..SALT_LEN].copy_from_slice(&self.salt);
+        nonce[..SALT_LEN].copy_from_slice(&self.salt.0);
         nonce[SALT_LEN..].copy_from_slice(iv);
         let mut aad = [0u8; 12];
         let aad_len = self.aad(seq, &mut aad);
