@@ -730,4 +730,64 @@ mod tests {
             b"hello"
         );
     }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    #[test]
+    fn aes_cbc_rfc3602_cases_1_and_2_and_encrypt_then_mac() {
+        for (key, iv, pt, ct) in [
+            (
+                "06a9214036b8a15b512e03d534120006",
+                "3dafba429d9eb430b422da802c9fac41",
+                b"Single block msg".to_vec(),
+                "e353779c1079aeb82708942dbe77181a",
+            ),
+            (
+                "c286696d887c9aa0611bbb3e2025a45a",
+                "562e17996d093d28ddb3ba695a2e6f58",
+                (0u8..32).collect(),
+                "d296cd94c2cccf8a3a863028b5e1dc0a7586602d253cfff91b8266bea6d61ab1",
+            ),
+        ] {
+            let mut k = CbcKey {
+                key: [0u8; 32],
+                len: 16,
+            };
+            k.key[..16].copy_from_slice(&unhex(key));
+            let mut buf = pt.clone();
+            cbc_encrypt(&k, &unhex(iv), &mut buf).expect("encrypt");
+            assert_eq!(buf, unhex(ct));
+            cbc_decrypt(&k, &unhex(iv), &mut buf).expect("decrypt");
+            assert_eq!(buf, pt);
+        }
+        // Through IkeCipher: the ICV is HMAC-SHA2-256-128 over aad | iv | ciphertext.
+        let integ_key = [0x33u8; 32];
+        let c = IkeCipher::new(
+            12,
+            128,
+            12,
+            &unhex("c286696d887c9aa0611bbb3e2025a45a"),
+            &integ_key,
+        )
+        .expect("cbc");
+        let iv = unhex("562e17996d093d28ddb3ba695a2e6f58");
+        // 30 octets + 1 padding octet + the Pad Length octet fill two blocks.
+        let sealed = c
+            .seal(b"hdr", &iv, &(0u8..30).collect::<Vec<u8>>())
+            .expect("seal");
+        assert_eq!(sealed.len(), 16 + 32 + 16);
+        let mac = Integ::HmacSha256_128
+            .compute_parts(&integ_key, &[b"hdr", &sealed[..48]])
+            .expect("mac");
+        assert_eq!(&sealed[48..], mac.as_bytes());
+        assert_eq!(
+            c.open(b"hdr", &sealed).expect("open"),
+            (0u8..30).collect::<Vec<u8>>()
+        );
+    }
 }
