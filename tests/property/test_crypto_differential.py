@@ -13,7 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pqike.crypto import Backend, suites
-from pqike.errors import InvalidKeyExchangeData, SequenceExhausted
+from pqike.errors import (
+    AuthenticationError,
+    DecodeError,
+    InvalidKeyExchangeData,
+    PqIkeError,
+    ReplayError,
+    SequenceExhausted,
+)
 
 PRFS = st.sampled_from([2, 5, 6, 7])
 SLOW = settings(
@@ -333,3 +340,59 @@ def test_x25519_hook_equal(
         except InvalidKeyExchangeData as exc:
             results.append(type(exc))
     assert results[0] == results[1]
+
+
+def _outcome(call: Any) -> object:
+    """The result of ``call()``, or the pqike error class it raised."""
+    try:
+        return call()
+    except PqIkeError as exc:
+        return type(exc)
+
+
+@SLOW
+@given(
+    method=st.sampled_from([19, 20, 21, 31, 32, 36, 37]),
+    data=st.binary(max_size=1600),
+    fixed_length=st.booleans(),
+)
+def test_random_peer_data_same_verdict(
+    pair: tuple[Backend, Backend], method: int, data: bytes, fixed_length: bool
+) -> None:
+    """Random KE data from the peer: both backends accept or both reject it the same
+    way (a responder object, so ML-KEM runs the ek checks)."""
+    if fixed_length:
+        n = suites.ke_method(method).initiator_length
+        data = (data * (n // max(len(data), 1) + 1))[:n] if data else bytes(n)
+    verdicts = []
+    for backend in pair:
+        kx = backend.key_exchange(method)
+        verdicts.append(_outcome(lambda kx=kx: kx.set_peer_public(data)))
+    assert verdicts[0] == verdicts[1]
+
+
+@FAST
+@given(packet=st.binary(max_size=120), spi_prefix=st.booleans())
+def test_random_esp_packets_same_error(
+    pair: tuple[Backend, Backend], packet: bytes, spi_prefix: bool
+) -> None:
+    """Random bytes to EspSa.open: the same pqike error class on both backends."""
+    if spi_prefix:
+        packet = (5).to_bytes(4, "big") + packet
+    outcomes = [
+        _outcome(lambda b=b: b.esp_sa(5, 20, bytes(36)).open(packet)) for b in pair
+    ]
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] in (DecodeError, ReplayError, AuthenticationError)
+
+
+@FAST
+@given(suite=st.sampled_from(SK_SUITES), body=st.binary(max_size=120))
+def test_random_sk_bodies_rejected(
+    pair: tuple[Backend, Backend], suite: tuple[int, int, int], body: bytes
+) -> None:
+    """Random SK bodies never open; both backends say AuthenticationError."""
+    encr, bits, integ, key, ikey = _suite_keys(suite, 1)
+    for backend in pair:
+        cipher = backend.ike_cipher(encr, bits, integ, key, ikey)
+        assert _outcome(lambda c=cipher: c.open(b"aad", body)) is AuthenticationError
