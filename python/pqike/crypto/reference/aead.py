@@ -11,14 +11,14 @@ import hmac
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from pqike.crypto import suites
 from pqike.errors import AuthenticationError, InvalidLength, UnsupportedTransform
 
 from .prf import integ_mac
 
-__all__ = ["ReferenceIkeCipher", "aead_open", "aead_seal"]
+__all__ = ["KeyedAead", "ReferenceIkeCipher", "aead_open", "aead_seal"]
 
 _GCM = frozenset({18, 19, 20})
 _CHACHA = 28
@@ -45,6 +45,67 @@ def _check_nonce(nonce: bytes) -> None:
         raise InvalidLength(f"AEAD nonce is 12 octets, got {len(nonce)}")
 
 
+class KeyedAead:
+    """One AEAD key, with the pyca object built once (AES-GCM-16, ChaCha20-Poly1305).
+
+    AES-GCM with an 8- or 12-octet ICV goes through the GCM mode object, the only pyca
+    API that accepts truncated tags.
+    """
+
+    __slots__ = ("_encr_id", "_icv", "_key", "_whole")
+
+    def __init__(self, encr_id: int, key: bytes) -> None:
+        """Check the raw key (no salt) and build the cipher.
+
+        Raises:
+            InvalidLength: key of the wrong length.
+            UnsupportedTransform: ``encr_id`` is not an AEAD.
+        """
+        _check_raw_key(encr_id, key)
+        self._encr_id = encr_id
+        self._key = key
+        self._icv = suites.encr_icv_length(encr_id)
+        self._whole: AESGCM | ChaCha20Poly1305 | None = None
+        if encr_id == _CHACHA:
+            self._whole = ChaCha20Poly1305(key)
+        elif encr_id == 20:
+            self._whole = AESGCM(key)
+
+    def __repr__(self) -> str:
+        return f"KeyedAead(encr_id={self._encr_id})"
+
+    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        """Return ``ciphertext | tag`` for a 12-octet nonce."""
+        _check_nonce(nonce)
+        if self._whole is not None:
+            return self._whole.encrypt(nonce, plaintext, aad)
+        enc = Cipher(algorithms.AES(self._key), modes.GCM(nonce)).encryptor()
+        enc.authenticate_additional_data(aad)
+        ct = enc.update(plaintext) + enc.finalize()
+        return ct + enc.tag[: self._icv]
+
+    def open(self, nonce: bytes, aad: bytes, ct_and_tag: bytes) -> bytes:
+        """Verify and decrypt ``ciphertext | tag``.
+
+        Raises:
+            AuthenticationError: bad tag or input shorter than the tag.
+            InvalidLength: nonce not 12 octets.
+        """
+        _check_nonce(nonce)
+        if len(ct_and_tag) < self._icv:
+            raise AuthenticationError
+        try:
+            if self._whole is not None:
+                return self._whole.decrypt(nonce, ct_and_tag, aad)
+            ct, tag = ct_and_tag[: -self._icv], ct_and_tag[-self._icv :]
+            mode = modes.GCM(nonce, tag, min_tag_length=self._icv)
+            dec = Cipher(algorithms.AES(self._key), mode).decryptor()
+            dec.authenticate_additional_data(aad)
+            return dec.update(ct) + dec.finalize()
+        except InvalidTag:
+            raise AuthenticationError from None
+
+
 def aead_seal(
     encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
 ) -> bytes:
@@ -54,14 +115,7 @@ def aead_seal(
         InvalidLength: key or nonce of the wrong length.
         UnsupportedTransform: ``encr_id`` is not an AEAD.
     """
-    _check_raw_key(encr_id, key)
-    _check_nonce(nonce)
-    if encr_id == _CHACHA:
-        return ChaCha20Poly1305(key).encrypt(nonce, plaintext, aad)
-    enc = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
-    enc.authenticate_additional_data(aad)
-    ct = enc.update(plaintext) + enc.finalize()
-    return ct + enc.tag[: suites.encr_icv_length(encr_id)]
+    return KeyedAead(encr_id, key).seal(nonce, aad, plaintext)
 
 
 def aead_open(
@@ -74,28 +128,14 @@ def aead_open(
         InvalidLength: key or nonce of the wrong length.
         UnsupportedTransform: ``encr_id`` is not an AEAD.
     """
-    _check_raw_key(encr_id, key)
-    _check_nonce(nonce)
-    icv = suites.encr_icv_length(encr_id)
-    if len(ct_and_tag) < icv:
-        raise AuthenticationError
-    ct, tag = ct_and_tag[:-icv], ct_and_tag[-icv:]
-    try:
-        if encr_id == _CHACHA:
-            return ChaCha20Poly1305(key).decrypt(nonce, ct_and_tag, aad)
-        dec = Cipher(
-            algorithms.AES(key), modes.GCM(nonce, tag, min_tag_length=icv)
-        ).decryptor()
-        dec.authenticate_additional_data(aad)
-        return dec.update(ct) + dec.finalize()
-    except InvalidTag:
-        raise AuthenticationError from None
+    return KeyedAead(encr_id, key).open(nonce, aad, ct_and_tag)
 
 
 class ReferenceIkeCipher:
     """SK payload protection for one direction (see ``pqike.crypto.aead.IkeCipher``)."""
 
     __slots__ = (
+        "_aead",
         "_block",
         "_encr_id",
         "_icv",
@@ -147,8 +187,10 @@ class ReferenceIkeCipher:
         self._integ_key = integ_key
         self._iv = suites.encr_iv_length(encr_id)
         self._block = suites.encr_block_length(encr_id)
+        self._aead: KeyedAead | None = None
         if aead:
             self._key, self._salt = encr_key[:-4], encr_key[-4:]
+            self._aead = KeyedAead(encr_id, self._key)
             self._icv = suites.encr_icv_length(encr_id)
         else:
             self._key, self._salt = encr_key, b""
@@ -197,12 +239,12 @@ class ReferenceIkeCipher:
             raise InvalidLength(f"SK IV is {self._iv} octets, got {len(iv)}")
         pad = self._padded_length(len(plaintext)) - len(plaintext) - 1
         data = plaintext + bytes(pad) + bytes((pad,))
-        if self._encr_id == _CBC:
-            enc = Cipher(algorithms.AES(self._key), modes.CBC(iv)).encryptor()
-            ct = enc.update(data) + enc.finalize()
-            icv = integ_mac(self._integ_id, self._integ_key, aad + iv + ct)
-            return iv + ct + icv
-        return iv + aead_seal(self._encr_id, self._key, self._salt + iv, aad, data)
+        if self._aead is not None:
+            return iv + self._aead.seal(self._salt + iv, aad, data)
+        enc = Cipher(algorithms.AES(self._key), modes.CBC(iv)).encryptor()
+        ct = enc.update(data) + enc.finalize()
+        icv = integ_mac(self._integ_id, self._integ_key, aad + iv + ct)
+        return iv + ct + icv
 
     def open(self, aad: bytes, body: bytes) -> bytes:
         """Verify and decrypt ``iv | ciphertext | icv``; return the inner payloads.
@@ -213,15 +255,15 @@ class ReferenceIkeCipher:
         if len(body) < self._iv + self._block + self._icv:
             raise AuthenticationError
         iv, rest = body[: self._iv], body[self._iv :]
-        if self._encr_id == _CBC:
+        if self._aead is not None:
+            data = self._aead.open(self._salt + iv, aad, rest)
+        else:
             ct, icv = rest[: -self._icv], rest[-self._icv :]
             want = integ_mac(self._integ_id, self._integ_key, aad + iv + ct)
             if not hmac.compare_digest(want, icv) or len(ct) % self._block:
                 raise AuthenticationError
             dec = Cipher(algorithms.AES(self._key), modes.CBC(iv)).decryptor()
             data = dec.update(ct) + dec.finalize()
-        else:
-            data = aead_open(self._encr_id, self._key, self._salt + iv, aad, rest)
         pad = data[-1]
         if pad + 1 > len(data):
             raise AuthenticationError

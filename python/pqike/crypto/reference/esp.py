@@ -22,7 +22,7 @@ from pqike.errors import (
     UnsupportedTransform,
 )
 
-from .aead import aead_open, aead_seal
+from .aead import KeyedAead
 
 __all__ = ["ReferenceEspSa"]
 
@@ -37,11 +37,11 @@ class ReferenceEspSa:
     """One direction of an ESP SA (see ``pqike.crypto.esp.EspSa``)."""
 
     __slots__ = (
+        "_aead",
         "_bitmap",
         "_encr_id",
         "_esn",
         "_exhausted",
-        "_key",
         "_next_seq",
         "_salt",
         "_spi",
@@ -87,7 +87,8 @@ class ReferenceEspSa:
         self._spi = spi
         self._spi_bytes = struct.pack(">I", spi)
         self._encr_id = encr_id
-        self._key, self._salt = key[:-4], key[-4:]
+        self._aead = KeyedAead(encr_id, key[:-4])
+        self._salt = key[-4:]
         self._esn = esn
         self._window = replay_window
         self._next_seq = initial_seq
@@ -147,9 +148,7 @@ class ReferenceEspSa:
         pad = -(len(payload) + 2) % 4
         data = payload + bytes(range(1, pad + 1)) + bytes((pad, next_header))
         iv = struct.pack(">Q", seq)
-        body = aead_seal(
-            self._encr_id, self._key, self._salt + iv, self._aad(seq), data
-        )
+        body = self._aead.seal(self._salt + iv, self._aad(seq), data)
         return self._spi_bytes + struct.pack(">I", seq & 0xFFFFFFFF) + iv + body
 
     def seal_batch(self, payloads: list[bytes], next_header: int) -> list[bytes]:
@@ -222,13 +221,7 @@ class ReferenceEspSa:
         # RFC 4303 §3.4.3: duplicate / left-of-window check before the ICV ...
         self._check_replay(seq)
         iv = packet[_HEADER : _HEADER + _IV]
-        data = aead_open(
-            self._encr_id,
-            self._key,
-            self._salt + iv,
-            self._aad(seq),
-            packet[_HEADER + _IV :],
-        )
+        data = self._aead.open(self._salt + iv, self._aad(seq), packet[_HEADER + _IV :])
         # ... and the window advances only once the packet authenticated.
         self._mark(seq)
         pad, next_header = data[-2], data[-1]
