@@ -655,6 +655,44 @@ mod tests {
     }
 
     #[test]
+    fn window_matches_a_naive_model() {
+        // xorshift64 so that the test needs no RNG crate and is reproducible.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for size in [32u32, 64, 65, 200, 1024, 4096] {
+            let mut w = ReplayWindow::new(size, 0);
+            let mut seen = std::collections::HashSet::new();
+            let mut top = 0u64;
+            for _ in 0..20_000 {
+                let r = next();
+                // Mostly near the top, sometimes far behind or far ahead.
+                let seq = match r % 10 {
+                    0 => top + 1 + (r >> 8) % (4 * u64::from(size)),
+                    1 => top.saturating_sub((r >> 8) % (4 * u64::from(size))),
+                    _ => (top + 3).saturating_sub((r >> 8) % (u64::from(size) + 8)),
+                };
+                let model_ok = seq != 0
+                    && (seq > top || (top - seq < u64::from(size) && !seen.contains(&seq)));
+                assert_eq!(
+                    w.check(seq).is_ok(),
+                    model_ok,
+                    "size {size} seq {seq} top {top}"
+                );
+                if model_ok {
+                    w.update(seq);
+                    seen.insert(seq);
+                    top = top.max(seq);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn infer_esn_cases() {
         let w = ReplayWindow::new(64, (5u64 << 32) | 1000);
         assert_eq!(w.infer_esn(999), Some((5 << 32) | 999));
