@@ -524,19 +524,26 @@ fn transcript(file: &str) -> Counts {
         // The first packet of an SPI binds the child key that opens it; later packets of
         // that SPI go through the same receiver (so its replay window is exercised too).
         let opened = match esp_rx.get_mut(&spi) {
-            Some(rx) => rx.open(&dg.bytes).is_ok(),
-            None => match child_keys.iter().find_map(|k| {
+            Some(rx) => rx.open(&dg.bytes).ok(),
+            None => child_keys.iter().find_map(|k| {
                 let mut sa = EspSa::new(spi, 20, k, false, 64, 1).unwrap();
-                sa.open(&dg.bytes).ok().map(|_| sa)
-            }) {
-                Some(sa) => esp_rx.insert(spi, sa).is_none(),
-                None => false,
-            },
+                let opened = sa.open(&dg.bytes).ok()?;
+                esp_rx.insert(spi, sa);
+                Some(opened)
+            }),
         };
+        let (inner, next_header) = opened.unwrap_or_else(|| {
+            panic!(
+                "{file}: ESP packet for {spi:#x} from {} must open",
+                if dg.from_a { "A" } else { "B" }
+            )
+        });
+        // Tunnel mode: an IPv4 packet between the traffic selectors 10.78.1.1 and 10.78.2.1.
+        assert_eq!(next_header, 4, "{file}: tunnel mode carries IPv4");
+        assert_eq!(inner[0] >> 4, 4);
+        let addrs = [&inner[12..16], &inner[16..20]];
         assert!(
-            opened,
-            "{file}: ESP packet for {spi:#x} from {} must open",
-            if dg.from_a { "A" } else { "B" }
+            addrs == [[10, 78, 1, 1], [10, 78, 2, 1]] || addrs == [[10, 78, 2, 1], [10, 78, 1, 1]]
         );
         counts.esp_opened += 1;
     }
