@@ -65,6 +65,7 @@ _AEAD: Final = frozenset({18, 19, 20, 28})
 _FIXED_KEY: Final = frozenset({28})
 
 # PRF id -> (hashlib name, key length = output length)
+# LIMITATION: HMAC PRFs only; AES-XCBC (4) and AES-CMAC (8) are not implemented.
 _PRF: Final[dict[int, tuple[str, int]]] = {
     2: ("sha1", 20),  # PRF_HMAC_SHA1
     5: ("sha256", 32),  # PRF_HMAC_SHA2_256

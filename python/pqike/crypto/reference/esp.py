@@ -26,6 +26,7 @@ from .aead import KeyedAead
 
 __all__ = ["ReferenceEspSa"]
 
+# LIMITATION: ESP with AES-GCM-16 and ChaCha20-Poly1305 only (as the Rust core).
 _ESP_ENCR = frozenset({20, 28})
 _HEADER = 8  # SPI | Seq
 _IV = 8

@@ -50,6 +50,8 @@ _ORDERS: Final[dict[int, int]] = {
 }
 _MLKEM_K: Final[dict[int, int]] = {35: 2, 36: 3, 37: 4}
 MLKEM_METHODS: Final = frozenset(_MLKEM_K)
+# LIMITATION: pyca/cryptography 50 has no ML-KEM-512, no encapsulation with a given m
+# and no expanded decapsulation keys; those calls raise UnsupportedTransform.
 _PYCA_MLKEM: Final[
     dict[int, type[mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey]]
 ] = {
