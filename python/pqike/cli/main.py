@@ -3,7 +3,7 @@
 
 Each subcommand lives in its own module of this package with two functions:
 ``register(subparsers)`` adds its parser (and sets ``func``), and ``run(args)``
-returns the exit status. To add a command (``bench`` is planned), write
+returns the exit status. To add a command, write
 ``pqike/cli/<name>.py`` with those two functions and list its name in
 :data:`COMMANDS`; nothing else changes.
 
@@ -22,8 +22,8 @@ from pqike import __version__
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS: tuple[str, ...] = ("demo", "respond", "initiate", "decode")
-"""Subcommand modules of ``pqike.cli``, in help order. ``bench`` goes here."""
+COMMANDS: tuple[str, ...] = ("demo", "respond", "initiate", "decode", "bench")
+"""Subcommand modules of ``pqike.cli``, in help order."""
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 

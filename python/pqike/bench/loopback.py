@@ -1,0 +1,400 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A responder on UDP 127.0.0.1 under concurrent initiators in other processes.
+
+The orchestrator (:func:`run_loopback`) starts one responder process (an
+``IkeEndpoint`` on ``UdpTransport``, ephemeral ports) and ``processes`` initiator
+processes that share ``concurrency`` initiators between them. Each initiator has its
+own UDP ports and keeps one handshake in flight: it builds a fresh ``IkeEndpoint``,
+initiates, waits for its Child SA, and starts the next one, until the process has
+done its share of ``count`` handshakes or ``duration`` seconds have passed.
+
+The responder keeps every SA it established (nobody deletes them), so its resident
+memory growth over the run divided by the SAs it holds is the memory per IKE SA with
+one Child SA. Its CPU time (``time.process_time``) over the run divided by the
+handshakes it completed is the CPU cost per handshake on the responder side.
+
+Every process is started here and stopped here, by its own handle, with timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing.connection import Connection
+from typing import Any
+
+from pqike.bench.stats import percentile, rss_bytes
+from pqike.bench.suites import CONN_NAME, configs
+
+__all__ = ["LoopbackResult", "run_loopback"]
+
+HOST = "127.0.0.1"
+_HANDSHAKE_TIMEOUT = 10.0
+_START_TIMEOUT = 30.0
+
+
+@dataclass
+class LoopbackResult:
+    """One responder run at one concurrency."""
+
+    suite: str
+    backend: str
+    concurrency: int
+    processes: int
+    handshakes: int = 0
+    """Child SAs the initiators saw established."""
+    failed: int = 0
+    """Handshakes that failed or timed out."""
+    seconds: float = 0.0
+    """Wall time from the first initiation to the last Child SA."""
+    latencies: list[float] = field(default_factory=list, repr=False)
+    responder: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.handshakes / self.seconds if self.seconds > 0 else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        lat = sorted(self.latencies)
+        established = self.responder.get("children", 0)
+        live = self.responder.get("live_sas", 0)
+        return {
+            "suite": self.suite,
+            "backend": self.backend,
+            "concurrency": self.concurrency,
+            "processes": self.processes,
+            "handshakes": self.handshakes,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 4),
+            "rate": round(self.rate, 2),
+            "p50_ms": round(percentile(lat, 0.5) * 1000, 3),
+            "p99_ms": round(percentile(lat, 0.99) * 1000, 3),
+            "responder_children": established,
+            "responder_cpu_s": round(self.responder.get("cpu", 0.0), 4),
+            "responder_cpu_ms_per_handshake": round(
+                1000 * self.responder.get("cpu", 0.0) / established, 4
+            )
+            if established
+            else None,
+            "responder_live_sas": live,
+            "responder_rss_bytes_per_sa": round(self.responder.get("rss", 0) / live, 1)
+            if live
+            else None,
+        }
+
+
+# -- responder process ---------------------------------------------------------------
+
+
+class _Counter:
+    """Counts the responder's events without keeping them."""
+
+    def __init__(self) -> None:
+        self.children = 0
+        self.failed = 0
+
+    def __call__(self, event: object) -> None:
+        kind = type(event).__name__
+        if kind == "ChildEstablished":
+            self.children += 1
+        elif kind == "ConnectionFailed":
+            self.failed += 1
+
+
+def _responder_main(conn: Connection, suite: str, backend_name: str) -> None:
+    try:
+        asyncio.run(_serve(conn, suite, backend_name))
+    except Exception as exc:  # reported to the orchestrator, which raises it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
+    from pqike.cli.common import free_udp_ports
+    from pqike.crypto import get_backend
+    from pqike.ikev2.endpoint import IkeEndpoint
+    from pqike.transport.udp import UdpTransport, bind_addresses
+
+    ports = free_udp_ports(2, HOST)
+    _, config = configs(suite, host=HOST, responder_ports=(ports[0], ports[1]))
+    endpoint = IkeEndpoint(config, get_backend(backend_name), os.urandom)
+    counter = _Counter()
+    transport = UdpTransport(endpoint, bind_addresses(config), on_event=counter)
+    await transport.start()
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    base: dict[str, float] = {}
+
+    def on_control() -> None:
+        command = conn.recv()
+        if command == "begin":
+            gc.collect()
+            base.update(
+                cpu=time.process_time(), rss=rss_bytes(), live=len(endpoint.sas)
+            )
+            counter.children = counter.failed = 0
+            conn.send(("begun", None))
+        elif command == "end":
+            cpu = time.process_time() - base["cpu"]
+            gc.collect()
+            stats = {
+                "cpu": cpu,
+                "children": counter.children,
+                "failed": counter.failed,
+                "live_sas": len(endpoint.ike_sas()) - int(base["live"]),
+                "rss": rss_bytes() - int(base["rss"]),
+                "received": transport.received,
+                "sent": transport.sent,
+            }
+            conn.send(("stats", stats))
+        elif not done.done():
+            done.set_result(None)
+
+    loop.add_reader(conn.fileno(), on_control)
+    conn.send(("ready", tuple(ports)))
+    try:
+        await done
+    finally:
+        loop.remove_reader(conn.fileno())
+        await transport.close()
+
+
+# -- initiator processes -------------------------------------------------------------
+
+
+@dataclass
+class _Budget:
+    """Handshakes one initiator process may still start, and until when."""
+
+    left: int
+    deadline: float
+
+    def take(self) -> bool:
+        if self.left <= 0 or time.monotonic() >= self.deadline:
+            return False
+        self.left -= 1
+        return True
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one initiator process is asked to do."""
+
+    suite: str
+    backend: str
+    target: tuple[int, int]
+    """The responder's (IKE, NAT-T) ports on HOST."""
+    slots: int
+    """Concurrent initiators in this process."""
+    count: int
+    duration: float
+
+
+def _initiator_main(conn: Connection, job: _Job) -> None:
+    try:
+        conn.send(("done", asyncio.run(_initiate(conn, job))))
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
+    initiators = [
+        _Initiator(job.suite, job.backend, job.target) for _ in range(job.slots)
+    ]
+    try:
+        for initiator in initiators:
+            await initiator.start()
+        conn.send(("ready", None))
+        conn.recv()  # "go": every process starts at once
+        budget = _Budget(job.count, time.monotonic() + job.duration)
+        result: dict[str, Any] = {
+            "latencies": [],
+            "failed": 0,
+            "first": None,
+            "last": None,
+        }
+        await asyncio.gather(*(i.run(budget, result) for i in initiators))
+        return result
+    finally:
+        for initiator in initiators:
+            await initiator.transport.close()
+
+
+class _Initiator:
+    """One initiator: its own ports, one handshake at a time, a fresh endpoint each
+    time (a real client holds one SA, not every SA this process set up so far)."""
+
+    def __init__(self, suite: str, backend_name: str, target: tuple[int, int]) -> None:
+        from pqike.cli.common import free_udp_ports
+        from pqike.crypto import get_backend
+        from pqike.ikev2.endpoint import IkeEndpoint
+        from pqike.transport.udp import UdpTransport, bind_addresses
+
+        self.backend = get_backend(backend_name)
+        ports = free_udp_ports(2, HOST)
+        self.config, _ = configs(
+            suite,
+            host=HOST,
+            responder_ports=target,
+            initiator_ports=(ports[0], ports[1]),
+        )
+        self.endpoint_class = IkeEndpoint
+        self.waiter: asyncio.Future[bool] | None = None
+        endpoint = IkeEndpoint(self.config, self.backend, os.urandom)
+        self.transport = UdpTransport(
+            endpoint, bind_addresses(self.config), on_event=self._on_event
+        )
+
+    async def start(self) -> None:
+        await self.transport.start()
+
+    def _on_event(self, event: object) -> None:
+        kind = type(event).__name__
+        if self.waiter is not None and not self.waiter.done() and kind in _FINAL:
+            self.waiter.set_result(kind == "ChildEstablished")
+
+    async def run(self, budget: _Budget, result: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        while budget.take():
+            endpoint = self.endpoint_class(self.config, self.backend, os.urandom)
+            self.transport.endpoint = endpoint
+            self.waiter = waiter = loop.create_future()
+            started = time.monotonic()
+            result["first"] = min(result["first"] or started, started)
+            self.transport.run(partial(_initiate_one, endpoint))
+            try:
+                ok = await asyncio.wait_for(waiter, _HANDSHAKE_TIMEOUT)
+            except TimeoutError:
+                ok = False
+            finished = time.monotonic()
+            if ok:
+                result["latencies"].append(finished - started)
+                result["last"] = max(result["last"] or finished, finished)
+            else:
+                result["failed"] += 1
+
+
+def _initiate_one(endpoint: Any, now: float) -> None:
+    endpoint.initiate(CONN_NAME, now)
+
+
+_FINAL = frozenset({"ChildEstablished", "ConnectionFailed", "IkeDeleted"})
+
+
+# -- orchestrator --------------------------------------------------------------------
+
+
+def _expect(conn: Connection, what: str, timeout: float) -> Any:
+    if not conn.poll(timeout):
+        raise TimeoutError(f"no {what!r} from a benchmark process in {timeout:.0f} s")
+    kind, value = conn.recv()
+    if kind == "error":
+        raise RuntimeError(f"benchmark process failed: {value}")
+    if kind != what:
+        raise RuntimeError(f"benchmark process sent {kind!r}, expected {what!r}")
+    return value
+
+
+def _share(total: int, parts: int) -> list[int]:
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+def run_loopback(
+    suite: str,
+    backend: str,
+    concurrency: int,
+    count: int,
+    duration: float,
+    processes: int = 1,
+    progress: Callable[[float], None] | None = None,
+) -> LoopbackResult:
+    """Run one responder under ``concurrency`` initiators spread over
+    ``processes`` processes; at most ``count`` handshakes or ``duration`` s.
+
+    Raises:
+        RuntimeError: a benchmark process failed or stopped answering.
+        TimeoutError: a benchmark process did not start or finish in time.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    processes = max(1, min(processes, concurrency))
+    result = LoopbackResult(suite, backend, concurrency, processes)
+    r_conn, r_child = ctx.Pipe()
+    responder = ctx.Process(
+        target=_responder_main, args=(r_child, suite, backend), daemon=True
+    )
+    responder.start()
+    workers: list[tuple[Any, Connection]] = []
+    try:
+        target = _expect(r_conn, "ready", _START_TIMEOUT)
+        r_conn.send("begin")
+        _expect(r_conn, "begun", _START_TIMEOUT)
+        counts = _share(max(count, concurrency), processes)
+        for slots, share in zip(_share(concurrency, processes), counts, strict=True):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(
+                target=_initiator_main,
+                args=(
+                    child,
+                    _Job(suite, backend, tuple(target), slots, share, duration),
+                ),
+                daemon=True,
+            )
+            proc.start()
+            workers.append((proc, parent))
+        for _, conn in workers:
+            _expect(conn, "ready", _START_TIMEOUT)
+        for _, conn in workers:
+            conn.send("go")
+        _collect(result, workers, duration, progress)
+        r_conn.send("end")
+        result.responder = _expect(r_conn, "stats", _START_TIMEOUT)
+        r_conn.send("stop")
+        responder.join(_START_TIMEOUT)
+    finally:
+        for proc, _ in workers:
+            _stop(proc)
+        _stop(responder)
+    return result
+
+
+def _collect(
+    result: LoopbackResult,
+    workers: list[tuple[Any, Connection]],
+    duration: float,
+    progress: Callable[[float], None] | None,
+) -> None:
+    deadline = time.monotonic() + duration + _START_TIMEOUT + _HANDSHAKE_TIMEOUT
+    first, last = [], []
+    pending = list(workers)
+    while pending:
+        _, conn = pending[0]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("initiator processes did not finish in time")
+        if not conn.poll(min(left, 0.25)):
+            if progress is not None:
+                progress(time.monotonic())
+            continue
+        value = _expect(conn, "done", 0)
+        pending.pop(0)
+        result.latencies += value["latencies"]
+        result.failed += value["failed"]
+        if value["first"] is not None and value["last"] is not None:
+            first.append(value["first"])
+            last.append(value["last"])
+    result.handshakes = len(result.latencies)
+    if first:
+        result.seconds = max(last) - min(first)
+
+
+def _stop(proc: Any) -> None:
+    """Stop one process we started (by its handle), waiting a little."""
+    proc.join(2.0)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(2.0)

@@ -1,0 +1,233 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Presenting benchmark results: text tables, a stderr progress bar, the plot."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+__all__ = [
+    "PlotUnavailableError",
+    "ProgressBar",
+    "check_plot_available",
+    "format_tables",
+    "plot",
+]
+
+
+class ProgressBar:
+    """``[#####-----] 3/12  x25519 rust loopback x4  42%`` on stderr, plain text.
+
+    On a terminal the line is redrawn in place (at most 10 times a second); into a
+    file or pipe each step gets one line when it starts.
+    """
+
+    def __init__(self, steps: int, stream: TextIO | None = None, width: int = 24):
+        self.steps = max(steps, 1)
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.step = 0
+        self.label = ""
+        self.tty = self.stream.isatty()
+        self._drawn = 0.0
+
+    def __call__(self, label: str, fraction: float) -> None:
+        if label != self.label:
+            if self.label:
+                self.step += 1
+            self.label = label
+            if not self.tty and label != "done":
+                print(self._line(0.0), file=self.stream, flush=True)
+        if self.tty and (time.monotonic() - self._drawn > 0.1 or fraction >= 1.0):
+            self._drawn = time.monotonic()
+            end = "\n" if label == "done" else ""
+            print("\r" + self._line(fraction).ljust(79), end=end, file=self.stream)
+            self.stream.flush()
+
+    def _line(self, fraction: float) -> str:
+        if self.label == "done":
+            return f"[{'#' * self.width}] {self.steps}/{self.steps}  done"
+        done = min(self.step + max(0.0, min(fraction, 1.0)), self.steps) / self.steps
+        filled = int(done * self.width)
+        bar = "#" * filled + "-" * (self.width - filled)
+        pct = f"  {fraction:4.0%}" if self.tty else ""
+        return f"[{bar}] {self.step + 1}/{self.steps}  {self.label}{pct}"
+
+
+def _table(headers: Sequence[str], rows: list[list[str]]) -> list[str]:
+    """Columns padded to width: the first two left-aligned, numbers right."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    head = line(headers)
+    return [head, "-" * len(head), *(line(r) for r in rows)]
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _rust_ratio(report: dict[str, Any], row: dict[str, Any], where: str) -> str:
+    """rust/reference on the rust row; blank on the others."""
+    if row["backend"] != "rust":
+        return ""
+    value = report["ratios"]["rust_vs_reference"].get(f"{row['suite']} {where}")
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def format_tables(report: dict[str, Any]) -> str:
+    """Every result table as text (only the parts that were measured)."""
+    out: list[str] = []
+    meta = report["meta"]
+    out.append(
+        f"pqike {meta['pqike']} bench, Python {meta['python']}, {meta['cpus']} CPUs, "
+        f"load {meta['loadavg_at_start']} at start; ESP {meta['esp']}; rates are "
+        "noisy on a shared machine"
+    )
+    if report["inprocess"]:
+        out += ["", "In-process handshakes (both ends, datagrams in memory)"]
+        rows = [
+            [
+                r["suite"],
+                r["backend"],
+                _num(r["handshakes"]["count"]),
+                _num(r["handshakes"]["rate"]),
+                _num(r["handshakes"]["p50_ms"], 3),
+                _num(r["crypto_only"]["rate"]),
+                f"{r['crypto_share']:.0%}",
+                _rust_ratio(report, r, "inprocess"),
+            ]
+            for r in report["inprocess"]
+        ]
+        out += _table(
+            [
+                "suite",
+                "backend",
+                "n",
+                "hs/s",
+                "p50 ms",
+                "crypto-only/s",
+                "pqike/crypto",
+                "rust/ref",
+            ],
+            rows,
+        )
+    if report["memory"]:
+        out += ["", "Memory per IKE SA + 1 Child SA (in-process responder)"]
+        rows = [
+            [
+                r["suite"],
+                r["backend"],
+                _num(r["sas"]),
+                _num(r["python_bytes_per_sa"] / 1024, 1),
+                _num(r["rss_bytes_per_sa"] / 1024, 1),
+            ]
+            for r in report["memory"]
+        ]
+        out += _table(["suite", "backend", "SAs", "Python KiB/SA", "RSS KiB/SA"], rows)
+    if report["loopback"]:
+        out += ["", "UDP loopback responder (initiators in other processes)"]
+        rows = [
+            [
+                r["suite"],
+                r["backend"],
+                str(r["concurrency"]),
+                f"{r['handshakes']}/{r['handshakes'] + r['failed']}",
+                _num(r["rate"]),
+                _num(r["p50_ms"], 2),
+                _num(r["p99_ms"], 2),
+                _num(r["responder_cpu_ms_per_handshake"], 3),
+                _num((r["responder_rss_bytes_per_sa"] or 0) / 1024, 1)
+                if r["responder_rss_bytes_per_sa"] is not None
+                else "-",
+                _rust_ratio(report, r, f"loopback x{r['concurrency']}"),
+            ]
+            for r in report["loopback"]
+        ]
+        out += _table(
+            [
+                "suite",
+                "backend",
+                "conc",
+                "ok",
+                "hs/s",
+                "p50 ms",
+                "p99 ms",
+                "CPU ms/hs",
+                "RSS KiB/SA",
+                "rust/ref",
+            ],
+            rows,
+        )
+    return "\n".join(out)
+
+
+class PlotUnavailableError(RuntimeError):
+    """matplotlib is not installed."""
+
+
+_NO_MATPLOTLIB = "--plot needs matplotlib; install it with: pip install matplotlib"
+
+
+def check_plot_available() -> None:
+    """Fail before measuring, not after, when ``--plot`` cannot work.
+
+    Raises:
+        PlotUnavailableError: matplotlib is missing.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise PlotUnavailableError(_NO_MATPLOTLIB)
+
+
+def plot(report: dict[str, Any], path: str) -> None:
+    """Loopback handshake rate against concurrent initiators, one line per
+    suite and backend, saved as PNG.
+
+    Raises:
+        PlotUnavailableError: matplotlib is missing (``pip install matplotlib``).
+        ValueError: there are no loopback results to plot.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise PlotUnavailableError(f"{_NO_MATPLOTLIB} ({exc})") from None
+    lines: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for row in report["loopback"]:
+        key = (row["suite"], row["backend"])
+        lines.setdefault(key, []).append((row["concurrency"], row["rate"]))
+    if not lines:
+        raise ValueError("--plot needs loopback results (not skipped by --parts)")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for (suite, backend), points in lines.items():
+        points.sort()
+        style = "-" if backend == "rust" else "--"
+        ax.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            style,
+            marker="o",
+            label=f"{suite} ({backend})",
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("concurrent initiators")
+    ax.set_ylabel("handshakes per second (responder on 127.0.0.1)")
+    ax.set_title(f"pqike {report['meta']['pqike']} loopback handshake rate")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Small measurement helpers: timing samples, percentiles, process memory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Timing", "percentile", "rss_bytes"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of already sorted values, nearest rank."""
+    if not sorted_values:
+        return float("nan")
+    rank = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[rank]
+
+
+@dataclass
+class Timing:
+    """Durations of repeated operations, in seconds."""
+
+    samples: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float) -> None:
+        self.samples.append(seconds)
+
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    @property
+    def total(self) -> float:
+        return sum(self.samples)
+
+    @property
+    def rate(self) -> float:
+        """Operations per second of busy time."""
+        return self.count / self.total if self.total > 0 else float("nan")
+
+    def quantile(self, q: float) -> float:
+        return percentile(sorted(self.samples), q)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "seconds": round(self.total, 6),
+            "rate": round(self.rate, 2),
+            "p50_ms": round(self.quantile(0.5) * 1000, 4),
+            "p99_ms": round(self.quantile(0.99) * 1000, 4),
+        }
+
+
+def rss_bytes() -> int:
+    """This process's resident set size now (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except OSError:
+        return 0
