@@ -345,7 +345,8 @@ def test_random_mutations_of_a_handshake_never_raise(backend: Backend) -> None:
 @pytest.mark.parametrize(
     ("exchange", "notify"),
     [
-        (ExchangeType.CREATE_CHILD_SA, NotifyType.NO_ADDITIONAL_SAS),
+        (ExchangeType.CREATE_CHILD_SA, NotifyType.INVALID_SYNTAX),  # no SA payload
+        (ExchangeType.IKE_FOLLOWUP_KE, NotifyType.STATE_NOT_FOUND),  # nothing pending
         (ExchangeType.IKE_INTERMEDIATE, NotifyType.INVALID_SYNTAX),  # after IKE_AUTH
     ],
 )

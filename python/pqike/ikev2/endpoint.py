@@ -39,6 +39,7 @@ from pqike.ikev2.constants import (
 from pqike.ikev2.events import ChildId, EspReceived, Event, SaHandle
 from pqike.ikev2.sa import Addr, IkeSa, SaContext, SaState
 from pqike.ikev2.tasks.child_create import ChildSa
+from pqike.ikev2.tasks.child_rekey import ChildRekey
 from pqike.ikev2.tasks.informational import DeleteChild, DeleteIke, Liveness
 
 __all__ = ["IkeEndpoint"]
@@ -75,6 +76,7 @@ class IkeEndpoint:
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, Addr, Addr]] = []
         self._cookie_secret = rng(32)
+        self._reserved_esp: set[int] = set()
         self._ctx = SaContext(
             self._alloc_esp_spi,
             config.natt_port,
@@ -82,8 +84,8 @@ class IkeEndpoint:
             self._events,
             self._child_added,
             self._child_removed,
+            self._reserved_esp.discard,
         )
-        self._reserved_esp: set[int] = set()
 
     # -- identifiers ---------------------------------------------------------------
 
@@ -215,6 +217,21 @@ class IkeEndpoint:
         """Delete one Child SA with an INFORMATIONAL exchange."""
         ike = self._sa(sa)
         ike.queue_task(DeleteChild(ike, child), now)
+
+    def rekey_child(self, sa: SaHandle, child: ChildId, now: float = 0.0) -> None:
+        """Rekey a Child SA with CREATE_CHILD_SA (+ IKE_FOLLOWUP_KE per ADDKE).
+
+        Emits ChildEstablished for the new SA and ChildRekeyed(sa, old, new); the old
+        Child SA is then deleted with an INFORMATIONAL exchange.
+
+        Raises:
+            LocalProtocolError: unknown IKE SA or Child SA.
+        """
+        ike = self._sa(sa)
+        old = ike.children.get(child)
+        if old is None:
+            raise LocalProtocolError(f"no Child SA {child} on IKE SA {sa}")
+        ike.queue_task(ChildRekey(ike, old), now)
 
     def send_liveness(self, sa: SaHandle, now: float = 0.0) -> None:
         """Send an empty INFORMATIONAL (RFC 7296 §2.4 liveness check)."""

@@ -52,6 +52,7 @@ from pqike.ikev2.manager import Encoded, Manager, Opened, ip_overhead
 from pqike.ikev2.suite import notify_name as _notify_name
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
 from pqike.ikev2.tasks.child_create import ChildCreate, ChildSa
+from pqike.ikev2.tasks.child_rekey import ChildRekey, StateNotFound
 from pqike.ikev2.tasks.ike_auth import IkeAuth
 from pqike.ikev2.tasks.ike_init import IkeInit
 from pqike.ikev2.tasks.ike_multi_ke import IkeMultiKe
@@ -118,6 +119,16 @@ def _auth_tasks(sa: IkeSa) -> list[Task] | None:
     return [IkeAuth(sa), ChildCreate(sa)] if ok else None
 
 
+def _create_child_tasks(sa: IkeSa) -> list[Task] | None:
+    return [ChildRekey(sa)] if sa.state is SaState.ESTABLISHED else None
+
+
+def _followup_tasks(sa: IkeSa) -> list[Task] | None:
+    if sa.state is not SaState.ESTABLISHED:
+        return None
+    return [sa.pending_rekey] if sa.pending_rekey is not None else [StateNotFound(sa)]
+
+
 def _informational_tasks(sa: IkeSa) -> list[Task] | None:
     return [Informational(sa)] if sa.keymat is not None else None
 
@@ -127,15 +138,14 @@ _RESPONDER_TASKS: dict[int, Callable[[IkeSa], list[Task] | None]] = {
     ExchangeType.IKE_INTERMEDIATE: _intermediate_tasks,
     ExchangeType.IKE_AUTH: _auth_tasks,
     ExchangeType.INFORMATIONAL: _informational_tasks,
+    ExchangeType.CREATE_CHILD_SA: _create_child_tasks,
+    ExchangeType.IKE_FOLLOWUP_KE: _followup_tasks,
 }
 """Which tasks answer which request."""
 
-_REFUSED: dict[int, int] = {
-    # LIMITATION: no CREATE_CHILD_SA (rekeying, more Child SAs) yet.
-    # TODO(#4): child_create / ike_rekey tasks with IKE_FOLLOWUP_KE rounds.
-    ExchangeType.CREATE_CHILD_SA: NotifyType.NO_ADDITIONAL_SAS,
-}
-"""Requests refused with an error notify (RFC 7296 §1.3: NO_ADDITIONAL_SAS)."""
+_REFUSED: dict[int, int] = {}
+"""Requests refused outright with an error notify (none at present; IKE SA rekeys
+are refused by ``ChildRekey`` with NO_ADDITIONAL_SAS)."""
 
 
 @dataclass
@@ -149,6 +159,8 @@ class SaContext:
     """Shared event queue of the endpoint; None = the SA keeps its own."""
     child_added: Callable[[IkeSa, ChildSa], None] | None = None
     child_removed: Callable[[ChildSa], None] | None = None
+    release_esp_spi: Callable[[int], None] = lambda spi: None
+    """Give back an allocated inbound SPI that was never installed."""
 
 
 class IkeSa:
@@ -217,6 +229,8 @@ class IkeSa:
         self.auth_done = False
         self.children: dict[ChildId, ChildSa] = {}
         self.multi_ke = IkeMultiKe(self)
+        self.pending_rekey: ChildRekey | None = None
+        """Responder: the CREATE_CHILD_SA waiting for its IKE_FOLLOWUP_KE rounds."""
         self.queue: list[Task] = []
         self.active: list[Task] = []
         self._events: deque[Event] = ctx.events if ctx.events is not None else deque()

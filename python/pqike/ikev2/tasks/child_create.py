@@ -145,6 +145,8 @@ class ChildCreate(Task):
     # AEADs (AES-GCM-16, ChaCha20-Poly1305); INTEG keys are derived but unused.
 
     exchange = ExchangeType.IKE_AUTH
+    with_ke = False
+    """Types 4 and 6..12 in the proposals (CREATE_CHILD_SA only, SPEC §2.2)."""
 
     def __init__(self, sa: IkeSa, child_cfg: ChildConfig | None = None) -> None:
         super().__init__(sa)
@@ -158,6 +160,14 @@ class ChildCreate(Task):
         self.transport = False
         self.failure: tuple[int, str] | None = None
         self.done = self.cfg is None
+        self.install_now = True
+        """False while IKE_FOLLOWUP_KE rounds still have to run (child_rekey)."""
+        self.secrets: list[bytes] = []
+        """SK(0), SK(1).. of the exchange(s) for KEYMAT; empty = no PFS."""
+
+    def nonces(self) -> tuple[bytes, bytes]:
+        """(Ni, Nr) for KEYMAT: the IKE_SA_INIT ones for the IKE_AUTH child."""
+        return self.sa.ni, self.sa.nr
 
     def pending_exchange(self) -> ExchangeType | None:
         return None if self.done else self.exchange
@@ -170,7 +180,7 @@ class ChildCreate(Task):
                 ProtocolId.ESP,
                 number=n + 1,
                 spi=spi,
-                with_ke=False,
+                with_ke=self.with_ke,
                 supports=self.sa.backend.supports,
             )
             for n, s in enumerate(self.cfg.esp_proposals)
@@ -195,27 +205,36 @@ class ChildCreate(Task):
 
     def _process_i(self, msg: Received) -> TaskStatus:
         self.done = True
+        if self._accept_response(msg):
+            assert self.chosen is not None
+            self._install(int.from_bytes(self.chosen.spi, "big"))
+        return TaskStatus.DONE
+
+    def _accept_response(self, msg: Received) -> bool:
+        """Check SAr and the narrowed TS against what we proposed."""
         sa_p, tsi, tsr = _child_payloads(msg)
         errors = error_notifies(msg.payloads)
         if errors or sa_p is None or tsi is None or tsr is None:
             code = errors[0].notify_type if errors else _N.INVALID_SYNTAX
             self._child_failed(f"Child SA refused ({notify_name(code)})")
-            return TaskStatus.DONE
+            return False
         chosen = (
             validate_choice(
-                proposal_to_offer(sa_p.proposals[0]), self.offers, ignore_ke=True
+                proposal_to_offer(sa_p.proposals[0]),
+                self.offers,
+                ignore_ke=not self.with_ke,
             )
             if len(sa_p.proposals) == 1
             else None
         )
         if chosen is None or len(chosen.spi) != 4:
             self._child_failed("responder's ESP proposal is not one we offered")
-            return TaskStatus.DONE
+            return False
         if not (
             _within(tsi.selectors, self.ts_i) and _within(tsr.selectors, self.ts_r)
         ):
             self._child_failed("responder's traffic selectors exceed ours")
-            return TaskStatus.DONE
+            return False
         self.chosen = chosen
         self.ts_i, self.ts_r = _ranges(tsi.selectors), _ranges(tsr.selectors)
         self.transport = (
@@ -223,8 +242,7 @@ class ChildCreate(Task):
             and self.cfg.mode == "transport"
             and notify(msg.payloads, _N.USE_TRANSPORT_MODE) is not None
         )
-        self._install(int.from_bytes(chosen.spi, "big"))
-        return TaskStatus.DONE
+        return True
 
     def _child_failed(self, reason: str) -> None:
         self.sa.log.info(
@@ -244,7 +262,7 @@ class ChildCreate(Task):
         self.spi_in = self.sa.ctx.alloc_esp_spi()
         offers = [proposal_to_offer(p) for p in sa_p.proposals]
         local = self._local_offers(struct.pack(">I", self.spi_in))
-        chosen = select(offers, local, ignore_ke=True)
+        chosen = select(offers, local, ignore_ke=not self.with_ke)
         if chosen is None or len(chosen.spi) != 4:
             self.failure = (_N.NO_PROPOSAL_CHOSEN, "no acceptable ESP proposal")
             return TaskStatus.DONE
@@ -282,13 +300,18 @@ class ChildCreate(Task):
             TsiPayload(self.ts_i),
             TsrPayload(self.ts_r),
         ]
-        self._install(int.from_bytes(self.chosen.spi, "big"))
+        if self.install_now:
+            self._install(int.from_bytes(self.chosen.spi, "big"))
         return TaskStatus.DONE
 
     # -- both ------------------------------------------------------------------
 
-    def _install(self, spi_out: int) -> None:
-        """Derive KEYMAT = prf+(SK_d, Ni | Nr) and create both EspSa objects."""
+    def _install(self, spi_out: int) -> ChildSa:
+        """Create both EspSa objects from KEYMAT (RFC 7296 §2.17, RFC 9370 §2.2.4).
+
+        KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, SK(0) | Ni | Nr | SK(1)..) with
+        the secrets of a CREATE_CHILD_SA and its IKE_FOLLOWUP_KE exchanges.
+        """
         sa, chosen, cfg = self.sa, self.chosen, self.cfg
         assert sa.keymat is not None
         assert chosen is not None
@@ -297,7 +320,10 @@ class ChildCreate(Task):
         integ = chosen.id_of(INTEG)
         encr_len = encr_key_length(encr_id, bits)
         integ_len = integ_key_length(integ)
-        keymat = sa.keymat.child_keymat(2 * (encr_len + integ_len), sa.ni, sa.nr)
+        ni, nr = self.nonces()
+        keymat = sa.keymat.child_keymat(
+            2 * (encr_len + integ_len), ni, nr, list(self.secrets)
+        )
         encr_i, _integ_i, encr_r, _integ_r = split_keymat(keymat, encr_len, integ_len)
         out_key, in_key = (encr_i, encr_r) if sa.is_initiator else (encr_r, encr_i)
         esn = chosen.id_of(ESN) == 1
@@ -348,3 +374,4 @@ class ChildCreate(Task):
                 cfg.name,
             )
         )
+        return child

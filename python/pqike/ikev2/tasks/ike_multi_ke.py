@@ -17,6 +17,10 @@ Theory of operation:
   cached one under the old keys.
 * IntAuth covers rounds 1..n: the SA extends IntAuth_i/IntAuth_r with every
   IKE_INTERMEDIATE message, using the keys that protected it (``IkeSa``).
+* IKE_FOLLOWUP_KE mode (``exchange=IKE_FOLLOWUP_KE``, after CREATE_CHILD_SA): each
+  request quotes the responder's last ADDITIONAL_KEY_EXCHANGE data, each response but
+  the last carries new data; a mismatch is STATE_NOT_FOUND (RFC 9370 §2.2.4). The
+  secrets go to ``on_secret`` (the new SA's KEYMAT) instead of updating SK_*.
 * ML-KEM recipient tests (draft-ietf-ipsecme-ikev2-mlkem §2.2): a bad ek makes the
   responder answer INVALID_SYNTAX; a bad ciphertext makes the initiator fail the SA
   without sending anything more.
@@ -24,6 +28,8 @@ Theory of operation:
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,7 +37,7 @@ from pqike.errors import (
     InvalidKeyExchangeData,
     RemoteProtocolError,
 )
-from pqike.ikev2.codec.payloads import KePayload
+from pqike.ikev2.codec.payloads import KePayload, NotifyPayload
 from pqike.ikev2.constants import ExchangeType, NotifyType
 from pqike.ikev2.negotiation import ADDKE_TYPES, Selected
 from pqike.ikev2.suite import ke_name
@@ -40,6 +46,7 @@ from pqike.ikev2.tasks.common import (
     error_notifies,
     find_all,
     initiator_ke,
+    notify,
     responder_ke,
 )
 
@@ -48,6 +55,8 @@ if TYPE_CHECKING:
     from pqike.ikev2.sa import IkeSa
 
 __all__ = ["IkeMultiKe", "Round"]
+
+_ADDKE = NotifyType.ADDITIONAL_KEY_EXCHANGE
 
 
 @dataclass
@@ -61,17 +70,32 @@ class Round:
 
 
 class IkeMultiKe(Task):
-    """Drives the IKE_INTERMEDIATE rounds (IKE_FOLLOWUP_KE for rekeys, issue #4)."""
+    """Drives IKE_INTERMEDIATE rounds, or CREATE_CHILD_SA's IKE_FOLLOWUP_KE rounds."""
 
     exchange = ExchangeType.IKE_INTERMEDIATE
 
-    def __init__(self, sa: IkeSa, exchange: ExchangeType | None = None) -> None:
+    def __init__(
+        self,
+        sa: IkeSa,
+        exchange: ExchangeType | None = None,
+        on_secret: Callable[[bytes], None] | None = None,
+    ) -> None:
         super().__init__(sa)
         if exchange is not None:
             self.exchange = exchange
         self.rounds: list[Round] = []
         self.kx: KeyExchange | None = None
         self._pending_secret: bytes | None = None
+        self._on_secret = on_secret
+        """None: RFC 9370 §2.2.2 update of the IKE SA keys; else the secret's sink
+        (CREATE_CHILD_SA: SK(1)..SK(n) of the new SA's KEYMAT, §2.2.4)."""
+        self.link = b""
+        """IKE_FOLLOWUP_KE: the ADDITIONAL_KEY_EXCHANGE data to quote next."""
+
+    @property
+    def followup(self) -> bool:
+        """True for IKE_FOLLOWUP_KE rounds (they carry the link notify)."""
+        return self.exchange == ExchangeType.IKE_FOLLOWUP_KE
 
     def plan(self, suite: Selected) -> None:
         """Fix the rounds from the negotiated proposal (ADDKE1..7, NONE left out)."""
@@ -103,6 +127,8 @@ class IkeMultiKe(Task):
         assert rnd is not None
         self.kx = initiator_ke(self.sa, rnd.method)
         draft.payloads.append(KePayload(rnd.method, self.kx.public_key()))
+        if self.followup:  # RFC 9370 §2.2.4: quote the responder's link data
+            draft.payloads.append(NotifyPayload(_ADDKE, self.link))
         self.sa.log.debug("%s: sending KEi", self._progress(rnd))
         return TaskStatus.NEED_MORE
 
@@ -115,6 +141,9 @@ class IkeMultiKe(Task):
             code = errors[0].notify_type
             raise RemoteProtocolError(f"{self._progress(rnd)} refused ({code})", code)
         ke = self._single_ke(msg, rnd)
+        if self.followup:
+            link = notify(msg.payloads, _ADDKE)
+            self.link = link.data if link is not None else b""
         try:
             self.kx.set_peer_public(ke.data)
         except InvalidKeyExchangeData as exc:
@@ -135,9 +164,13 @@ class IkeMultiKe(Task):
 
     def _update(self, rnd: Round, shared_secret: bytes) -> None:
         """RFC 9370 §2.2.2: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)."""
+        rnd.done = rnd.derived = True
+        if self._on_secret is not None:
+            self._on_secret(shared_secret)
+            self.sa.log.debug("%s: done", self._progress(rnd))
+            return
         assert self.sa.keymat is not None
         self.sa.keymat = self.sa.keymat.update_after_ke(shared_secret)
-        rnd.done = rnd.derived = True
         self.sa.intermediate_rounds += 1
         self.sa.log.debug("%s: keys updated", self._progress(rnd))
 
@@ -151,6 +184,8 @@ class IkeMultiKe(Task):
                     "KE payload after the last ADDKE round", NotifyType.INVALID_SYNTAX
                 )
             return TaskStatus.DONE  # RFC 9242 allows IKE_INTERMEDIATE without KE
+        if self.followup:
+            self._check_link(msg)
         ke = self._single_ke(msg, rnd)
         what = self._progress(rnd)
         self.kx = kx = responder_ke(self.sa, rnd.method, ke.data, what)
@@ -162,7 +197,22 @@ class IkeMultiKe(Task):
         if self._pending_secret is None or self.kx is None:
             return TaskStatus.DONE
         draft.payloads.append(KePayload(self.kx.method, self.kx.public_key()))
+        if self.followup and self._current() is not None:
+            self.link = self.sa.rng(4)  # opaque to the initiator (RFC 9370 §2.2.4)
+            draft.payloads.append(NotifyPayload(_ADDKE, self.link))
         return TaskStatus.NEED_MORE
+
+    def _check_link(self, msg: Received) -> None:
+        """RFC 9370 §2.2.4: unknown or missing link data -> STATE_NOT_FOUND."""
+        link = notify(msg.payloads, _ADDKE)
+        if (
+            link is None
+            or not self.link
+            or not hmac.compare_digest(link.data, self.link)
+        ):
+            raise RemoteProtocolError(
+                "IKE_FOLLOWUP_KE with unknown link data", NotifyType.STATE_NOT_FOUND
+            )
 
     def sent(self, draft: Draft) -> None:
         """Responder: derive round n's keys once its response is encoded."""

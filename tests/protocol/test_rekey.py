@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Child SA rekeying with CREATE_CHILD_SA and RFC 9370 IKE_FOLLOWUP_KE rounds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from pqike.crypto import Backend
+from pqike.ikev2.codec.sa import Proposal, SaPayload, Transform
+from pqike.ikev2.constants import ExchangeType, NotifyType
+from pqike.ikev2.events import (
+    ChildDeleted,
+    ChildEstablished,
+    ChildRekeyed,
+    EspReceived,
+    ExchangeCompleted,
+    IkeEstablished,
+)
+from pqike.proposals import parse_proposal
+
+from .helpers import Channel, Peer, roundtrip
+from .test_handshake import establish
+from .test_malformed import OTHER_ADDR, _inject, _open_answer, _protected, _setup
+
+
+def _rekey(i: Peer, r: Peer, who: Peer, channel: Channel | None = None) -> None:
+    sa = who.of(IkeEstablished)[0].sa
+    child = who.of(ChildEstablished)[0].child
+    who.ep.rekey_child(sa, child, 10.0)
+    roundtrip(i, r, now=10.0, channel=channel, max_steps=2000)
+
+
+def _check_rekeyed(i: Peer, r: Peer, exchanges: list[str]) -> None:
+    for peer in (i, r):
+        (rekeyed,) = peer.of(ChildRekeyed)
+        assert rekeyed.child == peer.of(ChildEstablished)[0].child
+        assert rekeyed.new_child == peer.of(ChildEstablished)[1].child
+        assert [e.child for e in peer.of(ChildDeleted)] == [rekeyed.child]
+        sa = peer.ep.ike_sas()[0]
+        assert list(sa.children) == [rekeyed.new_child]
+    done = [e.exchange for e in i.of(ExchangeCompleted)][3:]
+    assert done[: len(exchanges)] == exchanges
+    # ESP flows over the new Child SA pair, both ways
+    i.ep.send_esp(i.of(ChildRekeyed)[0].new_child, b"after rekey i")
+    r.ep.send_esp(r.of(ChildRekeyed)[0].new_child, b"after rekey r")
+    roundtrip(i, r, now=20.0)
+    assert r.of(EspReceived)[-1].payload == b"after rekey i"
+    assert i.of(EspReceived)[-1].payload == b"after rekey r"
+
+
+def test_child_rekey_without_pfs(backend: Backend) -> None:
+    i, r = establish(backend)
+    _rekey(i, r, i)
+    _check_rekeyed(i, r, ["CREATE_CHILD_SA", "INFORMATIONAL"])
+
+
+def test_child_rekey_with_ke_and_addke_followup(backend: Backend) -> None:
+    i, r = establish(backend, esp="aes256gcm16-x25519-ke1_mlkem768")
+    _rekey(i, r, i)
+    _check_rekeyed(i, r, ["CREATE_CHILD_SA", "IKE_FOLLOWUP_KE", "INFORMATIONAL"])
+
+
+def test_child_rekey_two_followups_under_loss_from_responder(backend: Backend) -> None:
+    i, r = establish(backend, esp="aes256gcm16-x25519-ke1_mlkem768-ke2_ecp256")
+    _rekey(i, r, r, Channel(loss=0.3, duplicate=0.2, reorder=True, seed=5))
+    done = [e.exchange for e in r.of(ExchangeCompleted) if e.is_initiator]
+    assert done == [
+        "CREATE_CHILD_SA",
+        "IKE_FOLLOWUP_KE",
+        "IKE_FOLLOWUP_KE",
+        "INFORMATIONAL",
+    ]
+    assert len(i.of(ChildRekeyed)) == len(r.of(ChildRekeyed)) == 1
+    i.ep.send_esp(i.of(ChildRekeyed)[0].new_child, b"x")
+    roundtrip(i, r, now=50.0)
+    assert r.of(EspReceived)[-1].payload == b"x"
+
+
+def test_ike_sa_rekey_refused_with_no_additional_sas(backend: Backend) -> None:
+    _, r, other = _setup(backend)
+    sa = other.ep.ike_sas()[0]
+    proposal = Proposal(1, 1, bytes(range(8)), (Transform.of(1, 20, 256),))
+    data = _protected(
+        other,
+        ExchangeType.CREATE_CHILD_SA,
+        sa.manager.next_mid,
+        [SaPayload((proposal,))],
+    )
+    (answer,) = _inject(r, data, src=OTHER_ADDR, natt=True)
+    (n,) = _open_answer(other, answer)
+    assert n.notify_type == NotifyType.NO_ADDITIONAL_SAS
+    assert len(r.ep.ike_sas()) == 1
+
+
+@pytest.mark.parametrize("esp", ["aes256gcm16-x25519", "aes256gcm16-ecp256-ke1_x25519"])
+def test_rekey_invalid_ke_retry(backend: Backend, esp: str) -> None:
+    i, r = establish(backend, esp=f"aes256gcm16-ecp384-{esp.split('-', 1)[1]}")
+    # the responder only accepts the second Type 4 method
+    conn = r.ep.config.connections["conn"]
+    child = replace(conn.children[0], esp_proposals=(parse_proposal(esp, "esp"),))
+    r.ep.config = replace(
+        r.ep.config, connections={"conn": replace(conn, children=(child,))}
+    )
+    r.ep.ike_sas()[0].conn = r.ep.config.connections["conn"]
+    _rekey(i, r, i)
+    assert len(i.of(ChildRekeyed)) == len(r.of(ChildRekeyed)) == 1
+    done = [e.exchange for e in i.of(ExchangeCompleted)][3:]
+    assert done[:2] == ["CREATE_CHILD_SA", "CREATE_CHILD_SA"]  # INVALID_KE, retry
