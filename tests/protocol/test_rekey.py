@@ -19,7 +19,7 @@ from pqike.ikev2.events import (
 )
 from pqike.proposals import parse_proposal
 
-from .helpers import Channel, Peer, roundtrip
+from .helpers import Channel, Peer, initiator_and_responder, roundtrip
 from .test_handshake import establish
 from .test_malformed import OTHER_ADDR, _inject, _open_answer, _protected, _setup
 
@@ -107,3 +107,40 @@ def test_rekey_invalid_ke_retry(backend: Backend, esp: str) -> None:
     assert len(i.of(ChildRekeyed)) == len(r.of(ChildRekeyed)) == 1
     done = [e.exchange for e in i.of(ExchangeCompleted)][3:]
     assert done[:2] == ["CREATE_CHILD_SA", "CREATE_CHILD_SA"]  # INVALID_KE, retry
+
+
+def test_second_child_of_a_connection_via_create_child_sa(backend: Backend) -> None:
+    from pqike.config import TrafficSelector
+
+    i, r = initiator_and_responder(backend, esp="aes256gcm16-x25519-ke1_mlkem768")
+    for peer, local, remote in (
+        (i, "10.3.0.0/24", "10.4.0.0/24"),
+        (r, "10.4.0.0/24", "10.3.0.0/24"),
+    ):
+        conn = peer.ep.config.connections["conn"]
+        extra = replace(
+            conn.children[0],
+            name="second",
+            local_ts=(TrafficSelector.parse(local),),
+            remote_ts=(TrafficSelector.parse(remote),),
+        )
+        peer.ep.config = replace(
+            peer.ep.config,
+            connections={"conn": replace(conn, children=(*conn.children, extra))},
+        )
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    names = [(e.name, e.spi_in, e.spi_out) for e in i.of(ChildEstablished)]
+    assert [n for n, _, _ in names] == ["net", "second"]
+    assert {e.name for e in r.of(ChildEstablished)} == {"net", "second"}
+    done = [e.exchange for e in i.of(ExchangeCompleted)]
+    assert done == [
+        "IKE_SA_INIT",
+        "IKE_INTERMEDIATE",
+        "IKE_AUTH",
+        "CREATE_CHILD_SA",
+        "IKE_FOLLOWUP_KE",
+    ]
+    second_r = next(e for e in r.of(ChildEstablished) if e.name == "second")
+    child = r.ep.ike_sas()[0].children[second_r.child]
+    assert child.local_ts[0].start_addr == bytes([10, 4, 0, 0])

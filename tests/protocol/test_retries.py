@@ -167,3 +167,20 @@ def test_zero_initiator_spi_is_dropped(backend: Backend) -> None:
     r.ep.receive_datagram(data, ("192.0.2.2", 500), ("192.0.2.1", 500), 0.0)
     assert r.ep.datagrams_to_send(0.0) == []
     assert r.ep.ike_sas() == []
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_cookie_and_invalid_ke_under_duplication_and_reordering(
+    backend: Backend, seed: int
+) -> None:
+    i, r = initiator_and_responder(
+        backend,
+        ike="aes256gcm16-prfsha384-ecp256-x25519-ke1_mlkem768",
+        responder_ike="aes256gcm16-prfsha384-x25519-ke1_mlkem768",
+        cookie_threshold=0,
+    )
+    i.ep.initiate("conn", 0.0)
+    channel = Channel(loss=0.2, duplicate=0.5, reorder=True, seed=seed)
+    roundtrip(i, r, channel=channel, max_steps=3000)
+    assert i.of(IkeEstablished), i.events
+    assert r.of(IkeEstablished), r.events

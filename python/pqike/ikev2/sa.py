@@ -270,7 +270,10 @@ class IkeSa:
         """Start the SA: IKE_SA_INIT, IKE_INTERMEDIATE rounds, IKE_AUTH + child."""
         self.now = now
         self.log.info("initiating to %s:%d", *self.remote)
+        children = self.conn.children
         self.queue = [IkeInit(self), self.multi_ke, IkeAuth(self), ChildCreate(self)]
+        # RFC 7296 §1.3.1: further children of the connection via CREATE_CHILD_SA
+        self.queue += [ChildRekey(self, cfg=c) for c in children[1:]]
         self._kick(now)
 
     def queue_task(self, task: Task, now: float) -> None:
@@ -380,7 +383,12 @@ class IkeSa:
             return
         exchange = self.queue[0].pending_exchange()
         assert exchange is not None
-        self.active = [t for t in self.queue if t.pending_exchange() == exchange]
+        # only IKE_AUTH is composed of several tasks (ike_auth + child_create)
+        self.active = (
+            [t for t in self.queue if t.pending_exchange() == exchange]
+            if exchange == ExchangeType.IKE_AUTH
+            else [self.queue[0]]
+        )
         draft = Draft(exchange, message_id=self.manager.next_mid)
         try:
             for task in self.active:

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from pqike.crypto.esp import EspSa
     from pqike.ikev2.sa import IkeSa
 
-__all__ = ["ChildCreate", "ChildSa", "narrow", "split_keymat"]
+__all__ = ["ChildCreate", "ChildSa", "narrow", "split_keymat", "wire_ts"]
 
 _N = NotifyType
 
@@ -110,7 +110,8 @@ def _ranges(selectors: tuple[Any, ...]) -> tuple[WireTs, ...]:
     return tuple(s for s in selectors if isinstance(s, WireTs))
 
 
-def _wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
+def wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
+    """Config TrafficSelectors as codec TrafficSelectors (same fields)."""
     return tuple(
         WireTs(
             t.ts_type, t.ip_protocol, t.start_port, t.end_port, t.start_addr, t.end_addr
@@ -140,9 +141,9 @@ def _child_payloads(
 class ChildCreate(Task):
     """Negotiates and installs one Child SA (the connection's first child)."""
 
-    # LIMITATION: only the first child of a connection, inside IKE_AUTH; further
-    # children need CREATE_CHILD_SA (issue #4). ESP ciphers are the backend's
-    # AEADs (AES-GCM-16, ChaCha20-Poly1305); INTEG keys are derived but unused.
+    # LIMITATION: ESP ciphers are the backend's AEADs (AES-GCM-16,
+    # ChaCha20-Poly1305); INTEG keys are derived but unused. Further children of a
+    # connection follow in CREATE_CHILD_SA exchanges (``child_rekey.py``).
 
     exchange = ExchangeType.IKE_AUTH
     with_ke = False
@@ -193,7 +194,7 @@ class ChildCreate(Task):
         assert self.cfg is not None
         self.spi_in = self.sa.ctx.alloc_esp_spi()
         self.offers = self._local_offers(struct.pack(">I", self.spi_in))
-        self.ts_i, self.ts_r = _wire_ts(self.cfg.local_ts), _wire_ts(self.cfg.remote_ts)
+        self.ts_i, self.ts_r = wire_ts(self.cfg.local_ts), wire_ts(self.cfg.remote_ts)
         if self.cfg.mode == "transport":
             draft.payloads.append(NotifyPayload(_N.USE_TRANSPORT_MODE))
         draft.payloads += [
@@ -266,8 +267,8 @@ class ChildCreate(Task):
         if chosen is None or len(chosen.spi) != 4:
             self.failure = (_N.NO_PROPOSAL_CHOSEN, "no acceptable ESP proposal")
             return TaskStatus.DONE
-        self.ts_i = narrow(tsi.selectors, _wire_ts(self.cfg.remote_ts))
-        self.ts_r = narrow(tsr.selectors, _wire_ts(self.cfg.local_ts))
+        self.ts_i = narrow(tsi.selectors, wire_ts(self.cfg.remote_ts))
+        self.ts_r = narrow(tsr.selectors, wire_ts(self.cfg.local_ts))
         if not self.ts_i or not self.ts_r:
             self.failure = (_N.TS_UNACCEPTABLE, "traffic selectors do not match")
             return TaskStatus.DONE

@@ -110,6 +110,8 @@ class IkeInit(Task):
         self.kx: KeyExchange | None = None
         self.cookie = b""
         self.retries = 0
+        self.tried: set[int] = set()
+        """Methods we switched to after INVALID_KE_PAYLOAD."""
         self.done = False
 
     def pending_exchange(self) -> ExchangeType | None:
@@ -134,9 +136,14 @@ class IkeInit(Task):
         ]
         return TaskStatus.NEED_MORE
 
-    def _retry(self, reason: str) -> TaskStatus:
-        """Send IKE_SA_INIT again (MID 0, same SPIi and Ni)."""
-        self.retries += 1
+    def _retry(self, reason: str, *, stale: bool = False) -> TaskStatus:
+        """Send IKE_SA_INIT again (MID 0, same SPIi and Ni).
+
+        ``stale``: a duplicate of an answer we already acted on (the channel may
+        duplicate and reorder); the request goes out again without counting a retry.
+        """
+        if not stale:
+            self.retries += 1
         if self.retries > MAX_RETRIES:
             raise RemoteProtocolError(f"IKE_SA_INIT: too many retries ({reason})")
         self.sa.log.debug("IKE_SA_INIT retry %d: %s", self.retries, reason)
@@ -147,8 +154,9 @@ class IkeInit(Task):
     def _process_i(self, msg: Received) -> TaskStatus:
         cookie = notify(msg.payloads, _N.COOKIE)
         if cookie is not None and 1 <= len(cookie.data) <= 64:
+            stale = cookie.data == self.cookie
             self.cookie = cookie.data
-            return self._retry("COOKIE requested")
+            return self._retry("COOKIE requested", stale=stale)
         invalid_ke = notify(msg.payloads, _N.INVALID_KE_PAYLOAD)
         if invalid_ke is not None:
             return self._on_invalid_ke(invalid_ke.data)
@@ -162,12 +170,15 @@ class IkeInit(Task):
         """RFC 7296 §1.3: retry with the method the responder named."""
         method = int.from_bytes(data[:2], "big") if len(data) == 2 else -1
         offered = {m for o in self.offers for m, _ in o.transforms.get(KE, ())}
+        if method == self.method and method in self.tried:
+            return self._retry("duplicate INVALID_KE_PAYLOAD", stale=True)
         if method not in offered or method == self.method:
             raise RemoteProtocolError(
                 f"INVALID_KE_PAYLOAD names method {method}, which we did not offer",
                 _N.INVALID_KE_PAYLOAD,
             )
         self.method = method
+        self.tried.add(method)
         return self._retry(f"INVALID_KE_PAYLOAD, responder wants {ke_name(method)}")
 
     def _accept_response(self, msg: Received) -> TaskStatus:
