@@ -7,6 +7,8 @@
 - ``charon_factory``: ``charon_factory(side, case, log_keys=False)`` starts and
   loads one charon in ``side`` of ``netns`` (the other side is free for pqike).
 - ``charon_pair``: ``charon_pair(case)`` starts one in each side; left initiates.
+- ``pqike_factory``: ``pqike_factory(side, case)`` starts pqike's interop driver
+  (``pqike_side.py``) in ``side`` of ``netns``; stopped by PID at teardown.
 
 Every test here is marked ``interop``.  Every charon a test starts is stopped by PID
 at teardown, and when the test fails its report carries the tail of each charon's
@@ -34,8 +36,10 @@ from peer import (
     ensure_tree,
     remove_stale_namespaces,
 )
+from pqike_side import PqikeFactory, PqikeSide
 
 _CHARONS = pytest.StashKey[list[Charon]]()
+_PQIKES = pytest.StashKey[list[PqikeSide]]()
 _TREE_RESULT: list[Path | InteropUnavailableError] = []
 
 
@@ -109,6 +113,28 @@ def charon_pair(netns: Netns, charon_factory: CharonFactory) -> CharonPair:
     return start
 
 
+@pytest.fixture
+def pqike_factory(
+    request: pytest.FixtureRequest, netns: Netns, tmp_path: Path
+) -> Iterator[PqikeFactory]:
+    """Start pqike (the interop driver) for a case in a chosen side of ``netns``."""
+    pytest.importorskip("pqike.ikev2.endpoint", reason="pqike engine not installed")
+    started: list[PqikeSide] = []
+    request.node.stash[_PQIKES] = started
+
+    def start(side: Side, case: TunnelCase) -> PqikeSide:
+        label = "left" if side == netns.left else "right"
+        pqike = PqikeSide(netns, side, tmp_path / f"pqike-{label}")
+        started.append(pqike)
+        pqike.configure(case)
+        pqike.start()
+        return pqike
+
+    yield start
+    for pqike in reversed(started):
+        pqike.stop()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test in this directory needs the peer: mark it ``interop``."""
     here = Path(__file__).resolve().parent
@@ -121,9 +147,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Attach each charon's log tail to the report of a failed test."""
+    """Attach each charon's and pqike's log tail to the report of a failed test."""
     report = yield
     if report.failed:
         for charon in item.stash.get(_CHARONS, []):
             report.sections.append((f"charon {charon.label} log", charon.log_tail()))
+        for pqike in item.stash.get(_PQIKES, []):
+            report.sections.append((f"pqike {pqike.label} log", pqike.log_tail()))
     return report

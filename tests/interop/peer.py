@@ -30,6 +30,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -1041,6 +1042,25 @@ def ping(
         ["chroot", str(tree), "/usr/bin/ping", "-n", "-c", str(count), "-i", "0.2",
          "-W", str(wait), "-I", source, dest],
         timeout=count * wait + 10, check=False,
+    )  # fmt: skip
+
+
+def run_test_source(
+    source: str, workdir: Path, *, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``source`` as one test file in a child pytest that loads this directory's
+    conftest (fixtures, failure-report sections): for tests of what a failing
+    interop test reports and leaves behind.  Output is captured as text.
+    """
+    test_file = workdir / "test_source.py"
+    test_file.write_text(source)
+    (workdir / "pytest.ini").write_text("[pytest]\nmarkers =\n    interop: child\n")
+    here = str(Path(__file__).resolve().parent)
+    argv = [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider"]
+    return subprocess.run(
+        [*argv, "-q", str(test_file)],
+        cwd=workdir, env=dict(os.environ, PYTHONPATH=here), capture_output=True,
+        text=True, timeout=timeout, check=False,
     )  # fmt: skip
 
 
