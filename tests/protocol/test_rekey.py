@@ -7,21 +7,20 @@ from dataclasses import replace
 
 import pytest
 from pqike.crypto import Backend
-from pqike.ikev2.codec.sa import Proposal, SaPayload, Transform
-from pqike.ikev2.constants import ExchangeType, NotifyType
 from pqike.ikev2.events import (
     ChildDeleted,
     ChildEstablished,
     ChildRekeyed,
     EspReceived,
     ExchangeCompleted,
+    IkeDeleted,
     IkeEstablished,
+    IkeRekeyed,
 )
 from pqike.proposals import parse_proposal
 
 from .helpers import Channel, Peer, initiator_and_responder, roundtrip
 from .test_handshake import establish
-from .test_malformed import OTHER_ADDR, _inject, _open_answer, _protected, _setup
 
 
 def _rekey(i: Peer, r: Peer, who: Peer, channel: Channel | None = None) -> None:
@@ -77,20 +76,50 @@ def test_child_rekey_two_followups_under_loss_from_responder(backend: Backend) -
     assert r.of(EspReceived)[-1].payload == b"x"
 
 
-def test_ike_sa_rekey_refused_with_no_additional_sas(backend: Backend) -> None:
-    _, r, other = _setup(backend)
-    sa = other.ep.ike_sas()[0]
-    proposal = Proposal(1, 1, bytes(range(8)), (Transform.of(1, 20, 256),))
-    data = _protected(
-        other,
-        ExchangeType.CREATE_CHILD_SA,
-        sa.manager.next_mid,
-        [SaPayload((proposal,))],
+@pytest.mark.parametrize(
+    ("ike", "rounds"),
+    [
+        ("aes256gcm16-prfsha384-x25519", 0),
+        ("aes256gcm16-prfsha384-x25519-ke1_mlkem768", 1),
+        ("aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_ecp256", 2),
+    ],
+)
+@pytest.mark.parametrize("who", ["initiator", "responder"])
+def test_ike_sa_rekey(backend: Backend, ike: str, rounds: int, who: str) -> None:
+    i, r = establish(backend, ike=ike)
+    starter = i if who == "initiator" else r
+    old = starter.of(IkeEstablished)[0].sa
+    starter.ep.rekey_ike(old, 10.0)
+    roundtrip(
+        i, r, now=10.0, channel=Channel(loss=0.2, duplicate=0.2, seed=9), max_steps=3000
     )
-    (answer,) = _inject(r, data, src=OTHER_ADDR, natt=True)
-    (n,) = _open_answer(other, answer)
-    assert n.notify_type == NotifyType.NO_ADDITIONAL_SAS
-    assert len(r.ep.ike_sas()) == 1
+    done = [e.exchange for e in starter.of(ExchangeCompleted) if e.is_initiator]
+    assert done[-(rounds + 2) :] == [
+        "CREATE_CHILD_SA",
+        *["IKE_FOLLOWUP_KE"] * rounds,
+        "INFORMATIONAL",
+    ]
+    for peer in (i, r):
+        (rekeyed,) = peer.of(IkeRekeyed)
+        assert [e.sa for e in peer.of(IkeDeleted)] == [rekeyed.sa]
+        (new,) = peer.ep.ike_sas()
+        assert new.handle == rekeyed.new_sa
+        assert (new.spi_i, new.spi_r) != (
+            peer.of(IkeEstablished)[0].spi_i,
+            peer.of(IkeEstablished)[0].spi_r,
+        )
+        assert list(new.children) == [peer.of(ChildEstablished)[0].child]
+    # the new IKE SA works: liveness, a Child SA rekey, and ESP on the moved child
+    new_i = i.ep.ike_sas()[0].handle
+    i.ep.send_liveness(new_i, 30.0)
+    roundtrip(i, r, now=30.0)
+    assert i.of(ExchangeCompleted)[-1].exchange == "INFORMATIONAL"
+    i.ep.rekey_child(new_i, i.of(ChildEstablished)[0].child, 31.0)
+    roundtrip(i, r, now=31.0)
+    i.ep.send_esp(i.of(ChildRekeyed)[0].new_child, b"new generation")
+    roundtrip(i, r, now=32.0)
+    assert r.of(EspReceived)[-1].payload == b"new generation"
+    assert i.ep.ike_sas()[0].spi_i == r.ep.ike_sas()[0].spi_i
 
 
 @pytest.mark.parametrize("esp", ["aes256gcm16-x25519", "aes256gcm16-ecp256-ke1_x25519"])

@@ -40,6 +40,7 @@ from pqike.ikev2.events import ChildId, EspReceived, Event, SaHandle
 from pqike.ikev2.sa import Addr, IkeSa, SaContext, SaState
 from pqike.ikev2.tasks.child_create import ChildSa
 from pqike.ikev2.tasks.child_rekey import ChildRekey
+from pqike.ikev2.tasks.ike_rekey import IkeRekey
 from pqike.ikev2.tasks.informational import DeleteChild, DeleteIke, Liveness
 
 __all__ = ["IkeEndpoint"]
@@ -85,6 +86,8 @@ class IkeEndpoint:
             self._child_added,
             self._child_removed,
             self._reserved_esp.discard,
+            self._alloc_ike_spi,
+            self._rekeyed_sa,
         )
 
     # -- identifiers ---------------------------------------------------------------
@@ -102,6 +105,14 @@ class IkeEndpoint:
             if spi >= 256 and spi not in self._esp_in and spi not in self._reserved_esp:
                 self._reserved_esp.add(spi)
                 return spi
+
+    def _rekeyed_sa(
+        self, old: IkeSa, is_initiator: bool, spi_i: bytes, spi_r: bytes
+    ) -> IkeSa:
+        """Index the IKE SA that replaces ``old`` (same peer, new SPIs)."""
+        return self._new_sa(
+            old.conn, is_initiator, old.local, old.remote, spi_i, spi_r, old.now
+        )
 
     def _child_added(self, sa: IkeSa, child: ChildSa) -> None:
         self._esp_in[child.spi_in] = (sa, child)
@@ -232,6 +243,18 @@ class IkeEndpoint:
         if old is None:
             raise LocalProtocolError(f"no Child SA {child} on IKE SA {sa}")
         ike.queue_task(ChildRekey(ike, old), now)
+
+    def rekey_ike(self, sa: SaHandle, now: float = 0.0) -> None:
+        """Rekey an IKE SA (CREATE_CHILD_SA + IKE_FOLLOWUP_KE per ADDKE).
+
+        Emits IkeRekeyed(sa, new_sa); the Child SAs move to ``new_sa`` and the old
+        IKE SA is deleted (IkeDeleted for ``sa``).
+
+        Raises:
+            LocalProtocolError: unknown IKE SA.
+        """
+        ike = self._sa(sa)
+        ike.queue_task(IkeRekey(ike), now)
 
     def send_liveness(self, sa: SaHandle, now: float = 0.0) -> None:
         """Send an empty INFORMATIONAL (RFC 7296 §2.4 liveness check)."""

@@ -33,11 +33,13 @@ from pqike.errors import (
 )
 from pqike.ikev2.codec.header import IkeHeader
 from pqike.ikev2.codec.payloads import NotifyPayload, UnknownPayload
+from pqike.ikev2.codec.sa import SaPayload
 from pqike.ikev2.constants import (
     NON_ESP_MARKER,
     ExchangeType,
     HeaderFlag,
     NotifyType,
+    ProtocolId,
 )
 from pqike.ikev2.events import (
     ChildDeleted,
@@ -46,16 +48,20 @@ from pqike.ikev2.events import (
     Event,
     ExchangeCompleted,
     IkeDeleted,
+    IkeRekeyed,
     SaHandle,
 )
 from pqike.ikev2.manager import Encoded, Manager, Opened, ip_overhead
 from pqike.ikev2.suite import notify_name as _notify_name
+from pqike.ikev2.suite import suite_info as _suite_info
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
 from pqike.ikev2.tasks.child_create import ChildCreate, ChildSa
 from pqike.ikev2.tasks.child_rekey import ChildRekey, StateNotFound
+from pqike.ikev2.tasks.common import find
 from pqike.ikev2.tasks.ike_auth import IkeAuth
 from pqike.ikev2.tasks.ike_init import IkeInit
 from pqike.ikev2.tasks.ike_multi_ke import IkeMultiKe
+from pqike.ikev2.tasks.ike_rekey import IkeRekey
 from pqike.ikev2.tasks.informational import Informational, Liveness
 
 if TYPE_CHECKING:
@@ -99,41 +105,47 @@ class SaLog(logging.LoggerAdapter[logging.Logger]):
         return f"[ike {self.sa.spi_i.hex()}:{self.sa.spi_r.hex()}] {msg}", kwargs
 
 
-def _responder_tasks(sa: IkeSa, exchange: int) -> list[Task] | None:
+def _responder_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
     """Tasks answering a request, or None when the exchange is not allowed now."""
-    factory = _RESPONDER_TASKS.get(exchange)
-    return None if factory is None else factory(sa)
+    factory = _RESPONDER_TASKS.get(msg.exchange)
+    return None if factory is None else factory(sa, msg)
 
 
-def _init_tasks(sa: IkeSa) -> list[Task] | None:
+def _init_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
     return [IkeInit(sa)] if sa.manager.peer_mid == 0 else None
 
 
-def _intermediate_tasks(sa: IkeSa) -> list[Task] | None:
+def _intermediate_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
     ok = sa.keymat is not None and not sa.auth_done
     return [sa.multi_ke] if ok else None
 
 
-def _auth_tasks(sa: IkeSa) -> list[Task] | None:
+def _auth_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
     ok = sa.keymat is not None and not sa.auth_done and sa.multi_ke.finished
     return [IkeAuth(sa), ChildCreate(sa)] if ok else None
 
 
-def _create_child_tasks(sa: IkeSa) -> list[Task] | None:
-    return [ChildRekey(sa)] if sa.state is SaState.ESTABLISHED else None
+def _create_child_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
+    if sa.state is not SaState.ESTABLISHED:
+        return None
+    sa_p = find(msg.payloads, SaPayload)
+    rekeys_ike = sa_p is not None and any(
+        p.protocol_id == ProtocolId.IKE for p in sa_p.proposals
+    )
+    return [IkeRekey(sa) if rekeys_ike else ChildRekey(sa)]
 
 
-def _followup_tasks(sa: IkeSa) -> list[Task] | None:
+def _followup_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
     if sa.state is not SaState.ESTABLISHED:
         return None
     return [sa.pending_rekey] if sa.pending_rekey is not None else [StateNotFound(sa)]
 
 
-def _informational_tasks(sa: IkeSa) -> list[Task] | None:
+def _informational_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
     return [Informational(sa)] if sa.keymat is not None else None
 
 
-_RESPONDER_TASKS: dict[int, Callable[[IkeSa], list[Task] | None]] = {
+_RESPONDER_TASKS: dict[int, Callable[[IkeSa, Received], list[Task] | None]] = {
     ExchangeType.IKE_SA_INIT: _init_tasks,
     ExchangeType.IKE_INTERMEDIATE: _intermediate_tasks,
     ExchangeType.IKE_AUTH: _auth_tasks,
@@ -161,6 +173,9 @@ class SaContext:
     child_removed: Callable[[ChildSa], None] | None = None
     release_esp_spi: Callable[[int], None] = lambda spi: None
     """Give back an allocated inbound SPI that was never installed."""
+    alloc_ike_spi: Callable[[], bytes] | None = None
+    new_sa: Callable[[IkeSa, bool, bytes, bytes], IkeSa] | None = None
+    """Create and index an IKE SA (IKE rekey): (old, is_initiator, spi_i, spi_r)."""
 
 
 class IkeSa:
@@ -229,7 +244,7 @@ class IkeSa:
         self.auth_done = False
         self.children: dict[ChildId, ChildSa] = {}
         self.multi_ke = IkeMultiKe(self)
-        self.pending_rekey: ChildRekey | None = None
+        self.pending_rekey: Task | None = None
         """Responder: the CREATE_CHILD_SA waiting for its IKE_FOLLOWUP_KE rounds."""
         self.queue: list[Task] = []
         self.active: list[Task] = []
@@ -573,7 +588,7 @@ class IkeSa:
             _payload_names(msg.payloads),
         )
         refusal = _REFUSED.get(msg.exchange)
-        tasks = None if refusal is not None else _responder_tasks(self, msg.exchange)
+        tasks = None if refusal is not None else _responder_tasks(self, msg)
         if tasks is None:
             if msg.exchange not in _RESPONDER_TASKS and refusal is None:
                 return  # an exchange type we do not know: drop
@@ -726,6 +741,60 @@ class IkeSa:
         self.log.info("CHILD_SA %s deleted: %s", child.name, reason)
         self.emit(ChildDeleted(self.handle, child_id, reason))
         return child
+
+    def new_ike_spi(self) -> bytes:
+        """A fresh, unused IKE SPI from the endpoint (for an IKE SA rekey)."""
+        assert self.ctx.alloc_ike_spi is not None
+        return self.ctx.alloc_ike_spi()
+
+    def spawn_rekeyed(
+        self,
+        suite: Selected,
+        *,
+        initiator: bool,
+        spi_i: bytes,
+        spi_r: bytes,
+        ni: bytes,
+        nr: bytes,
+        secrets: list[bytes],
+    ) -> IkeSa:
+        """The IKE SA that replaces this one after a rekey (RFC 7296 §2.18).
+
+        SKEYSEED = prf(SK_d(old), SK(0) | Ni | Nr | SK(1)..), SK_* with the new SPIs;
+        the Child SAs move to it. ``initiator``: we started the rekey.
+        """
+        assert self.keymat is not None
+        assert self.ctx.new_sa is not None
+        encr_id, bits = suite.chosen[1]
+        keymat = self.keymat.rekey_ike(
+            secrets,
+            ni,
+            nr,
+            spi_i,
+            spi_r,
+            suite.id_of(2),
+            encr_id,
+            bits,
+            suite.id_of(3),
+        )
+        new = self.ctx.new_sa(self, initiator, spi_i, spi_r)
+        new.keymat, new.suite, new.ni, new.nr = keymat, suite, ni, nr
+        new.state, new.auth_done = SaState.ESTABLISHED, True
+        new.natt, new.peer_fragmentation = self.natt, self.peer_fragmentation
+        new.local, new.remote, new.last_rx = self.local, self.remote, self.now
+        for child_id in list(self.children):
+            child = self.children.pop(child_id)
+            new.children[child_id] = child
+            if self.ctx.child_added is not None:
+                self.ctx.child_added(new, child)
+        self.log.info(
+            "IKE SA rekeyed: new SPIs %s:%s, suite %s",
+            spi_i.hex(),
+            spi_r.hex(),
+            _suite_info(suite),
+        )
+        self.emit(IkeRekeyed(self.handle, new.handle))
+        return new
 
     def deleted(self, reason: str, now: float) -> None:
         """The IKE SA was deleted by an INFORMATIONAL exchange."""

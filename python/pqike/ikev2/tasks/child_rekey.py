@@ -51,8 +51,7 @@ _N = NotifyType
 class ChildRekey(ChildCreate):
     """Creates (or rekeys) an ESP Child SA with CREATE_CHILD_SA.
 
-    # LIMITATION: no rekey collision handling (RFC 7296 §2.8.1), and IKE SA rekeys
-    # (CREATE_CHILD_SA with an IKE proposal) are refused with NO_ADDITIONAL_SAS.
+    # LIMITATION: no rekey collision handling (RFC 7296 §2.8.1).
     """
 
     exchange = ExchangeType.CREATE_CHILD_SA
@@ -189,8 +188,8 @@ class ChildRekey(ChildCreate):
             return self.followup.process(msg)
         sa_p = require(msg.payloads, SaPayload, "SA")
         if any(p.protocol_id == ProtocolId.IKE for p in sa_p.proposals):
-            raise RemoteProtocolError(
-                "IKE SA rekey not supported", _N.NO_ADDITIONAL_SAS
+            raise RemoteProtocolError(  # IKE proposals go to IkeRekey (sa.py)
+                "IKE proposal in a Child SA request", _N.NO_PROPOSAL_CHOSEN
             )
         self._find_old(msg)
         if self.old is None:
