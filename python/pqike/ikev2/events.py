@@ -105,7 +105,8 @@ class EspReceived:
 
 @dataclass(frozen=True)
 class IkeRekeyed:
-    """Reserved for issue #4 (IKE SA rekeying)."""
+    """The IKE SA was rekeyed (RFC 7296 §2.18); its Child SAs now belong to
+    ``new_sa``. The old SA's IkeDeleted follows."""
 
     sa: SaHandle
     new_sa: SaHandle
@@ -113,7 +114,8 @@ class IkeRekeyed:
 
 @dataclass(frozen=True)
 class ChildRekeyed:
-    """Reserved for issue #4 (Child SA rekeying)."""
+    """A Child SA was rekeyed: use ``new_child`` from now on; ChildDeleted for the
+    old ``child`` follows once the old pair is deleted."""
 
     sa: SaHandle
     child: ChildId
