@@ -147,3 +147,32 @@ def test_handshake_is_replayable_byte_for_byte(backend: Backend) -> None:
         roundtrip(i, r, channel=channel)
         logs.append(channel.log)
     assert logs[0] == logs[1]
+
+
+def test_responder_picks_connection_and_psk_by_idi(backend: Backend) -> None:
+    """Two %any connections with different peer IDs and PSKs on one responder."""
+    from dataclasses import replace
+
+    i, r = initiator_and_responder(backend)
+    other, _ = initiator_and_responder(
+        backend,
+        initiator_addr="192.0.2.3",
+        initiator_id="fqdn:other.pq.test",
+        psk=b"the other peer's own key",
+        seed="o",
+    )
+    other.name = "o"
+    conn = r.ep.config.connections["conn"]
+    second = replace(
+        conn,
+        name="conn2",
+        remote_id=other.ep.config.connections["conn"].local_id,
+        psk=b"the other peer's own key",
+    )
+    r.ep.config = replace(r.ep.config, connections={"conn": conn, "conn2": second})
+    i.ep.initiate("conn", 0.0)
+    other.ep.initiate("conn", 0.0)
+    roundtrip(i, r, other)
+    assert i.of(IkeEstablished)
+    assert other.of(IkeEstablished)
+    assert sorted(e.conn_name for e in r.of(IkeEstablished)) == ["conn", "conn2"]

@@ -88,6 +88,7 @@ class IkeEndpoint:
             self._reserved_esp.discard,
             self._alloc_ike_spi,
             self._rekeyed_sa,
+            self._connections_for,
         )
 
     # -- identifiers ---------------------------------------------------------------
@@ -385,12 +386,16 @@ class IkeEndpoint:
         )
         self._out.append((data, (self._listen_ip(), self.config.port), remote))
 
-    def _connection_for(self, remote: Addr) -> ConnectionConfig | None:
-        """The connection for a new peer: by remote address, else a %any one."""
+    def _connections_for(self, remote: Addr) -> list[ConnectionConfig]:
+        """Connections for a peer: those naming its address, then the %any ones."""
         conns = list(self.config.connections.values())
         by_addr = [c for c in conns if remote[0] in c.remote_addrs]
-        # LIMITATION: the connection is chosen by address only (not re-chosen by IDi)
-        candidates = by_addr or [c for c in conns if not c.remote_addrs]
+        return by_addr + [c for c in conns if not c.remote_addrs]
+
+    def _connection_for(self, remote: Addr) -> ConnectionConfig | None:
+        """The connection for a new peer's IKE_SA_INIT (IKE_AUTH may re-select it by
+        IDi among :meth:`_connections_for`)."""
+        candidates = self._connections_for(remote)
         return candidates[0] if candidates else None
 
     def _new_responder(

@@ -176,6 +176,8 @@ class SaContext:
     alloc_ike_spi: Callable[[], bytes] | None = None
     new_sa: Callable[[IkeSa, bool, bytes, bytes], IkeSa] | None = None
     """Create and index an IKE SA (IKE rekey): (old, is_initiator, spi_i, spi_r)."""
+    connections_for: Callable[[Addr], list[ConnectionConfig]] = lambda addr: []
+    """Connections that may serve a peer at this address (IDi re-selection)."""
 
 
 class IkeSa:

@@ -152,6 +152,7 @@ class ChildCreate(Task):
     def __init__(self, sa: IkeSa, child_cfg: ChildConfig | None = None) -> None:
         super().__init__(sa)
         children = sa.conn.children
+        self.explicit_cfg = child_cfg
         self.cfg = child_cfg or (children[0] if children else None)
         self.spi_in = 0
         self.offers: list[Offer] = []
@@ -253,7 +254,25 @@ class ChildCreate(Task):
 
     # -- responder -------------------------------------------------------------
 
+    def _pick_config(self, msg: Received) -> None:
+        """The connection's first child config whose selectors overlap the TS.
+
+        Runs at processing time, so a connection switched by IDi (IKE_AUTH) counts.
+        """
+        tsi, tsr = find(msg.payloads, TsiPayload), find(msg.payloads, TsrPayload)
+        if tsi is None or tsr is None:
+            return
+        for cfg in self.sa.conn.children:
+            if narrow(tsi.selectors, wire_ts(cfg.remote_ts)) and narrow(
+                tsr.selectors, wire_ts(cfg.local_ts)
+            ):
+                self.cfg = cfg
+                return
+
     def _process_r(self, msg: Received) -> TaskStatus:
+        if self.explicit_cfg is None:
+            self.cfg = self.sa.conn.children[0] if self.sa.conn.children else None
+            self._pick_config(msg)
         sa_p, tsi, tsr = _child_payloads(msg)
         if self.cfg is None or sa_p is None or tsi is None or tsr is None:
             self.done = True  # childless (RFC 6023) or nothing configured

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING
 from pqike.errors import InvalidKeyExchangeData, RemoteProtocolError
 from pqike.ikev2.codec.payloads import KePayload, NoncePayload, NotifyPayload
 from pqike.ikev2.codec.sa import SaPayload
-from pqike.ikev2.codec.ts import TsiPayload, TsrPayload
 from pqike.ikev2.constants import ExchangeType, NotifyType, ProtocolId
 from pqike.ikev2.events import ChildId, ChildRekeyed
 from pqike.ikev2.negotiation import KE
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
-from pqike.ikev2.tasks.child_create import ChildCreate, ChildSa, narrow, wire_ts
+from pqike.ikev2.tasks.child_create import ChildCreate, ChildSa
 from pqike.ikev2.tasks.common import (
     find,
     find_all,
@@ -192,8 +191,8 @@ class ChildRekey(ChildCreate):
                 "IKE proposal in a Child SA request", _N.NO_PROPOSAL_CHOSEN
             )
         self._find_old(msg)
-        if self.old is None:
-            self._pick_config(msg)
+        if self.old is not None:
+            self.explicit_cfg = self.cfg
         nonce = require(msg.payloads, NoncePayload, "Nonce")
         super()._process_r(msg)
         if self.failure is not None or self.chosen is None:
@@ -221,18 +220,6 @@ class ChildRekey(ChildCreate):
         self.cfg = next(
             (c for c in self.sa.conn.children if c.name == self.old.name), self.cfg
         )
-
-    def _pick_config(self, msg: Received) -> None:
-        """A new Child SA: the first child config whose selectors overlap the TS."""
-        tsi, tsr = find(msg.payloads, TsiPayload), find(msg.payloads, TsrPayload)
-        if tsi is None or tsr is None:
-            return
-        for cfg in self.sa.conn.children:
-            if narrow(tsi.selectors, wire_ts(cfg.remote_ts)) and narrow(
-                tsr.selectors, wire_ts(cfg.local_ts)
-            ):
-                self.cfg = cfg
-                return
 
     def _respond_ke(self, msg: Received) -> None:
         assert self.chosen is not None

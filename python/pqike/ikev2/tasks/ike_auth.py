@@ -22,6 +22,7 @@ from pqike.ikev2.codec.payloads import AuthPayload, IdiPayload, IdPayload, IdrPa
 from pqike.ikev2.constants import AuthMethod, ExchangeType, NotifyType
 from pqike.ikev2.events import IkeEstablished
 from pqike.ikev2.keylog import ikev2_decryption_row
+from pqike.ikev2.negotiation import offer_from_spec, select
 from pqike.ikev2.suite import notify_name, suite_info
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
 from pqike.ikev2.tasks.common import error_notifies, find, require
@@ -102,6 +103,8 @@ class IkeAuth(Task):
         ident = require(msg.payloads, id_cls, "ID")
         auth = require(msg.payloads, AuthPayload, "AUTH")
         fail = NotifyType.AUTHENTICATION_FAILED
+        if peer_is_i and not _id_matches(ident, self.sa.conn.remote_id):
+            self._switch_connection(ident)
         if not _id_matches(ident, self.sa.conn.remote_id):
             raise RemoteProtocolError("peer identity does not match the config", fail)
         if auth.method != _PSK:
@@ -109,6 +112,23 @@ class IkeAuth(Task):
         expected = self._auth(peer_is_i, ident, msg.message_id)
         if not hmac.compare_digest(expected, auth.data):
             raise RemoteProtocolError("AUTH payload does not verify", fail)
+
+    def _switch_connection(self, ident: IdPayload) -> None:
+        """Responder: take the connection configured for this IDi (and peer address),
+        as long as it accepts the suite IKE_SA_INIT already negotiated."""
+        sa = self.sa
+        assert sa.suite is not None
+        for conn in sa.ctx.connections_for(sa.remote):
+            if not _id_matches(ident, conn.remote_id) or conn is sa.conn:
+                continue
+            local = [
+                offer_from_spec(spec, 1, number=n + 1)
+                for n, spec in enumerate(conn.ike_proposals)
+            ]
+            if select([sa.suite.as_offer()], local) is not None:
+                sa.log.debug("IDi selects connection %s", conn.name)
+                sa.conn = conn
+                return
 
     def _establish(self) -> None:
         sa = self.sa
