@@ -173,3 +173,19 @@ def test_second_child_of_a_connection_via_create_child_sa(backend: Backend) -> N
     second_r = next(e for e in r.of(ChildEstablished) if e.name == "second")
     child = r.ep.ike_sas()[0].children[second_r.child]
     assert child.local_ts[0].start_addr == bytes([10, 4, 0, 0])
+
+
+def test_bad_mlkem_ciphertext_in_rekey_deletes_the_ike_sa(backend: Backend) -> None:
+    """draft-ietf-ipsecme-ikev2-mlkem §2.2: in IKE_FOLLOWUP_KE a bad ciphertext makes
+    the initiator delete the IKE SA, with a Delete the responder acts on."""
+    from .test_malformed import _MangleBackend
+
+    i, r = establish(backend, esp="aes256gcm16-x25519-ke1_mlkem768")
+    r.ep.backend = _MangleBackend(backend, 36, lambda ct: ct[:-1])
+    for sa in r.ep.ike_sas():
+        sa.backend = r.ep.backend
+    _rekey(i, r, i)
+    assert i.of(IkeDeleted)
+    assert r.of(IkeDeleted)
+    assert i.ep.ike_sas() == r.ep.ike_sas() == []
+    assert not i.of(ChildRekeyed)

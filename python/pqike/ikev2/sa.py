@@ -32,7 +32,7 @@ from pqike.errors import (
     RemoteProtocolError,
 )
 from pqike.ikev2.codec.header import IkeHeader
-from pqike.ikev2.codec.payloads import NotifyPayload, UnknownPayload
+from pqike.ikev2.codec.payloads import DeletePayload, NotifyPayload, UnknownPayload
 from pqike.ikev2.codec.sa import SaPayload
 from pqike.ikev2.constants import (
     NON_ESP_MARKER,
@@ -382,10 +382,12 @@ class IkeSa:
 
         Used when the initiator rejects the responder's AUTH (RFC 7296 §2.21.2).
         """
+        self._send_once([NotifyPayload(notify_type)])
+
+    def _send_once(self, payloads: list[Any]) -> None:
+        """One INFORMATIONAL request that is sent once and never retransmitted."""
         mid = self.manager.next_mid
-        draft = Draft(
-            ExchangeType.INFORMATIONAL, [NotifyPayload(notify_type)], False, mid
-        )
+        draft = Draft(ExchangeType.INFORMATIONAL, payloads, False, mid)
         enc = self._encode(draft)
         self.manager.next_mid = mid + 1
         self._queue_datagrams(enc.datagrams)
@@ -549,7 +551,12 @@ class IkeSa:
                 )
             statuses = [(t, t.process(msg)) for t in self.active]
         except PqIkeError as exc:
-            self.fail(str(exc), getattr(exc, "notify", None), now)
+            notify = getattr(exc, "notify", None)
+            if self.state is SaState.ESTABLISHED and notify is None:
+                # draft-ietf-ipsecme-ikev2-mlkem §2.2: a bad ciphertext in
+                # CREATE_CHILD_SA / IKE_FOLLOWUP_KE -> delete the IKE SA (with Delete)
+                self._send_once([DeletePayload(ProtocolId.IKE)])
+            self.fail(str(exc), notify, now)
             return
         done = {id(t) for t, s in statuses if s is TaskStatus.DONE}
         self.queue = [t for t in self.queue if id(t) not in done]

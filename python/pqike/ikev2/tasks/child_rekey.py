@@ -163,8 +163,8 @@ class ChildRekey(ChildCreate):
         try:
             self.kx.set_peer_public(kes[0].data)
         except InvalidKeyExchangeData as exc:
-            # draft-ietf-ipsecme-ikev2-mlkem §2.2: MUST delete the IKE SA
-            # LIMITATION: the IKE SA is dropped locally, without an INFORMATIONAL Delete
+            # draft-ietf-ipsecme-ikev2-mlkem §2.2: MUST delete the IKE SA (IkeSa
+            # sends the Delete and drops it)
             raise RemoteProtocolError(f"CREATE_CHILD_SA KEr rejected: {exc}") from None
         self.secrets.insert(0, self.kx.shared_secret())
         return True
