@@ -418,7 +418,7 @@ class IkeSa:
             return
         self._after_encode(draft, enc)
         self.manager.start_request(draft.message_id, exchange, enc, now)
-        self.log.debug("request payloads: %s", _payload_names(draft.payloads))
+        self.log.debug("request payloads: %s", _PayloadNames(draft.payloads))
         self.log.debug(
             "sending %s request MID %d (%d octets, %d datagram(s))",
             exchange.name,
@@ -513,7 +513,7 @@ class IkeSa:
             "received %s response MID %d: %s",
             _name(msg.exchange),
             msg.message_id,
-            _payload_names(msg.payloads),
+            _PayloadNames(msg.payloads),
         )
         if header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
             self.extend_int_auth(not self.is_initiator, opened.int_auth_chunk)
@@ -594,7 +594,7 @@ class IkeSa:
             "received %s request MID %d: %s",
             _name(msg.exchange),
             msg.message_id,
-            _payload_names(msg.payloads),
+            _PayloadNames(msg.payloads),
         )
         refusal = _REFUSED.get(msg.exchange)
         tasks = None if refusal is not None else _responder_tasks(self, msg)
@@ -825,15 +825,20 @@ def _name(exchange: int) -> str:
         return f"EXCHANGE_{exchange}"
 
 
-def _payload_names(payloads: tuple[Any, ...] | list[Any]) -> str:
-    """``SA KE No N(NAT_DETECTION_SOURCE_IP)`` style summary for DEBUG logs."""
-    names = []
-    for p in payloads:
-        if isinstance(p, NotifyPayload):
-            names.append(f"N({_notify_name(p.notify_type)})")
-        else:
-            names.append(type(p).__name__.removesuffix("Payload"))
-    return " ".join(names) or "(empty)"
+class _PayloadNames:
+    """``Sa Ke Nonce N(NAT_DETECTION_SOURCE_IP)`` summary, built only if logged."""
+
+    def __init__(self, payloads: tuple[Any, ...] | list[Any]) -> None:
+        self.payloads = tuple(payloads)
+
+    def __str__(self) -> str:
+        names = []
+        for p in self.payloads:
+            if isinstance(p, NotifyPayload):
+                names.append(f"N({_notify_name(p.notify_type)})")
+            else:
+                names.append(type(p).__name__.removesuffix("Payload"))
+        return " ".join(names) or "(empty)"
 
 
 def _unsupported_critical(payloads: tuple[Any, ...]) -> int | None:
