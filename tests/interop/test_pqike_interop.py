@@ -225,7 +225,11 @@ def scenario_established(tunnel: Tunnel) -> None:
     assert ike["suite_text"] == tunnel.pqike_suite
     child = tunnel.pqike.events("ChildEstablished")[0]
     assert (child["mode"], child["encryption"]) == ("tunnel", "AES_GCM_16_256")
-    # Both ends moved to the NAT-T port; ESP in UDP; the same SPIs on both sides.
+    # NAT detection (RFC 7296 §2.23) in pqike's IKE_SA_INIT message, then both ends
+    # moved to the NAT-T port; ESP in UDP; the same SPIs on both sides.
+    pqike_init = "request" if tunnel.pqike_initiates else "response"
+    init = charon.wait_log(rf"parsed IKE_SA_INIT {pqike_init} 0 \[(.*)\]", since=mark)
+    assert "N(NATD_S_IP) N(NATD_D_IP)" in init[0].group(1)
     ike_sa, child_sa = charon_raw_sas(charon)
     assert (ike_sa["local-port"], ike_sa["remote-port"]) == ("4500", "4500"), ike_sa
     assert ike_sa["remote-host"] == tunnel.netns.left.outer
