@@ -176,3 +176,39 @@ def test_responder_picks_connection_and_psk_by_idi(backend: Backend) -> None:
     assert i.of(IkeEstablished)
     assert other.of(IkeEstablished)
     assert sorted(e.conn_name for e in r.of(IkeEstablished)) == ["conn", "conn2"]
+
+
+def test_traffic_selectors_are_narrowed(backend: Backend) -> None:
+    """The initiator asks for 10.2.0.0/16; the responder only has 10.2.0.0/24."""
+    i, r = establish(backend)
+    child_i = i.ep.ike_sas()[0].children[i.of(ChildEstablished)[0].child]
+    remote = child_i.remote_ts[0]
+    assert (remote.start_addr, remote.end_addr) == (
+        bytes([10, 2, 0, 0]),
+        bytes([10, 2, 0, 255]),
+    )
+    child_r = r.ep.ike_sas()[0].children[r.of(ChildEstablished)[0].child]
+    assert child_r.local_ts[0] == remote
+
+
+@pytest.mark.parametrize("size", [576, 700])
+def test_small_fragment_size_many_fragments(backend: Backend, size: int) -> None:
+    i, r = establish(
+        backend, ike="aes256gcm16-prfsha384-x25519-ke1_mlkem1024", fragment_size=size
+    )
+    inter = next(e for e in i.of(ExchangeCompleted) if e.exchange == "IKE_INTERMEDIATE")
+    assert inter.request_fragments >= 3
+    assert inter.response_fragments >= 3
+    esp_both_ways(i, r)
+
+
+def test_half_open_limit_drops_new_ike_sa_init(backend: Backend) -> None:
+    from dataclasses import replace
+
+    i, r = initiator_and_responder(backend)
+    r.ep.config = replace(r.ep.config, half_open_limit=0)
+    i.ep.initiate("conn", 0.0)
+    for data, local, remote in i.ep.datagrams_to_send(0.0):
+        r.ep.receive_datagram(data, remote, local, 0.0)
+    assert r.ep.datagrams_to_send(0.0) == []
+    assert r.ep.ike_sas() == []
