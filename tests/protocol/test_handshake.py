@@ -212,3 +212,20 @@ def test_half_open_limit_drops_new_ike_sa_init(backend: Backend) -> None:
         r.ep.receive_datagram(data, remote, local, 0.0)
     assert r.ep.datagrams_to_send(0.0) == []
     assert r.ep.ike_sas() == []
+
+
+def test_many_sas_on_one_port_pair(backend: Backend) -> None:
+    """100 IKE SAs between the same two endpoints, demultiplexed by SPI."""
+    i, r = initiator_and_responder(backend, ike="aes256gcm16-prfsha384-x25519")
+    handles = [i.ep.initiate("conn", 0.0) for _ in range(100)]
+    roundtrip(i, r, max_steps=5000)
+    assert len(i.of(IkeEstablished)) == len(r.of(IkeEstablished)) == 100
+    assert len(set(handles)) == 100
+    for ev in i.of(ChildEstablished):
+        i.ep.send_esp(ev.child, ev.child.to_bytes(4, "big"))
+    roundtrip(i, r)
+    by_child = {e.child: e.payload for e in r.of(EspReceived)}
+    pairs = {e.spi_in: e.spi_out for e in r.of(ChildEstablished)}
+    assert len(by_child) == 100
+    assert all(int.from_bytes(p, "big") == pairs[c] for c, p in by_child.items())
+    assert i.ep.get_timer() is None

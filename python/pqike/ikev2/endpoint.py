@@ -18,6 +18,7 @@ Nothing here ever raises on peer input: undecodable or unknown datagrams are dro
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import ipaddress
 import logging
@@ -89,7 +90,12 @@ class IkeEndpoint:
             self._alloc_ike_spi,
             self._rekeyed_sa,
             self._connections_for,
+            self._out,
         )
+        self._timers: list[tuple[float, int]] = []
+        """Heap of (deadline, handle); entries not matching _deadline are stale."""
+        self._deadline: dict[int, float | None] = {}
+        self._fresh: list[IkeSa] = []
 
     # -- identifiers ---------------------------------------------------------------
 
@@ -148,6 +154,7 @@ class IkeEndpoint:
             now=now,
         )
         self.sas[handle] = sa
+        self._fresh.append(sa)
         self._by_spi[spi_i if is_initiator else spi_r] = sa
         return sa
 
@@ -169,6 +176,7 @@ class IkeEndpoint:
             conn, True, local, remote, self._alloc_ike_spi(), bytes(8), now
         )
         sa.initiate(now)
+        self._after(sa)
         return sa.handle
 
     def receive_datagram(
@@ -182,25 +190,51 @@ class IkeEndpoint:
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr, Addr]]:
         """Every queued datagram ``(udp payload, local, remote)``."""
-        out, self._out = self._out, []
-        for sa in list(self.sas.values()):
-            out += sa.datagrams_to_send(now)
+        out = self._out[:]
+        self._out.clear()  # the list object is shared with every SA
         return out
+
+    def _after(self, sa: IkeSa) -> None:
+        """Re-read the deadlines of ``sa`` and of SAs created meanwhile (rekeys)."""
+        self._touch(sa)
+        while self._fresh:
+            self._touch(self._fresh.pop())
+
+    def _touch(self, sa: IkeSa) -> None:
+        """Re-read an SA's deadline after it did something (heap, lazy deletion)."""
+        deadline = sa.get_timer()
+        if self._deadline.get(sa.handle) == deadline:
+            return
+        self._deadline[sa.handle] = deadline
+        if deadline is not None:
+            heapq.heappush(self._timers, (deadline, sa.handle))
+
+    def _prune(self) -> None:
+        while self._timers:
+            deadline, handle = self._timers[0]
+            if handle in self.sas and self._deadline.get(handle) == deadline:
+                return
+            heapq.heappop(self._timers)
 
     def get_timer(self) -> float | None:
         """The earliest deadline of any SA."""
-        deadlines = [sa.get_timer() for sa in self.sas.values()]
-        return min((d for d in deadlines if d is not None), default=None)
+        self._prune()
+        return self._timers[0][0] if self._timers else None
 
     def handle_timer(self, now: float) -> None:
-        """Run every SA's due timers; forget SAs whose linger time ended."""
-        # LIMITATION: get_timer/handle_timer scan every SA (O(n)); a heap would scale
-        for sa in list(self.sas.values()):
-            timer = sa.get_timer()
-            if timer is not None and now >= timer:
-                sa.handle_timer(now)
+        """Run the due SA timers; forget SAs whose linger time ended."""
+        while True:
+            self._prune()
+            if not self._timers or self._timers[0][0] > now:
+                return
+            _, handle = heapq.heappop(self._timers)
+            sa = self.sas[SaHandle(handle)]
+            self._deadline.pop(handle, None)
+            sa.handle_timer(now)
             if sa.state is SaState.DEAD and now >= sa.dead_until:
                 self._forget(sa)
+            else:
+                self._after(sa)
 
     def next_event(self) -> Event | None:
         """Pop the next event, or None."""
@@ -224,11 +258,13 @@ class IkeEndpoint:
         """Delete an IKE SA with an INFORMATIONAL exchange."""
         ike = self._sa(sa)
         ike.queue_task(DeleteIke(ike), now)
+        self._after(ike)
 
     def delete_child(self, sa: SaHandle, child: ChildId, now: float = 0.0) -> None:
         """Delete one Child SA with an INFORMATIONAL exchange."""
         ike = self._sa(sa)
         ike.queue_task(DeleteChild(ike, child), now)
+        self._after(ike)
 
     def rekey_child(self, sa: SaHandle, child: ChildId, now: float = 0.0) -> None:
         """Rekey a Child SA with CREATE_CHILD_SA (+ IKE_FOLLOWUP_KE per ADDKE).
@@ -244,6 +280,7 @@ class IkeEndpoint:
         if old is None:
             raise LocalProtocolError(f"no Child SA {child} on IKE SA {sa}")
         ike.queue_task(ChildRekey(ike, old), now)
+        self._after(ike)
 
     def rekey_ike(self, sa: SaHandle, now: float = 0.0) -> None:
         """Rekey an IKE SA (CREATE_CHILD_SA + IKE_FOLLOWUP_KE per ADDKE).
@@ -256,11 +293,13 @@ class IkeEndpoint:
         """
         ike = self._sa(sa)
         ike.queue_task(IkeRekey(ike), now)
+        self._after(ike)
 
     def send_liveness(self, sa: SaHandle, now: float = 0.0) -> None:
         """Send an empty INFORMATIONAL (RFC 7296 §2.4 liveness check)."""
         ike = self._sa(sa)
         ike.queue_task(Liveness(ike), now)
+        self._after(ike)
 
     def ike_sas(self) -> list[IkeSa]:
         """Live (not failed or deleted) IKE SAs."""
@@ -279,6 +318,7 @@ class IkeEndpoint:
 
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.handle, None)
+        self._deadline.pop(sa.handle, None)
         for spi in [k for k, v in self._by_spi.items() if v is sa]:
             del self._by_spi[spi]
         for init in [k for k, v in self._by_init.items() if v is sa]:
@@ -315,6 +355,7 @@ class IkeEndpoint:
                 )
                 return
         sa.receive_message(data, header, local, remote, now)
+        self._after(sa)
 
     def _lookup(self, header: IkeHeader, remote: Addr) -> IkeSa | None:
         if header.is_initiator:  # sent by the original initiator: we are responder

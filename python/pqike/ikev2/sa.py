@@ -178,6 +178,8 @@ class SaContext:
     """Create and index an IKE SA (IKE rekey): (old, is_initiator, spi_i, spi_r)."""
     connections_for: Callable[[Addr], list[ConnectionConfig]] = lambda addr: []
     """Connections that may serve a peer at this address (IDi re-selection)."""
+    out: list[tuple[bytes, Addr, Addr]] | None = None
+    """Shared outgoing datagram queue of the endpoint; None = the SA's own."""
 
 
 class IkeSa:
@@ -251,7 +253,9 @@ class IkeSa:
         self.queue: list[Task] = []
         self.active: list[Task] = []
         self._events: deque[Event] = ctx.events if ctx.events is not None else deque()
-        self._out: list[tuple[bytes, Addr, Addr]] = []
+        self._out: list[tuple[bytes, Addr, Addr]] = (
+            ctx.out if ctx.out is not None else []
+        )
 
     # -- small services for tasks -----------------------------------------------
 
@@ -300,7 +304,12 @@ class IkeSa:
         self._kick(now)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr, Addr]]:
-        """Drain the outgoing datagrams ``(udp payload, local, remote)``."""
+        """Drain the outgoing datagrams ``(udp payload, local, remote)``.
+
+        With a shared endpoint queue the endpoint drains it instead (returns []).
+        """
+        if self.ctx.out is not None:
+            return []
         out, self._out = self._out, []
         return out
 
