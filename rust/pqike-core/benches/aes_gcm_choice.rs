@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Measures AES-256-GCM sealing with the RustCrypto `aes-gcm` crate against `ring` for
+//! Measures AES-256-GCM sealing with the RustCrypto `aes-gcm` crate against `ring` and
+//! `aws-lc-rs` (and ChaCha20-Poly1305 likewise) for
 //! 64, 1400 and 9000-octet packets (docs/aes-gcm-choice.md), (see benches/esp_throughput.rs for the ESP layer).
 //!
 //! Run: `cargo bench -p pqike-core --bench aes_gcm_choice`.
@@ -33,26 +34,32 @@ fn time_ns(mut f: impl FnMut()) -> f64 {
     best
 }
 
-/// ns per in-place seal of `buf` with `ring`.
-fn ring_seal_ns(
-    alg: &'static ring::aead::Algorithm,
-    key: &[u8],
-    nonce: [u8; 12],
-    aad: &[u8; 8],
-    buf: &mut [u8],
-) -> f64 {
-    let k = ring::aead::LessSafeKey::new(ring::aead::UnboundKey::new(alg, key).unwrap());
-    time_ns(|| {
-        let tag = k
-            .seal_in_place_separate_tag(
-                ring::aead::Nonce::assume_unique_for_key(nonce),
-                ring::aead::Aad::from(aad),
-                buf,
-            )
-            .unwrap();
-        black_box(&tag);
-    })
+/// Defines `$name(alg, key, nonce, aad, buf) -> ns per in-place seal` for a crate with
+/// ring's `LessSafeKey` API (`ring` itself and `aws-lc-rs`).
+macro_rules! less_safe_key_bench {
+    ($name:ident, $krate:ident) => {
+        fn $name(
+            alg: &'static $krate::aead::Algorithm,
+            key: &[u8],
+            nonce: [u8; 12],
+            aad: &[u8; 8],
+            buf: &mut [u8],
+        ) -> f64 {
+            use $krate::aead as a;
+            let k = a::LessSafeKey::new(a::UnboundKey::new(alg, key).unwrap());
+            time_ns(|| {
+                let n = a::Nonce::assume_unique_for_key(nonce);
+                let tag = k
+                    .seal_in_place_separate_tag(n, a::Aad::from(aad), buf)
+                    .unwrap();
+                black_box(&tag);
+            })
+        }
+    };
 }
+
+less_safe_key_bench!(ring_seal_ns, ring);
+less_safe_key_bench!(aws_lc_seal_ns, aws_lc_rs);
 
 fn main() {
     let key = [0x42u8; 32];
@@ -83,6 +90,14 @@ fn main() {
             n as f64 * 1e3 / ns
         );
 
+        let ns = aws_lc_seal_ns(&aws_lc_rs::aead::AES_256_GCM, &key, nonce, &aad, &mut buf);
+        println!(
+            "{:<28} {:>8} {:>10.0} {:>10.0}",
+            "aws-lc-rs 1.19.0",
+            n,
+            ns,
+            n as f64 * 1e3 / ns
+        );
         let ns = ring_seal_ns(&ring::aead::AES_256_GCM, &key, nonce, &aad, &mut buf);
         println!(
             "{:<28} {:>8} {:>10.0} {:>10.0}",
@@ -102,6 +117,20 @@ fn main() {
         println!(
             "{:<28} {:>8} {:>10.0} {:>10.0}",
             "chacha20poly1305 0.11.0",
+            n,
+            ns,
+            n as f64 * 1e3 / ns
+        );
+        let ns = aws_lc_seal_ns(
+            &aws_lc_rs::aead::CHACHA20_POLY1305,
+            &key,
+            nonce,
+            &aad,
+            &mut buf,
+        );
+        println!(
+            "{:<28} {:>8} {:>10.0} {:>10.0}",
+            "aws-lc-rs 1.19.0 chacha20poly1305",
             n,
             ns,
             n as f64 * 1e3 / ns

@@ -14,14 +14,14 @@
 //! [`Aead`] accepts nothing else: other nonce sizes are refused with
 //! [`Error::InvalidLength`].
 //!
-//! Which implementation runs is chosen by measurement (docs/aes-gcm-choice.md): `ring`
-//! (assembly, AES-NI/VAES + CLMUL) for AES-128/256-GCM with 16-octet tags and for
-//! ChaCha20-Poly1305; the RustCrypto `aes-gcm` crate for AES-192 and for the truncated
-//! 8/12-octet tags, which `ring` does not offer.
+//! Which implementation runs is chosen by measurement (docs/aes-gcm-choice.md): `aws-lc-rs`
+//! (AWS-LC assembly, AES-NI/VAES + CLMUL, runtime dispatch) for AES-GCM with 16-octet tags
+//! and for ChaCha20-Poly1305; the RustCrypto `aes-gcm` crate for the truncated 8/12-octet
+//! tags, which the aws-lc-rs API does not offer.
 
 use core::fmt;
 
-use aes_gcm::aead::consts::{U12, U16, U8};
+use aes_gcm::aead::consts::{U12, U8};
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::AesGcm;
 use cbc::cipher::block_padding::NoPadding;
@@ -80,12 +80,11 @@ type Aes256Gcm<T> = AesGcm<aes::Aes256, U12, T>;
 
 /// The keyed implementations; one is picked per (algorithm, key size, tag size).
 enum Engine {
-    Ring(Box<ring::aead::LessSafeKey>),
+    AwsLc(Box<aws_lc_rs::aead::LessSafeKey>),
     Aes128Tag8(Box<Aes128Gcm<U8>>),
     Aes128Tag12(Box<Aes128Gcm<U12>>),
     Aes192Tag8(Box<Aes192Gcm<U8>>),
     Aes192Tag12(Box<Aes192Gcm<U12>>),
-    Aes192Tag16(Box<Aes192Gcm<U16>>),
     Aes256Tag8(Box<Aes256Gcm<U8>>),
     Aes256Tag12(Box<Aes256Gcm<U12>>),
 }
@@ -137,16 +136,25 @@ impl Aead {
         let tag_len = aead_icv_length(encr_id)?;
         let engine = if encr_id == ENCR_CHACHA20_POLY1305 {
             Error::check_length("ChaCha20-Poly1305 key", 32, key.len())?;
-            Engine::Ring(Box::new(ring_key(&ring::aead::CHACHA20_POLY1305, key)?))
+            Engine::AwsLc(Box::new(aws_lc_key(
+                &aws_lc_rs::aead::CHACHA20_POLY1305,
+                key,
+            )?))
         } else {
             match (key.len(), tag_len) {
-                (16, 16) => Engine::Ring(Box::new(ring_key(&ring::aead::AES_128_GCM, key)?)),
-                (32, 16) => Engine::Ring(Box::new(ring_key(&ring::aead::AES_256_GCM, key)?)),
+                (16, 16) => {
+                    Engine::AwsLc(Box::new(aws_lc_key(&aws_lc_rs::aead::AES_128_GCM, key)?))
+                }
+                (32, 16) => {
+                    Engine::AwsLc(Box::new(aws_lc_key(&aws_lc_rs::aead::AES_256_GCM, key)?))
+                }
                 (16, 8) => Engine::Aes128Tag8(Box::new(rc_key(key)?)),
                 (16, 12) => Engine::Aes128Tag12(Box::new(rc_key(key)?)),
                 (24, 8) => Engine::Aes192Tag8(Box::new(rc_key(key)?)),
                 (24, 12) => Engine::Aes192Tag12(Box::new(rc_key(key)?)),
-                (24, 16) => Engine::Aes192Tag16(Box::new(rc_key(key)?)),
+                (24, 16) => {
+                    Engine::AwsLc(Box::new(aws_lc_key(&aws_lc_rs::aead::AES_192_GCM, key)?))
+                }
                 (32, 8) => Engine::Aes256Tag8(Box::new(rc_key(key)?)),
                 (32, 12) => Engine::Aes256Tag12(Box::new(rc_key(key)?)),
                 // No single expected length: 16, 24 and 32 are all fine.
@@ -186,11 +194,11 @@ impl Aead {
     ) -> Result<(), Error> {
         Error::check_length("AEAD tag buffer", self.tag_len, tag_out.len())?;
         match &self.engine {
-            Engine::Ring(k) => {
+            Engine::AwsLc(k) => {
                 let tag = k
                     .seal_in_place_separate_tag(
-                        ring::aead::Nonce::assume_unique_for_key(*nonce),
-                        ring::aead::Aad::from(aad),
+                        aws_lc_rs::aead::Nonce::assume_unique_for_key(*nonce),
+                        aws_lc_rs::aead::Aad::from(aad),
                         buf,
                     )
                     .map_err(|_| Error::InvalidArgument("AEAD input too long"))?;
@@ -201,7 +209,6 @@ impl Aead {
             Engine::Aes128Tag12(c) => rc_seal!(c, nonce, aad, buf, tag_out),
             Engine::Aes192Tag8(c) => rc_seal!(c, nonce, aad, buf, tag_out),
             Engine::Aes192Tag12(c) => rc_seal!(c, nonce, aad, buf, tag_out),
-            Engine::Aes192Tag16(c) => rc_seal!(c, nonce, aad, buf, tag_out),
             Engine::Aes256Tag8(c) => rc_seal!(c, nonce, aad, buf, tag_out),
             Engine::Aes256Tag12(c) => rc_seal!(c, nonce, aad, buf, tag_out),
         }
@@ -223,24 +230,19 @@ impl Aead {
             return Err(Error::AuthenticationFailed);
         }
         let result = match &self.engine {
-            Engine::Ring(k) => {
-                let tag =
-                    ring::aead::Tag::try_from(tag).map_err(|_| Error::AuthenticationFailed)?;
-                k.open_in_place_separate_tag(
-                    ring::aead::Nonce::assume_unique_for_key(*nonce),
-                    ring::aead::Aad::from(aad),
+            Engine::AwsLc(k) => k
+                .open_in_place_separate_tag(
+                    aws_lc_rs::aead::Nonce::assume_unique_for_key(*nonce),
+                    aws_lc_rs::aead::Aad::from(aad),
                     tag,
                     buf,
-                    0..,
                 )
                 .map(|_| ())
-                .map_err(|_| Error::AuthenticationFailed)
-            }
+                .map_err(|_| Error::AuthenticationFailed),
             Engine::Aes128Tag8(c) => rc_open!(c, nonce, aad, &mut *buf, tag),
             Engine::Aes128Tag12(c) => rc_open!(c, nonce, aad, &mut *buf, tag),
             Engine::Aes192Tag8(c) => rc_open!(c, nonce, aad, &mut *buf, tag),
             Engine::Aes192Tag12(c) => rc_open!(c, nonce, aad, &mut *buf, tag),
-            Engine::Aes192Tag16(c) => rc_open!(c, nonce, aad, &mut *buf, tag),
             Engine::Aes256Tag8(c) => rc_open!(c, nonce, aad, &mut *buf, tag),
             Engine::Aes256Tag12(c) => rc_open!(c, nonce, aad, &mut *buf, tag),
         };
@@ -251,12 +253,12 @@ impl Aead {
     }
 }
 
-fn ring_key(
-    alg: &'static ring::aead::Algorithm,
+fn aws_lc_key(
+    alg: &'static aws_lc_rs::aead::Algorithm,
     key: &[u8],
-) -> Result<ring::aead::LessSafeKey, Error> {
-    ring::aead::UnboundKey::new(alg, key)
-        .map(ring::aead::LessSafeKey::new)
+) -> Result<aws_lc_rs::aead::LessSafeKey, Error> {
+    aws_lc_rs::aead::UnboundKey::new(alg, key)
+        .map(aws_lc_rs::aead::LessSafeKey::new)
         .map_err(|_| Error::length("AEAD key", alg.key_len(), key.len()))
 }
 
