@@ -439,6 +439,31 @@ mod tests {
     }
 
     #[test]
+    fn rekey_to_another_prf_uses_the_old_prf_and_the_new_lengths() {
+        // Old SA: HMAC-SHA2-256; new SA: HMAC-SHA2-512 with AES-CBC + HMAC-SHA2-512-256.
+        let k = km();
+        let (ni, nr, spi_i, spi_r) = ([1u8; 32], [2u8; 32], [3u8; 8], [4u8; 8]);
+        let r = k
+            .rekey_ike(&[&[9; 32]], &ni, &nr, &spi_i, &spi_r, 7, 12, 256, 14)
+            .expect("rekey");
+        let old = Prf::HmacSha256;
+        let sk_d_old = k.export_secrets()[1].1.to_vec();
+        let seed = old.compute_parts(&sk_d_old, &[&[9; 32], &ni, &nr]);
+        let lens = [64, 64, 64, 32, 32, 64, 64];
+        let total: usize = lens.iter().sum();
+        let want = old
+            .prf_plus_parts(seed.as_bytes(), &[&ni, &nr, &spi_i, &spi_r], total)
+            .expect("prf+");
+        let got: Vec<u8> = r.export_secrets()[1..]
+            .iter()
+            .flat_map(|(_, v)| v.to_vec())
+            .collect();
+        assert_eq!(r.export_secrets()[0].1, seed.as_bytes());
+        assert_eq!(got, want.as_bytes());
+        assert_eq!(r.suite().prf, Prf::HmacSha512);
+    }
+
+    #[test]
     fn ciphers_pair_up_and_auth_values_differ_per_role() {
         let k = km();
         let ci = k.cipher(true).expect("ci");
