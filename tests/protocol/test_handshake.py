@@ -84,6 +84,9 @@ def test_two_addke_rounds_in_type_order(backend: Backend) -> None:
     i, r = establish(
         backend, ike="aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_ecp256"
     )
+    details = [e.detail for e in i.of(ExchangeCompleted)]
+    assert details[1:3] == ["KE round 1 of 2: ML_KEM_768", "KE round 2 of 2: ECP_256"]
+    assert [e.detail for e in r.of(ExchangeCompleted)][1:3] == details[1:3]
     assert exchanges(i) == [
         "IKE_SA_INIT",
         "IKE_INTERMEDIATE",

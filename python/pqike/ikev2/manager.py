@@ -92,6 +92,8 @@ class Outstanding:
     deadline: float
     sent_at: float
     tries: int = 0
+    detail: str = ""
+    """What the request was for (ExchangeCompleted.detail)."""
 
 
 @dataclass

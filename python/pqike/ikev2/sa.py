@@ -427,6 +427,8 @@ class IkeSa:
             return
         self._after_encode(draft, enc)
         self.manager.start_request(draft.message_id, exchange, enc, now)
+        assert self.manager.outstanding is not None
+        self.manager.outstanding.detail = draft.detail
         self.log.debug("request payloads: %s", _PayloadNames(draft.payloads))
         self.log.debug(
             "sending %s request MID %d (%d octets, %d datagram(s))",
@@ -534,6 +536,7 @@ class IkeSa:
             True,
             len(out.encoded.datagrams),
             msg.fragments,
+            out.detail,
         )
         self._process_response(msg, now)
 
@@ -666,6 +669,7 @@ class IkeSa:
             False,
             msg.fragments,
             len(enc.datagrams),
+            draft.detail,
         )
 
     def _answer_error(
@@ -697,6 +701,7 @@ class IkeSa:
         initiator: bool,
         req_frags: int,
         resp_frags: int,
+        detail: str = "",
     ) -> None:
         self.emit(
             ExchangeCompleted(
@@ -708,6 +713,7 @@ class IkeSa:
                 initiator,
                 req_frags,
                 resp_frags,
+                detail,
             )
         )
 

@@ -41,6 +41,8 @@ class Draft:
     payloads: list[Any] = field(default_factory=list)
     is_response: bool = False
     message_id: int = 0
+    detail: str = ""
+    """Short summary for ExchangeCompleted ("KE round 1 of 2: ML_KEM_768")."""
 
 
 @dataclass(frozen=True)

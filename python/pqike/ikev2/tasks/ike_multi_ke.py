@@ -126,6 +126,7 @@ class IkeMultiKe(Task):
         rnd = self._current()
         assert rnd is not None
         self.kx = initiator_ke(self.sa, rnd.method)
+        draft.detail = self._progress(rnd)
         draft.payloads.append(KePayload(rnd.method, self.kx.public_key()))
         if self.followup:  # RFC 9370 §2.2.4: quote the responder's link data
             draft.payloads.append(NotifyPayload(_ADDKE, self.link))
@@ -196,6 +197,8 @@ class IkeMultiKe(Task):
     def _build_r(self, draft: Draft) -> TaskStatus:
         if self._pending_secret is None or self.kx is None:
             return TaskStatus.DONE
+        rnd = next((r for r in self.rounds if r.done and not r.derived), None)
+        draft.detail = self._progress(rnd) if rnd is not None else ""
         draft.payloads.append(KePayload(self.kx.method, self.kx.public_key()))
         if self.followup and self._current() is not None:
             self.link = self.sa.rng(4)  # opaque to the initiator (RFC 9370 §2.2.4)
