@@ -2,10 +2,12 @@
 """One IKE SA, sans-IO: datagrams and ``now`` in; datagrams, a deadline, events out.
 
 The initiator runs a queue of tasks (``tasks/``): the first task's
-``pending_exchange()`` names the next exchange, and every queued task wanting the same
-exchange contributes payloads to it (IKE_AUTH = ike_auth + child_create). The
-responder picks its tasks from :data:`_RESPONDER_TASKS` by the request's exchange
-type. ``manager.py`` owns Message IDs, retransmission, the response cache and
+``pending_exchange()`` names the next exchange; only IKE_AUTH is composed of several
+tasks (ike_auth + child_create), every other exchange belongs to one task (a
+multi-exchange task such as ike_multi_ke or child_rekey stays at the head of the queue
+until its last round). The responder picks its tasks from :data:`_RESPONDER_TASKS` by
+the request's exchange type (and, for CREATE_CHILD_SA, by the proposal's protocol).
+``manager.py`` owns Message IDs, retransmission, the response cache and
 fragmentation; tasks never see them.
 
 Error handling (RFC 7296 §2.21): a task raises ``ProtocolError(notify)``. On a
@@ -88,8 +90,8 @@ class SaState(enum.Enum):
 
     CONNECTING = "connecting"
     ESTABLISHED = "established"
-    DELETING = "deleting"
     DEAD = "dead"
+    """Failed or deleted; lingers DEAD_LINGER seconds for retransmitted requests."""
 
 
 class SaLog(logging.LoggerAdapter[logging.Logger]):
@@ -154,10 +156,6 @@ _RESPONDER_TASKS: dict[int, Callable[[IkeSa, Received], list[Task] | None]] = {
     ExchangeType.IKE_FOLLOWUP_KE: _followup_tasks,
 }
 """Which tasks answer which request."""
-
-_REFUSED: dict[int, int] = {}
-"""Requests refused outright with an error notify (none at present; IKE SA rekeys
-are refused by ``ChildRekey`` with NO_ADDITIONAL_SAS)."""
 
 
 @dataclass
@@ -608,15 +606,13 @@ class IkeSa:
             msg.message_id,
             _PayloadNames(msg.payloads),
         )
-        refusal = _REFUSED.get(msg.exchange)
-        tasks = None if refusal is not None else _responder_tasks(self, msg)
+        tasks = _responder_tasks(self, msg)
         if tasks is None:
-            if msg.exchange not in _RESPONDER_TASKS and refusal is None:
+            if msg.exchange not in _RESPONDER_TASKS:
                 return  # an exchange type we do not know: drop
-            notify = refusal if refusal is not None else NotifyType.INVALID_SYNTAX
             self._answer_error(
                 header,
-                notify,
+                NotifyType.INVALID_SYNTAX,
                 b"",
                 now,
                 f"{_name(msg.exchange)} request not acceptable now",
