@@ -159,8 +159,16 @@ impl PyEspSa {
         py: Python<'py>,
         packet: &[u8],
     ) -> Result<(Bound<'py, PyBytes>, u8), CoreError> {
-        let (payload, nh) = self.lock()?.sa.open(packet)?;
-        Ok((PyBytes::new(py, &payload), nh))
+        // Decrypt into the SA's scratch buffer, so the only allocation is the result.
+        let mut st = self.lock()?;
+        let State { sa, scratch } = &mut *st;
+        scratch.clear();
+        let nh = sa.open_append(packet, scratch)?;
+        let payload = PyBytes::new(py, scratch);
+        if scratch.capacity() > MAX_KEPT_SCRATCH {
+            *scratch = Vec::new();
+        }
+        Ok((payload, nh))
     }
 
     /// Opens every packet in order, the GIL released; each entry is (payload, next_header)
