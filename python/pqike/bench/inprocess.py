@@ -37,6 +37,7 @@ __all__ = [
     "handshake",
     "measure_crypto_only",
     "measure_handshakes",
+    "measure_loaded_responder",
     "measure_memory",
     "record_trace",
 ]
@@ -144,6 +145,25 @@ def _repeat(
     return timing
 
 
+def _timed_handshake(
+    pair: Pair, backend: Backend, responder: IkeEndpoint | None
+) -> float:
+    """Seconds one handshake takes, endpoints built beforehand (``responder``
+    None: a fresh one too); raises HandshakeFailedError if it did not establish."""
+    initiator = IkeEndpoint(pair.initiator, backend, os.urandom)
+    if responder is None:
+        responder = IkeEndpoint(pair.responder, backend, os.urandom)
+    start = time.perf_counter()
+    initiator.initiate(CONN_NAME, 0.0)
+    pump(initiator, responder)
+    elapsed = time.perf_counter() - start
+    outcome = Outcome()
+    _drain(initiator, outcome)
+    _drain(responder, outcome)
+    _checked(outcome, pair.suite)
+    return elapsed
+
+
 def measure_handshakes(
     pair: Pair,
     backend: Backend,
@@ -157,22 +177,31 @@ def measure_handshakes(
     Raises:
         HandshakeFailedError: any handshake did not establish.
     """
-
-    def one_round() -> float:
-        initiator = IkeEndpoint(pair.initiator, backend, os.urandom)
-        responder = IkeEndpoint(pair.responder, backend, os.urandom)
-        start = time.perf_counter()
-        initiator.initiate(CONN_NAME, 0.0)
-        pump(initiator, responder)
-        elapsed = time.perf_counter() - start
-        outcome = Outcome()
-        _drain(initiator, outcome)
-        _drain(responder, outcome)
-        _checked(outcome, pair.suite)
-        return elapsed
-
     _checked(handshake(pair, backend), pair.suite)  # warm-up, imports, caches
-    return _repeat(one_round, count, duration, progress)
+    return _repeat(
+        lambda: _timed_handshake(pair, backend, None), count, duration, progress
+    )
+
+
+def measure_loaded_responder(
+    pair: Pair,
+    backend: Backend,
+    live: int,
+    count: int,
+    duration: float | None = None,
+) -> Timing:
+    """Time ``count`` handshakes into one responder that already holds ``live``
+    established SAs (filling it is not timed): how the engine scales with SAs.
+
+    Raises:
+        HandshakeFailedError: any handshake did not establish.
+    """
+    responder = IkeEndpoint(pair.responder, backend, os.urandom)
+    for _ in range(live):
+        _checked(handshake(pair, backend, responder=responder), pair.suite)
+    return _repeat(
+        lambda: _timed_handshake(pair, backend, responder), count, duration, None
+    )
 
 
 def record_trace(pair: Pair, backend: Backend) -> tuple[CryptoTrace, Outcome]:

@@ -82,6 +82,11 @@ class LoopbackResult:
             )
             if established
             else None,
+            "responder_cpu_share": round(
+                self.responder.get("cpu", 0.0) / self.seconds, 3
+            )
+            if self.seconds > 0
+            else None,
             "responder_live_sas": live,
             "responder_rss_bytes_per_sa": round(self.responder.get("rss", 0) / live, 1)
             if live

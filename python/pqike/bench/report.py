@@ -101,8 +101,9 @@ def format_tables(report: dict[str, Any]) -> str:
                 r["backend"],
                 _num(r["handshakes"]["count"]),
                 _num(r["handshakes"]["rate"]),
-                _num(r["handshakes"]["p50_ms"], 3),
-                _num(r["crypto_only"]["rate"]),
+                _num(r["handshakes"]["rate_p50"]),
+                _num(r["handshakes"]["p99_ms"], 3),
+                _num(r["crypto_only"]["rate_p50"]),
                 f"{r['crypto_share']:.0%}",
                 _rust_ratio(report, r, "inprocess"),
             ]
@@ -114,8 +115,9 @@ def format_tables(report: dict[str, Any]) -> str:
                 "backend",
                 "n",
                 "hs/s",
-                "p50 ms",
-                "crypto-only/s",
+                "hs/s@p50",
+                "p99 ms",
+                "crypto/s@p50",
                 "pqike/crypto",
                 "rust/ref",
             ],
@@ -146,6 +148,9 @@ def format_tables(report: dict[str, Any]) -> str:
                 _num(r["p50_ms"], 2),
                 _num(r["p99_ms"], 2),
                 _num(r["responder_cpu_ms_per_handshake"], 3),
+                "-"
+                if r["responder_cpu_share"] is None
+                else f"{r['responder_cpu_share']:.0%}",
                 _num((r["responder_rss_bytes_per_sa"] or 0) / 1024, 1)
                 if r["responder_rss_bytes_per_sa"] is not None
                 else "-",
@@ -163,6 +168,7 @@ def format_tables(report: dict[str, Any]) -> str:
                 "p50 ms",
                 "p99 ms",
                 "CPU ms/hs",
+                "resp CPU",
                 "RSS KiB/SA",
                 "rust/ref",
             ],

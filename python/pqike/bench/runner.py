@@ -145,23 +145,27 @@ def _inprocess(
         "proposal": proposal(pair.suite),
         "handshakes": hs.as_dict(),
         "crypto_only": crypto.as_dict(),
-        "crypto_share": round(hs.rate / crypto.rate, 4),
+        "crypto_share": round(hs.rate_p50 / crypto.rate_p50, 4),
+        "crypto_share_mean": round(hs.rate / crypto.rate, 4),
         "crypto_calls": dict(sorted(trace.summary().items())),
         "exchanges": [list(e) for e in outcome.exchanges],
     }
 
 
 def ratios(report: dict[str, Any]) -> dict[str, Any]:
-    """pqike/crypto-only per row, and rust/reference per suite (and concurrency)."""
+    """pqike/crypto-only per row, and rust/reference per suite (and concurrency).
+
+    In-process ratios use the median-based rates (``rate_p50``); loopback ratios
+    the run's overall rate.
+    """
     out: dict[str, Any] = {"pqike_vs_crypto_only": {}, "rust_vs_reference": {}}
     rates: dict[tuple[str, str, str], float] = {}
     for row in report["inprocess"]:
         key = f"{row['suite']} {row['backend']}"
         out["pqike_vs_crypto_only"][key] = row["crypto_share"]
-        rates[("inprocess", row["suite"], row["backend"])] = row["handshakes"]["rate"]
-        rates[("crypto_only", row["suite"], row["backend"])] = row["crypto_only"][
-            "rate"
-        ]
+        hs, crypto = row["handshakes"], row["crypto_only"]
+        rates[("inprocess", row["suite"], row["backend"])] = hs["rate_p50"]
+        rates[("crypto_only", row["suite"], row["backend"])] = crypto["rate_p50"]
     for row in report["loopback"]:
         where = f"loopback x{row['concurrency']}"
         rates[(where, row["suite"], row["backend"])] = row["rate"]

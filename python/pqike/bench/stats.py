@@ -42,6 +42,13 @@ class Timing:
         """Operations per second of busy time."""
         return self.count / self.total if self.total > 0 else float("nan")
 
+    @property
+    def rate_p50(self) -> float:
+        """1 / median duration: the rate of a typical round, robust against the
+        stalls other processes cause on a shared machine."""
+        median = self.quantile(0.5)
+        return 1.0 / median if median > 0 else float("nan")
+
     def quantile(self, q: float) -> float:
         return percentile(sorted(self.samples), q)
 
@@ -50,6 +57,7 @@ class Timing:
             "count": self.count,
             "seconds": round(self.total, 6),
             "rate": round(self.rate, 2),
+            "rate_p50": round(self.rate_p50, 2),
             "p50_ms": round(self.quantile(0.5) * 1000, 4),
             "p99_ms": round(self.quantile(0.99) * 1000, 4),
         }
