@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use pqike_core::aead::Aead;
 use pqike_core::esp::EspSa;
 use pqike_core::keymat::Keymat;
 use serde_json::Value;
@@ -164,11 +165,17 @@ fn open(sas: &[Sa], m: &Ike<'_>) -> Option<(u8, Vec<u8>)> {
     sas.iter()
         .filter(|sa| sa.spi_i == m.spi_i && sa.spi_r == m.spi_r)
         .find_map(|sa| {
-            sa.keymat
-                .cipher(m.from_initiator)
-                .unwrap()
-                .open(aad, body)
-                .ok()
+            let cipher = sa.keymat.cipher(m.from_initiator).unwrap();
+            let pt = cipher.open(aad, body).ok()?;
+            // Sealing the plaintext again with the same IV gives strongSwan's bytes
+            // (it adds no padding for AEADs, as we do).
+            let iv = &body[..cipher.iv_len()];
+            assert_eq!(
+                cipher.seal(aad, iv, &pt).unwrap(),
+                body,
+                "re-sealed SK payload"
+            );
+            Some(pt)
         })
         .map(|pt| (m.raw[off], pt))
 }
@@ -496,6 +503,7 @@ fn transcript(file: &str) -> Counts {
 
     // Every encrypted IKE message opens with the keys of its SA; ESP with a child key.
     let mut esp_rx: HashMap<u32, EspSa> = HashMap::new();
+    let mut esp_keys: HashMap<u32, Vec<u8>> = HashMap::new();
     let mut esp_spis_negotiated: Vec<Vec<u8>> = Vec::new();
     for (dg, port_4500) in &dgs {
         if let Some(raw) = ike_of(dg, *port_4500) {
@@ -529,6 +537,7 @@ fn transcript(file: &str) -> Counts {
                 let mut sa = EspSa::new(spi, 20, k, false, 64, 1).unwrap();
                 let opened = sa.open(&dg.bytes).ok()?;
                 esp_rx.insert(spi, sa);
+                esp_keys.insert(spi, k.clone());
                 Some(opened)
             }),
         };
@@ -545,6 +554,23 @@ fn transcript(file: &str) -> Counts {
         assert!(
             addrs == [[10, 78, 1, 1], [10, 78, 2, 1]] || addrs == [[10, 78, 2, 1], [10, 78, 1, 1]]
         );
+        // strongSwan pads as we do (1, 2, 3.. to a 4-octet boundary): sealing the payload
+        // again with its IV (strongSwan's IVs are not the sequence number) gives its bytes.
+        let key = &esp_keys[&spi];
+        let aead = Aead::new(20, &key[..key.len() - 4]).unwrap();
+        let pad = (4 - (inner.len() + 2) % 4) % 4;
+        let mut body: Vec<u8> = inner.clone();
+        body.extend((1..=pad).map(|i| i as u8));
+        body.extend([pad as u8, next_header]);
+        let nonce: [u8; 12] = [&key[key.len() - 4..], &dg.bytes[8..16]]
+            .concat()
+            .try_into()
+            .unwrap();
+        let mut tag = [0u8; 16];
+        aead.seal_in_place(&nonce, &dg.bytes[..8], &mut body, &mut tag)
+            .unwrap();
+        body.extend_from_slice(&tag);
+        assert_eq!(body, &dg.bytes[16..], "{file}: re-sealed ESP packet");
         counts.esp_opened += 1;
     }
     eprintln!(
