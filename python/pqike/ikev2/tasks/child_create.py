@@ -209,7 +209,7 @@ class ChildCreate(Task):
         self.done = True
         if self._accept_response(msg):
             assert self.chosen is not None
-            self._install(int.from_bytes(self.chosen.spi, "big"))
+            self._install(int.from_bytes(self.chosen.spi, "big"), initiator=True)
         return TaskStatus.DONE
 
     def _accept_response(self, msg: Received) -> bool:
@@ -321,12 +321,12 @@ class ChildCreate(Task):
             TsrPayload(self.ts_r),
         ]
         if self.install_now:
-            self._install(int.from_bytes(self.chosen.spi, "big"))
+            self._install(int.from_bytes(self.chosen.spi, "big"), initiator=False)
         return TaskStatus.DONE
 
     # -- both ------------------------------------------------------------------
 
-    def _install(self, spi_out: int) -> ChildSa:
+    def _install(self, spi_out: int, *, initiator: bool) -> ChildSa:
         """Create both EspSa objects from KEYMAT (RFC 7296 §2.17, RFC 9370 §2.2.4).
 
         KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, SK(0) | Ni | Nr | SK(1)..) with
@@ -345,7 +345,8 @@ class ChildCreate(Task):
             2 * (encr_len + integ_len), ni, nr, list(self.secrets)
         )
         encr_i, _integ_i, encr_r, _integ_r = split_keymat(keymat, encr_len, integ_len)
-        out_key, in_key = (encr_i, encr_r) if sa.is_initiator else (encr_r, encr_i)
+        # "initiator" is this exchange's (RFC 7296 §1.3, §2.17), not the IKE SA's
+        out_key, in_key = (encr_i, encr_r) if initiator else (encr_r, encr_i)
         esn = chosen.id_of(ESN) == 1
         try:
             outbound = sa.backend.esp_sa(
@@ -359,7 +360,7 @@ class ChildCreate(Task):
                 f"cannot install ESP SA: {exc}", _N.NO_PROPOSAL_CHOSEN
             ) from None
         local_ts, remote_ts = (
-            (self.ts_i, self.ts_r) if sa.is_initiator else (self.ts_r, self.ts_i)
+            (self.ts_i, self.ts_r) if initiator else (self.ts_r, self.ts_i)
         )
         mode = "transport" if self.transport else "tunnel"
         child = ChildSa(

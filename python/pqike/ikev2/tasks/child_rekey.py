@@ -172,7 +172,7 @@ class ChildRekey(ChildCreate):
     def _finish_i(self) -> TaskStatus:
         self.done, self.in_followup = True, False
         assert self.chosen is not None
-        child = self._install(int.from_bytes(self.chosen.spi, "big"))
+        child = self._install(int.from_bytes(self.chosen.spi, "big"), initiator=True)
         if self.old is not None:
             self.sa.emit(
                 ChildRekeyed(self.sa.handle, self.old.child_id, child.child_id)
@@ -262,7 +262,7 @@ class ChildRekey(ChildCreate):
             self.in_followup, self.done = False, True
             self.sa.pending_rekey = None
             self.install_now = True
-            self._install(int.from_bytes(self.chosen.spi, "big"))
+            self._install(int.from_bytes(self.chosen.spi, "big"), initiator=False)
             if self.old is not None:
                 self._announce_rekey()
 
