@@ -31,7 +31,8 @@ class IkeCipher:
 
         Args:
             encr_id: 12, 18, 19, 20 or 28.
-            key_bits: Key Length attribute (128/192/256; 0 or 256 for ChaCha20-Poly1305).
+            key_bits: Key Length attribute (128/192/256; 0 or 256 for
+                ChaCha20-Poly1305).
             integ_id: 0 for the AEADs; 2, 12, 13 or 14 for AES-CBC.
             encr_key: SK_ei/SK_er; for the AEADs the key followed by the 4-octet salt.
             integ_key: SK_ai/SK_ar; empty for the AEADs.
@@ -58,13 +59,14 @@ class IkeCipher:
         """INTEG transform ID (0 for the AEADs)."""
 
     def sealed_length(self, plaintext_len: int) -> int:
-        """``len(iv | ciphertext | icv)``, the ciphertext covering padding and Pad Length."""
+        """``len(iv | ciphertext | icv)``; the ciphertext includes the padding."""
 
     def seal(self, aad: bytes, iv: bytes, plaintext: bytes) -> bytes:
         """Return ``iv | E(plaintext | padding | pad length) | icv``.
 
         ``aad`` is the IKE header through the SK generic header with final lengths;
-        ``iv`` must never repeat under one key. Raises InvalidLength for a bad IV length.
+        ``iv`` must never repeat under one key. Raises InvalidLength for a bad IV
+        length.
         """
 
     def open(self, aad: bytes, body: bytes) -> bytes:
@@ -73,8 +75,12 @@ class IkeCipher:
         Raises AuthenticationError for a bad ICV, a short body or impossible padding.
         """
 
-def aead_seal(encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+def aead_seal(
+    encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
+) -> bytes:
     """Raw AEAD (key without salt, 12-octet nonce) -> ``ciphertext | tag``. For KATs."""
 
-def aead_open(encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes) -> bytes:
+def aead_open(
+    encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes
+) -> bytes:
     """Raw AEAD open of ``ciphertext | tag``. Raises AuthenticationError. For KATs."""

@@ -35,10 +35,12 @@ class EspSa:
         Args:
             spi: the SPI (32 bits).
             encr_id: 20 AES-GCM-16 (also 18/19), 28 ChaCha20-Poly1305.
-            key: cipher key (16/24/32 for AES, 32 for ChaCha20) followed by the 4-octet salt.
+            key: cipher key (16/24/32 for AES, 32 for ChaCha20) followed by the
+                4-octet salt.
             esn: extended sequence numbers (high half only in the AAD).
             replay_window: 0 (off) or 32..8192.
-            initial_seq: first sequence number sealed; an inbound window starts below it.
+            initial_seq: first sequence number sealed; an inbound window starts
+                just below it.
 
         Raises:
             UnsupportedTransform, InvalidLength, ValueError (window, initial_seq).
@@ -64,7 +66,7 @@ class EspSa:
         """Seal one packet. Raises SequenceExhausted instead of wrapping the counter."""
 
     def seal_batch(self, payloads: list[bytes], next_header: int) -> list[bytes]:
-        """Seal several packets (GIL released); seals none if the counter cannot hold them."""
+        """Seal several packets (GIL released); none if the counter cannot hold all."""
 
     def open(self, packet: bytes) -> tuple[bytes, int]:
         """Open one packet -> ``(payload, next_header)``; next header 59 = dummy packet.
@@ -74,4 +76,4 @@ class EspSa:
         """
 
     def open_batch(self, packets: list[bytes]) -> list[tuple[bytes, int] | PqIkeError]:
-        """Open several packets in order (GIL released); failures are returned, not raised."""
+        """Open several packets in order (GIL released); failures are returned."""

@@ -14,7 +14,7 @@ __all__ = [
 
 @final
 class Keymat:
-    """The secrets of one IKE SA generation; frozen, opaque, ``repr()`` shows transforms."""
+    """Secrets of one IKE SA generation; frozen, opaque, ``repr()`` shows transforms."""
 
     @staticmethod
     def derive(
@@ -34,7 +34,7 @@ class Keymat:
         """
 
     def update_after_ke(self, shared_secret: bytes) -> Keymat:
-        """RFC 9370: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr); same nonces and SPIs."""
+        """RFC 9370: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr), same Ni/Nr/SPIs."""
 
     def rekey_ike(
         self,
@@ -48,7 +48,7 @@ class Keymat:
         encr_key_bits: int,
         integ_id: int,
     ) -> Keymat:
-        """SKEYSEED = prf_old(SK_d, SK(0) | Ni | Nr | SK(1) ..); prf+ with the old PRF too.
+        """SKEYSEED = prf_old(SK_d, SK(0) | Ni | Nr | SK(1) ..); prf+ uses prf_old too.
 
         Raises ValueError for an empty ``shared_secrets``.
         """
@@ -61,7 +61,9 @@ class Keymat:
     def cipher(self, sender_is_initiator: bool) -> IkeCipher:
         """The SK cipher for the initiator's (SK_ei/SK_ai) or responder's messages."""
 
-    def int_auth(self, sender_is_initiator: bool, prev: bytes, a: bytes, p: bytes) -> bytes:
+    def int_auth(
+        self, sender_is_initiator: bool, prev: bytes, a: bytes, p: bytes
+    ) -> bytes:
         """prf(SK_pi or SK_pr, prev | A | P) (RFC 9242 §3.3.2)."""
 
     def psk_auth(
@@ -73,7 +75,7 @@ class Keymat:
         id_body: bytes,
         int_auth: bytes = b"",
     ) -> bytes:
-        """prf(prf(PSK, "Key Pad for IKEv2"), msg | nonce | prf(SK_p*, id_body) | int_auth)."""
+        """prf(prf(PSK, "Key Pad for IKEv2"), signed octets) (RFC 7296 §2.15)."""
 
     def signed_octets(
         self,
