@@ -55,6 +55,10 @@ SUITES = [
     ),
 ]
 ESP = ("aes256gcm16", "ESP:AES_GCM_16_256/NO_EXT_SEQ")
+# PFS for CREATE_CHILD_SA: X25519, then ECP-256 in one IKE_FOLLOWUP_KE round.  The
+# first Child SA (IKE_AUTH) takes no KE; a rekey selects the whole proposal.
+ESP_PFS = ("aes256gcm16-x25519-ke1_ecp256", "ESP:AES_GCM_16_256/NO_EXT_SEQ")
+ESP_PFS_REKEY = "ESP:AES_GCM_16_256/CURVE_25519/NO_EXT_SEQ/KE1_ECP_256"
 
 _RAW_PAIR = re.compile(r"([\w-]+)=([^\s{}]*)")
 
@@ -212,6 +216,11 @@ def charon_pings(tunnel: Tunnel, count: int = 3, wait: int = 2) -> Any:
                 source=netns.right.inner, count=count, wait=wait)  # fmt: skip
 
 
+def _charon_verb(pqike_sends: bool) -> str:
+    """How charon's log names a request pqike sent, or one charon sent."""
+    return "parsed" if pqike_sends else "generating"
+
+
 # -- scenarios -----------------------------------------------------------------------
 
 
@@ -237,7 +246,7 @@ def scenario_established(tunnel: Tunnel) -> None:
     assert int(child_sa["spi-in"], 16) == child["spi_out"], child_sa
     assert int(child_sa["spi-out"], 16) == child["spi_in"], child_sa
     rounds = len(re.findall(r"ke\d_", tunnel.case.ike_proposals))
-    verb = "parsed" if tunnel.pqike_initiates else "generating"
+    verb = _charon_verb(tunnel.pqike_initiates)
     found = charon.log_since(mark).count(f"{verb} IKE_INTERMEDIATE request")
     assert found == rounds
 
@@ -283,12 +292,111 @@ def scenario_charon_deletes(tunnel: Tunnel) -> None:
     assert tunnel.pqike.ike_sas() == []
 
 
+def rekey_child(tunnel: Tunnel, *, by_pqike: bool) -> None:
+    """Rekey the Child SA with PFS (CREATE_CHILD_SA, then one IKE_FOLLOWUP_KE for
+    ke1_ecp256), started by pqike or by charon; traffic then flows on the new one."""
+    charon, pqike, mark = tunnel.charon, tunnel.pqike, tunnel.charon.log_mark()
+    old = tunnel.child
+    if by_pqike:
+        pqike.call("rekey_child", tunnel.sa, old)
+    else:
+        charon.rekey_child()
+    verb = _charon_verb(by_pqike)
+    charon.wait_log(
+        rf"{verb} CREATE_CHILD_SA request \d+ \[ N\(REKEY_SA\) SA No KE TSi TSr \]",
+        since=mark,
+    )
+    charon.wait_log(rf"{verb} IKE_FOLLOWUP_KE request \d+ \[ KE N\(ADD_KE\) \]",
+                    since=mark)  # fmt: skip
+    name = re.escape(tunnel.case.child)
+    rekeyed = charon.wait_log(
+        rf"rekeyed CHILD_SA {name}\{{1\}} with SPIs \S+ \S+ with {name}\{{2\}} "
+        r"with SPIs ([0-9a-f]{8})_i ([0-9a-f]{8})_o",
+        since=mark,
+    )[0]
+    assert charon.selected_proposals("ESP", since=mark) == [ESP_PFS_REKEY]
+    event = pqike.wait_event("ChildRekeyed", lambda e: e["child"] == old)[0]
+    assert event["sa"] == tunnel.sa
+    new = event["new_child"]
+    pqike.wait_event("ChildDeleted", lambda e: e["child"] == old)
+    established = pqike.wait_event("ChildEstablished", lambda e: e["child"] == new)
+    # charon's inbound SPI is pqike's outbound one and the other way round.
+    assert int(rekeyed.group(1), 16) == established[0]["spi_out"]
+    assert int(rekeyed.group(2), 16) == established[0]["spi_in"]
+    installed = [sa.unique_id for sa in charon.sas() if sa.state == "INSTALLED"]
+    assert installed == [2], charon.list_sas()
+    tunnel.child = new
+    pqike_pings(tunnel, count=3, ident=0x7052)
+    done = charon_pings(tunnel, count=3)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def rekey_ike(tunnel: Tunnel, *, by_pqike: bool) -> None:
+    """Rekey the IKE SA (CREATE_CHILD_SA, then one IKE_FOLLOWUP_KE per keN_),
+    started by pqike or by charon; the Child SA moves to the new IKE SA, which
+    then carries a Delete (so its keys work too)."""
+    charon, pqike, mark = tunnel.charon, tunnel.pqike, tunnel.charon.log_mark()
+    old = tunnel.sa
+    if by_pqike:
+        pqike.call("rekey_ike", old)
+    else:
+        charon.rekey_ike()
+    name = re.escape(tunnel.case.name)
+    charon.wait_log(rf"IKE_SA {name}\[2\] rekeyed between", since=mark)
+    charon.wait_log(r"IKE_SA deleted", since=mark)
+    log = charon.log_since(mark)
+    verb = _charon_verb(by_pqike)
+    assert re.search(rf"{verb} CREATE_CHILD_SA request \d+ \[ SA No KE \]", log)
+    rounds = len(re.findall(r"ke\d_", tunnel.case.ike_proposals))
+    assert log.count(f"{verb} IKE_FOLLOWUP_KE request") == rounds
+    assert charon.selected_proposals("IKE", since=mark) == [tunnel.ike_selected]
+    event = pqike.wait_event("IkeRekeyed", lambda e: e["sa"] == old)[0]
+    pqike.wait_event("IkeDeleted", lambda e: e["sa"] == old)
+    tunnel.sa = event["new_sa"]
+    assert pqike.ike_sas() == [tunnel.sa]
+    states = [(sa.kind, sa.unique_id, sa.state) for sa in charon.sas()]
+    assert states == [("ike", 2, "ESTABLISHED"), ("child", 1, "INSTALLED")], states
+    pqike_pings(tunnel, count=3, ident=0x7053)
+    done = charon_pings(tunnel, count=3)
+    assert done.returncode == 0, done.stdout + done.stderr
+    mark = charon.log_mark()
+    pqike.delete_ike(tunnel.sa)
+    charon.wait_log(rf"received DELETE for IKE_SA {name}\[2\]", since=mark)
+    pqike.wait_event("IkeDeleted", lambda e: e["sa"] == tunnel.sa)
+
+
+def scenario_child_rekey_by_pqike(tunnel: Tunnel) -> None:
+    """pqike rekeys the Child SA."""
+    rekey_child(tunnel, by_pqike=True)
+
+
+def scenario_child_rekey_by_charon(tunnel: Tunnel) -> None:
+    """charon rekeys the Child SA."""
+    rekey_child(tunnel, by_pqike=False)
+
+
+def scenario_ike_rekey_by_pqike(tunnel: Tunnel) -> None:
+    """pqike rekeys the IKE SA."""
+    rekey_ike(tunnel, by_pqike=True)
+
+
+def scenario_ike_rekey_by_charon(tunnel: Tunnel) -> None:
+    """charon rekeys the IKE SA."""
+    rekey_ike(tunnel, by_pqike=False)
+
+
 # (scenario, ESP proposal it needs)
 SCENARIOS = [
     pytest.param(scenario_established, ESP[0], id="established"),
     pytest.param(scenario_traffic, ESP[0], id="traffic"),
     pytest.param(scenario_pqike_deletes, ESP[0], id="pqike-deletes"),
     pytest.param(scenario_charon_deletes, ESP[0], id="charon-deletes"),
+    pytest.param(scenario_child_rekey_by_pqike, ESP_PFS[0], id="child-rekey-by-pqike"),
+    pytest.param(
+        scenario_child_rekey_by_charon, ESP_PFS[0], id="child-rekey-by-charon"
+    ),
+    pytest.param(scenario_ike_rekey_by_pqike, ESP[0], id="ike-rekey-by-pqike"),
+    pytest.param(scenario_ike_rekey_by_charon, ESP[0], id="ike-rekey-by-charon"),
 ]
 DIRECTIONS = [
     pytest.param(True, id="pqike-initiates"),
