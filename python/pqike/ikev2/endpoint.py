@@ -91,6 +91,7 @@ class IkeEndpoint:
             self._rekeyed_sa,
             self._connections_for,
             self._out,
+            self._peers_of,
         )
         self._timers: list[tuple[float, int]] = []
         """Heap of (deadline, handle); entries not matching _deadline are stale."""
@@ -426,6 +427,22 @@ class IkeEndpoint:
             Message(reply, (NotifyPayload(NotifyType.COOKIE, cookie),))
         )
         self._out.append((data, (self._listen_ip(), self.config.port), remote))
+
+    def _peers_of(self, sa: IkeSa) -> list[IkeSa]:
+        """Other live IKE SAs (up or coming up) with the same peer: same connection,
+        identity, address and port (RFC 7296 §2.4 INITIAL_CONTACT scope)."""
+        # LIMITATION: INITIAL_CONTACT only replaces SAs from the same address and
+        # port, so peers sharing one identity coexist (a NATed peer that restarts
+        # behind a new port leaves its old SA until DPD or a delete).
+        return [
+            other
+            for other in self.sas.values()
+            if other is not sa
+            and other.state is not SaState.DEAD
+            and other.conn.name == sa.conn.name
+            and other.conn.remote_id == sa.conn.remote_id
+            and other.remote == sa.remote
+        ]
 
     def _connections_for(self, remote: Addr) -> list[ConnectionConfig]:
         """Connections for a peer: those naming its address, then the %any ones."""

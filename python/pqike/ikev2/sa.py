@@ -178,6 +178,8 @@ class SaContext:
     """Connections that may serve a peer at this address (IDi re-selection)."""
     out: list[tuple[bytes, Addr, Addr]] | None = None
     """Shared outgoing datagram queue of the endpoint; None = the SA's own."""
+    peers_of: Callable[[IkeSa], list[IkeSa]] = lambda sa: []
+    """Other live IKE SAs with the same connection and peer identity."""
 
 
 class IkeSa:

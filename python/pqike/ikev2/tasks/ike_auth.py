@@ -18,14 +18,20 @@ import struct
 from typing import TYPE_CHECKING
 
 from pqike.errors import RemoteProtocolError
-from pqike.ikev2.codec.payloads import AuthPayload, IdiPayload, IdPayload, IdrPayload
+from pqike.ikev2.codec.payloads import (
+    AuthPayload,
+    IdiPayload,
+    IdPayload,
+    IdrPayload,
+    NotifyPayload,
+)
 from pqike.ikev2.constants import AuthMethod, ExchangeType, NotifyType
 from pqike.ikev2.events import IkeEstablished
 from pqike.ikev2.keylog import ikev2_decryption_row
 from pqike.ikev2.negotiation import offer_from_spec, select
 from pqike.ikev2.suite import notify_name, suite_info
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
-from pqike.ikev2.tasks.common import error_notifies, find, require
+from pqike.ikev2.tasks.common import error_notifies, find, notify, require
 
 if TYPE_CHECKING:
     from pqike.config import Identity
@@ -156,6 +162,9 @@ class IkeAuth(Task):
         me = self.sa.conn.local_id
         idi = IdiPayload(me.id_type, me.data)
         draft.payloads.append(idi)
+        if not self.sa.ctx.peers_of(self.sa):
+            # RFC 7296 §2.4: our only IKE SA with this peer
+            draft.payloads.append(NotifyPayload(NotifyType.INITIAL_CONTACT))
         peer = self.sa.conn.remote_id
         if peer.data:
             draft.payloads.append(IdrPayload(peer.id_type, peer.data))
@@ -181,6 +190,13 @@ class IkeAuth(Task):
 
     def _process_r(self, msg: Received) -> TaskStatus:
         self._verify(msg, IdiPayload, peer_is_i=True)
+        if notify(msg.payloads, NotifyType.INITIAL_CONTACT) is not None:
+            from pqike.ikev2.sa import SaState  # sa imports the tasks
+
+            # RFC 7296 §2.4: the peer restarted; its older IKE SAs are stale
+            for stale in self.sa.ctx.peers_of(self.sa):
+                if stale.state is SaState.ESTABLISHED:
+                    stale.deleted("replaced (INITIAL_CONTACT)", self.sa.now)
         return TaskStatus.NEED_MORE
 
     def _build_r(self, draft: Draft) -> TaskStatus:
