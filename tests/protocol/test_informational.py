@@ -80,19 +80,3 @@ def test_dpd_liveness_after_silence_and_dead_peer_detected(backend: Backend) -> 
     roundtrip(i, r, channel=Channel(loss=1.0), now=100.0)
     assert i.of(IkeDeleted)
     assert i.ep.ike_sas() == []
-
-
-def test_initial_contact_replaces_the_restarted_peers_old_sa(backend: Backend) -> None:
-    _, r = establish(backend)
-    old = r.of(IkeEstablished)[0].sa
-    # the initiator "restarts": a fresh endpoint with the same address and identity
-    i2, _ = initiator_and_responder(backend, seed="restarted")
-    i2.ep.initiate("conn", 50.0)
-    roundtrip(i2, r, now=50.0)
-    assert i2.of(IkeEstablished)
-    assert [e.sa for e in r.of(IkeDeleted)] == [old]
-    assert [sa.handle for sa in r.ep.ike_sas()] == [r.of(IkeEstablished)[1].sa]
-    # a second SA from the live endpoint does not replace the first one
-    i2.ep.initiate("conn", 60.0)
-    roundtrip(i2, r, now=60.0)
-    assert len(r.ep.ike_sas()) == 2

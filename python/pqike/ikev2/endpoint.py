@@ -430,10 +430,7 @@ class IkeEndpoint:
 
     def _peers_of(self, sa: IkeSa) -> list[IkeSa]:
         """Other live IKE SAs (up or coming up) with the same peer: same connection,
-        identity, address and port (RFC 7296 §2.4 INITIAL_CONTACT scope)."""
-        # LIMITATION: INITIAL_CONTACT only replaces SAs from the same address and
-        # port, so peers sharing one identity coexist (a NATed peer that restarts
-        # behind a new port leaves its old SA until DPD or a delete).
+        identity, address and port (whether INITIAL_CONTACT is due, RFC 7296 §2.4)."""
         return [
             other
             for other in self.sas.values()

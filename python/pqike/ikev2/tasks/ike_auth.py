@@ -31,7 +31,7 @@ from pqike.ikev2.keylog import ikev2_decryption_row
 from pqike.ikev2.negotiation import offer_from_spec, select
 from pqike.ikev2.suite import notify_name, suite_info
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
-from pqike.ikev2.tasks.common import error_notifies, find, notify, require
+from pqike.ikev2.tasks.common import error_notifies, find, require
 
 if TYPE_CHECKING:
     from pqike.config import Identity
@@ -190,13 +190,8 @@ class IkeAuth(Task):
 
     def _process_r(self, msg: Received) -> TaskStatus:
         self._verify(msg, IdiPayload, peer_is_i=True)
-        if notify(msg.payloads, NotifyType.INITIAL_CONTACT) is not None:
-            from pqike.ikev2.sa import SaState  # sa imports the tasks
-
-            # RFC 7296 §2.4: the peer restarted; its older IKE SAs are stale
-            for stale in self.sa.ctx.peers_of(self.sa):
-                if stale.state is SaState.ESTABLISHED:
-                    stale.deleted("replaced (INITIAL_CONTACT)", self.sa.now)
+        # LIMITATION: a received INITIAL_CONTACT is not acted on: dropping the peer's
+        # older SAs needs a uniqueness policy in the config (strongSwan "uniqueids").
         return TaskStatus.NEED_MORE
 
     def _build_r(self, draft: Draft) -> TaskStatus:
