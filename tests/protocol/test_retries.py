@@ -184,3 +184,28 @@ def test_cookie_and_invalid_ke_under_duplication_and_reordering(
     roundtrip(i, r, channel=channel, max_steps=3000)
     assert i.of(IkeEstablished), i.events
     assert r.of(IkeEstablished), r.events
+
+
+def test_retransmitted_fragmented_request_answered_once_from_cache(
+    backend: Backend,
+) -> None:
+    """RFC 7383 §2.6.1: only fragment 1 of a retransmitted request triggers the
+    resend of the cached response; the work is not redone."""
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    for _ in range(2):  # IKE_SA_INIT there and back
+        for ep_from, ep_to in ((i, r), (r, i)):
+            for data, local, remote in ep_from.ep.datagrams_to_send(0.0):
+                ep_to.ep.receive_datagram(data, remote, local, 0.0)
+        if i.ep.ike_sas()[0].manager.next_mid == 2:
+            break
+    fragments = i.ep.datagrams_to_send(0.0)
+    assert len(fragments) == 2  # the ML-KEM-768 KEi in two SKF fragments
+    answers = []
+    for _ in range(2):
+        for data, local, remote in fragments:
+            r.ep.receive_datagram(data, remote, local, 0.0)
+            answers.append(len(r.ep.datagrams_to_send(0.0)))
+    assert answers == [0, 1, 1, 0]
+    r.drain()
+    assert [e.exchange for e in r.of(ExchangeCompleted)].count("IKE_INTERMEDIATE") == 1
