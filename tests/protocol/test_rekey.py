@@ -189,3 +189,32 @@ def test_bad_mlkem_ciphertext_in_rekey_deletes_the_ike_sa(backend: Backend) -> N
     assert r.of(IkeDeleted)
     assert i.ep.ike_sas() == r.ep.ike_sas() == []
     assert not i.of(ChildRekeyed)
+
+
+@pytest.mark.parametrize("who", ["initiator", "responder"])
+def test_rekeyed_child_keys_follow_the_exchange_roles(
+    backend: Backend, who: str
+) -> None:
+    """RFC 7296 §2.17: KEYMAT = prf+(SK_d, Ni | Nr) with *this* exchange's nonces, and
+    its first key protects the CREATE_CHILD_SA initiator's outbound traffic. Checked
+    against an independent computation (pqike against pqike cannot see a swap)."""
+    from pqike.crypto.suites import encr_key_length
+    from pqike.ikev2.tasks.child_rekey import ChildRekey
+
+    i, r = establish(backend)
+    starter, other = (i, r) if who == "initiator" else (r, i)
+    sa = starter.ep.ike_sas()[0]
+    starter.ep.rekey_child(sa.handle, starter.of(ChildEstablished)[0].child, 10.0)
+    task = next(t for t in sa.queue if isinstance(t, ChildRekey))
+    roundtrip(i, r, now=10.0)
+    new = starter.of(ChildRekeyed)[0].new_child
+    spi_out = sa.children[new].spi_out
+    assert sa.keymat is not None
+    sk_d = sa.keymat.export_secrets()["sk_d"]
+    size = encr_key_length(20, 256)
+    keymat = backend.prf_plus(6, sk_d, task.ni_c + task.nr_c, 2 * size)
+    forged = backend.esp_sa(spi_out, 20, keymat[:size])  # encr_i: starter -> other
+    packet = forged.seal(b"independently keyed", 4)
+    other.ep.receive_datagram(packet, (other.addr, 4500), (starter.addr, 4500), 20.0)
+    other.drain()
+    assert other.of(EspReceived)[-1].payload == b"independently keyed"
