@@ -155,7 +155,7 @@ class IkeAuth(Task):
         )
         if sa.conn.keylog is not None and sa.keymat is not None:
             # DANGER: key material, only to the explicitly configured hook (STYLE §7)
-            # LIMITATION: no ESP (esp_sa) rows; the EspSa keys stay in the backend.
+            # LIMITATION: IKE rows only; no Wireshark esp_sa rows for the Child SAs.
             sa.conn.keylog(ikev2_decryption_row(sa.spi_i, sa.spi_r, sa.keymat))
 
     def _build_i(self, draft: Draft) -> TaskStatus:
