@@ -78,6 +78,11 @@ Addr = tuple[str, int]
 
 _log = logging.getLogger(__name__)
 
+_INITIATOR = int(HeaderFlag.INITIATOR)
+_RESPONSE = int(HeaderFlag.RESPONSE)
+_EXCHANGES: dict[int, ExchangeType] = {int(e): e for e in ExchangeType}
+"""Exchange Type number -> member (a dict look-up, not ``ExchangeType(n)``)."""
+
 # LIMITATION: the two timeouts below are constants, not config fields.
 DEAD_LINGER = 30.0
 """Seconds a failed SA keeps answering retransmissions with its cached response."""
@@ -369,10 +374,10 @@ class IkeSa:
         self._out.extend((prefix + d, self.local, self.remote) for d in datagrams)
 
     def _header(self, exchange: int, mid: int, response: bool) -> IkeHeader:
-        flags = (HeaderFlag.INITIATOR if self.is_initiator else 0) | (
-            HeaderFlag.RESPONSE if response else 0
-        )
-        return IkeHeader(self.spi_i, self.spi_r, exchange, int(flags), mid)
+        flags = _INITIATOR if self.is_initiator else 0
+        if response:
+            flags |= _RESPONSE
+        return IkeHeader(self.spi_i, self.spi_r, exchange, flags, mid)
 
     def _encode(self, draft: Draft) -> Encoded:
         header = self._header(draft.exchange, draft.message_id, draft.is_response)
@@ -429,14 +434,15 @@ class IkeSa:
         self.manager.start_request(draft.message_id, exchange, enc, now)
         assert self.manager.outstanding is not None
         self.manager.outstanding.detail = draft.detail
-        self.log.debug("request payloads: %s", _PayloadNames(draft.payloads))
-        self.log.debug(
-            "sending %s request MID %d (%d octets, %d datagram(s))",
-            exchange.name,
-            draft.message_id,
-            enc.size,
-            len(enc.datagrams),
-        )
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("request payloads: %s", _PayloadNames(draft.payloads))
+            self.log.debug(
+                "sending %s request MID %d (%d octets, %d datagram(s))",
+                exchange.name,
+                draft.message_id,
+                enc.size,
+                len(enc.datagrams),
+            )
         self._queue_datagrams(enc.datagrams)
 
     def _after_encode(self, draft: Draft, enc: Encoded) -> None:
@@ -520,12 +526,13 @@ class IkeSa:
             self.spi_r = header.spi_r
             self.init_response = data
         msg = self._received(data, opened)
-        self.log.debug(
-            "received %s response MID %d: %s",
-            _name(msg.exchange),
-            msg.message_id,
-            _PayloadNames(msg.payloads),
-        )
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug(
+                "received %s response MID %d: %s",
+                _name(msg.exchange),
+                msg.message_id,
+                _PayloadNames(msg.payloads),
+            )
         if header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
             self.extend_int_auth(not self.is_initiator, opened.int_auth_chunk)
         self._complete(
@@ -602,12 +609,13 @@ class IkeSa:
         self._process_request(msg, header, now)
 
     def _process_request(self, msg: Received, header: IkeHeader, now: float) -> None:
-        self.log.debug(
-            "received %s request MID %d: %s",
-            _name(msg.exchange),
-            msg.message_id,
-            _PayloadNames(msg.payloads),
-        )
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug(
+                "received %s request MID %d: %s",
+                _name(msg.exchange),
+                msg.message_id,
+                _PayloadNames(msg.payloads),
+            )
         tasks = _responder_tasks(self, msg)
         if tasks is None:
             if msg.exchange not in _RESPONDER_TASKS:
@@ -631,7 +639,7 @@ class IkeSa:
             )
             return
         draft = Draft(
-            ExchangeType(msg.exchange), is_response=True, message_id=msg.message_id
+            _EXCHANGES[msg.exchange], is_response=True, message_id=msg.message_id
         )
         try:
             for task in tasks:
@@ -832,10 +840,8 @@ class IkeSa:
 
 
 def _name(exchange: int) -> str:
-    try:
-        return ExchangeType(exchange).name
-    except ValueError:
-        return f"EXCHANGE_{exchange}"
+    member = _EXCHANGES.get(exchange)
+    return member.name if member is not None else f"EXCHANGE_{exchange}"
 
 
 class _PayloadNames:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum
 
 from pqike.ikev2.constants import EncrId, IntegId, KeMethod, NotifyType, PrfId
@@ -12,11 +13,22 @@ from pqike.ikev2.negotiation import ENCR, INTEG, KE, PRF, Selected
 __all__ = ["encr_name", "ke_name", "notify_name", "suite_info"]
 
 
+_NAMES: dict[type[IntEnum], dict[int, str]] = {}
+"""Member names by value, per enum (``enum(value)`` is slow on a hot path)."""
+
+
+def _names(enum: type[IntEnum]) -> dict[int, str]:
+    names = _NAMES.get(enum)
+    if names is None:
+        names = _NAMES[enum] = {int(m): m.name for m in enum}
+    return names
+
+
 def _enum_name(enum: type[IntEnum], value: int, strip: str = "") -> str:
-    try:
-        return enum(value).name.removeprefix(strip)
-    except ValueError:
+    name = _names(enum).get(value)
+    if name is None:
         return f"{enum.__name__}_{value}"
+    return name.removeprefix(strip)
 
 
 def encr_name(encr_id: int, key_bits: int) -> str:
@@ -32,21 +44,26 @@ def ke_name(method: int) -> str:
 
 def notify_name(notify_type: int) -> str:
     """IANA name of a Notify type (``AUTHENTICATION_FAILED``), or its number."""
-    try:
-        return NotifyType(notify_type).name
-    except ValueError:
-        return str(notify_type)
+    return _names(NotifyType).get(notify_type) or str(notify_type)
 
 
 def suite_info(suite: Selected) -> SuiteInfo:
     """The SuiteInfo of a negotiated IKE proposal."""
     encr_id, bits = suite.chosen.get(ENCR, (0, 0))
     prf, integ, ke = suite.id_of(PRF), suite.id_of(INTEG), suite.id_of(KE)
+    return _suite_info((encr_id, bits, prf, integ, ke, *suite.addke))
+
+
+@functools.lru_cache(maxsize=64)
+def _suite_info(ids: tuple[int, ...]) -> SuiteInfo:
+    """SuiteInfo by ``(encr_id, key_bits, prf, integ, ke, *addke)`` (it is frozen,
+    so every SA with the same suite shares one)."""
+    encr_id, bits, prf, integ, ke, *addke = ids
     return SuiteInfo(
         encryption=encr_name(encr_id, bits),
         prf=_enum_name(PrfId, prf),
         integrity=_enum_name(IntegId, integ),
         ke=ke_name(ke),
-        addke=tuple(ke_name(m) for m in suite.addke),
-        ids=(encr_id, bits, prf, integ, ke, *suite.addke),
+        addke=tuple(ke_name(m) for m in addke),
+        ids=ids,
     )

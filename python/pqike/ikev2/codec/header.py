@@ -22,6 +22,9 @@ __all__ = [
 ]
 
 _HEADER = struct.Struct(">8s8sBBBBII")
+_RESPONSE = int(HeaderFlag.RESPONSE)
+_INITIATOR = int(HeaderFlag.INITIATOR)
+"""Plain ints: ``int & IntFlag`` goes through the enum machinery on every call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,12 @@ class IkeHeader:
     @property
     def is_response(self) -> bool:
         """The R flag: this message is a response."""
-        return bool(self.flags & HeaderFlag.RESPONSE)
+        return bool(self.flags & _RESPONSE)
 
     @property
     def is_initiator(self) -> bool:
         """The I flag: sent by the original initiator of the IKE SA."""
-        return bool(self.flags & HeaderFlag.INITIATOR)
+        return bool(self.flags & _INITIATOR)
 
     def encode(self) -> bytes:
         """Return the 28 header octets exactly as the fields say.

@@ -376,12 +376,13 @@ class ChildCreate(Task):
             remote_ts,
         )
         sa.add_child(child)
+        encryption = encr_name(encr_id, bits)
         sa.log.info(
             "CHILD_SA %s established: SPIs %08x_i %08x_o, %s, %s",
             cfg.name,
             self.spi_in,
             spi_out,
-            encr_name(encr_id, bits),
+            encryption,
             mode,
         )
         sa.emit(
@@ -391,7 +392,7 @@ class ChildCreate(Task):
                 self.spi_in,
                 spi_out,
                 mode,
-                encr_name(encr_id, bits),
+                encryption,
                 cfg.name,
             )
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import struct
 from typing import TYPE_CHECKING
 
@@ -239,7 +240,8 @@ class IkeInit(Task):
         )
         sa.multi_ke.plan(sa.suite)
         sa.float_to_natt()
-        sa.log.debug("IKE_SA_INIT done: %s", _suite_text(sa.suite))
+        if sa.log.isEnabledFor(logging.DEBUG):
+            sa.log.debug("IKE_SA_INIT done: %s", _suite_text(sa.suite))
 
     # -- responder ---------------------------------------------------------------
 

@@ -29,6 +29,7 @@ Theory of operation:
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -130,7 +131,8 @@ class IkeMultiKe(Task):
         draft.payloads.append(KePayload(rnd.method, self.kx.public_key()))
         if self.followup:  # RFC 9370 §2.2.4: quote the responder's link data
             draft.payloads.append(NotifyPayload(_ADDKE, self.link))
-        self.sa.log.debug("%s: sending KEi", self._progress(rnd))
+        if self.sa.log.isEnabledFor(logging.DEBUG):
+            self.sa.log.debug("%s: sending KEi", self._progress(rnd))
         return TaskStatus.NEED_MORE
 
     def _process_i(self, msg: Received) -> TaskStatus:
@@ -168,12 +170,14 @@ class IkeMultiKe(Task):
         rnd.done = rnd.derived = True
         if self._on_secret is not None:
             self._on_secret(shared_secret)
-            self.sa.log.debug("%s: done", self._progress(rnd))
+            if self.sa.log.isEnabledFor(logging.DEBUG):
+                self.sa.log.debug("%s: done", self._progress(rnd))
             return
         assert self.sa.keymat is not None
         self.sa.keymat = self.sa.keymat.update_after_ke(shared_secret)
         self.sa.intermediate_rounds += 1
-        self.sa.log.debug("%s: keys updated", self._progress(rnd))
+        if self.sa.log.isEnabledFor(logging.DEBUG):
+            self.sa.log.debug("%s: keys updated", self._progress(rnd))
 
     # -- responder -------------------------------------------------------------
 
