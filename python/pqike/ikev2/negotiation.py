@@ -18,8 +18,10 @@ Rules (RFC 9370 §2.2.1, §3.1 and SPEC §2.2):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol
 
 __all__ = [
@@ -43,6 +45,9 @@ _REQUIRED = {1: {ENCR, PRF, KE}, 3: {ENCR, ESN}}
 
 Pair = tuple[int, int]
 """(transform_id, key_bits); key_bits 0 when the transform has no Key Length."""
+_NONE: Pair = (0, 0)
+_NONE_ONLY: tuple[Pair, ...] = (_NONE,)
+_KE_SET = frozenset(KE_TYPES)
 
 
 class SpecLike(Protocol):
@@ -60,6 +65,7 @@ class SpecLike(Protocol):
     def addke(self) -> tuple[tuple[int, ...], ...]: ...
     @property
     def esn(self) -> tuple[int, ...]: ...
+    def __hash__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -85,12 +91,13 @@ class Selected:
 
     def id_of(self, transform_type: int) -> int:
         """Chosen transform ID of a type, 0 (NONE) when absent."""
-        return self.chosen.get(transform_type, (0, 0))[0]
+        return self.chosen.get(transform_type, _NONE)[0]
 
     @property
     def addke(self) -> tuple[int, ...]:
         """Negotiated additional methods in ADDKE order, NONE (0) left out."""
-        return tuple(m for t in ADDKE_TYPES if (m := self.id_of(t)) != 0)
+        get = self.chosen.get
+        return tuple(m for t in ADDKE_TYPES if (m := get(t, _NONE)[0]) != 0)
 
     def as_offer(self) -> Offer:
         """The choice as a one-transform-per-type proposal (for the response)."""
@@ -118,6 +125,22 @@ def offer_from_spec(
     (``backend.supports``) filters out what the crypto backend cannot do; NONE
     always stays.
     """
+    try:
+        types = _spec_transforms(spec, protocol, with_ke, supports)
+    except TypeError:  # an unhashable SpecLike: no cache
+        types = _spec_transforms.__wrapped__(spec, protocol, with_ke, supports)
+    return Offer(protocol, types, number, spi)
+
+
+@functools.lru_cache(maxsize=256)
+def _spec_transforms(
+    spec: SpecLike,
+    protocol: int,
+    with_ke: bool,
+    supports: Callable[[int, int], bool] | None,
+) -> Mapping[int, tuple[Pair, ...]]:
+    """The transforms of :func:`offer_from_spec`, built once per configured proposal
+    (specs are frozen, backends fixed); read-only, since every Offer shares it."""
     types: dict[int, tuple[Pair, ...]] = {ENCR: tuple(spec.encr)}
     if spec.prf:
         types[PRF] = tuple((p, 0) for p in spec.prf)
@@ -137,7 +160,7 @@ def offer_from_spec(
             t: tuple(p for p in pairs if t == ESN or p[0] == 0 or supports(t, p[0]))
             for t, pairs in types.items()
         }
-    return Offer(protocol, types, number, spi)
+    return MappingProxyType(types)
 
 
 def _normalised(offer: Offer, ignore_ke: bool) -> dict[int, tuple[Pair, ...]]:
@@ -176,30 +199,55 @@ def _pick_ke(
     return None
 
 
+def _pick_ke_first(
+    offered: Mapping[int, tuple[Pair, ...]],
+    ours: Mapping[int, tuple[Pair, ...]],
+    pending: Sequence[int],
+) -> dict[int, Pair] | None:
+    """The first acceptable pair of every type, if that repeats no method.
+
+    This is the first path :func:`_pick_ke` tries, so when it succeeds it is also
+    what the backtracking search returns; None means "search".
+    """
+    chosen: dict[int, Pair] = {}
+    used: set[int] = set()
+    for t in pending:
+        mine = ours.get(t, _NONE_ONLY)
+        pair = next((p for p in offered[t] if p in mine), None)
+        if pair is None or (pair[0] != 0 and pair[0] in used):
+            return None
+        used.add(pair[0])
+        chosen[t] = pair
+    return chosen
+
+
 def _match(offer: Offer, local: Offer, ignore_ke: bool) -> Selected | None:
     """Match one received proposal against one local proposal."""
     offered = _normalised(offer, ignore_ke)
     ours = _normalised(local, ignore_ke)
-    if set(offered) - set(ours) - {INTEG}:
+    if any(t not in ours and t != INTEG for t in offered):
         return None  # a type we do not know/configure (RFC 7296 §3.3.6)
     chosen: dict[int, Pair] = {}
-    for t in sorted(set(offered) - set(KE_TYPES)):
-        pair = _pick_plain(offered[t], ours.get(t, ((0, 0),)))
+    for t in sorted(t for t in offered if t not in _KE_SET):
+        pair = _pick_plain(offered[t], ours.get(t, _NONE_ONLY))
         if pair is None:
             return None
         chosen[t] = pair
     ke_types = [t for t in KE_TYPES if t in offered]
-    ke = _pick_ke(offered, ours, ke_types, frozenset())
+    ke = _pick_ke_first(offered, ours, ke_types)
     if ke is None:
-        return None
+        ke = _pick_ke(offered, ours, ke_types, frozenset())
+        if ke is None:
+            return None
     chosen.update(ke)
-    if not _REQUIRED.get(offer.protocol, set()) <= set(chosen):
+    if not _REQUIRED.get(offer.protocol, set()) <= chosen.keys():
         return None
-    if offer.protocol == 1 and chosen.get(KE, (0, 0))[0] == 0:
+    if offer.protocol == 1 and chosen.get(KE, _NONE)[0] == 0:
         return None  # IKE SAs need a real Type 4 method
-    present = tuple(t for t in sorted(offer.transforms) if offer.transforms[t])
+    transforms = offer.transforms
+    present = tuple(t for t in sorted(transforms) if transforms[t])
     if ignore_ke:
-        present = tuple(t for t in present if t not in KE_TYPES)
+        present = tuple(t for t in present if t not in _KE_SET)
     return Selected(offer.protocol, chosen, offer.number, offer.spi, present)
 
 
