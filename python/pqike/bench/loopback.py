@@ -112,11 +112,26 @@ class _Counter:
             self.failed += 1
 
 
+PROFILE_ENV = "PQIKE_BENCH_PROFILE_RESPONDER"
+"""If set, the responder runs under cProfile and writes pstats to this path."""
+
+
 def _responder_main(conn: Connection, suite: str, backend_name: str) -> None:
+    profile_path = os.environ.get(PROFILE_ENV)
+    profiler = None
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
         asyncio.run(_serve(conn, suite, backend_name))
     except Exception as exc:  # reported to the orchestrator, which raises it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        if profiler is not None and profile_path:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
 
 
 async def _serve(conn: Connection, suite: str, backend_name: str) -> None:

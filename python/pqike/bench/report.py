@@ -137,7 +137,11 @@ def format_tables(report: dict[str, Any]) -> str:
         ]
         out += _table(["suite", "backend", "SAs", "Python KiB/SA", "RSS KiB/SA"], rows)
     if report["loopback"]:
-        out += ["", "UDP loopback responder (initiators in other processes)"]
+        out += [
+            "",
+            "UDP loopback responder (initiators in other processes; kept = SAs the"
+            " responder still holds, RSS/SA is over those)",
+        ]
         rows = [
             [
                 r["suite"],
@@ -151,6 +155,7 @@ def format_tables(report: dict[str, Any]) -> str:
                 "-"
                 if r["responder_cpu_share"] is None
                 else f"{r['responder_cpu_share']:.0%}",
+                str(r["responder_live_sas"]),
                 _num((r["responder_rss_bytes_per_sa"] or 0) / 1024, 1)
                 if r["responder_rss_bytes_per_sa"] is not None
                 else "-",
@@ -169,6 +174,7 @@ def format_tables(report: dict[str, Any]) -> str:
                 "p99 ms",
                 "CPU ms/hs",
                 "resp CPU",
+                "kept",
                 "RSS KiB/SA",
                 "rust/ref",
             ],

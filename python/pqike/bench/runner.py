@@ -194,4 +194,21 @@ def _meta(plan: Plan) -> dict[str, Any]:
         "memory_sas": plan.memory_sas,
         "initiator_processes": plan.processes,
         "parts": list(plan.parts),
+        "native": _native_build(),
+    }
+
+
+def _native_build() -> dict[str, Any] | None:
+    """Which compiled extension ran (rebuilds change the Rust numbers a lot)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pqike._native")
+    if spec is None or not spec.origin:
+        return None
+    stat = os.stat(spec.origin)
+    mtime = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC)
+    return {
+        "file": os.path.basename(spec.origin),
+        "bytes": stat.st_size,
+        "mtime": mtime.isoformat(timespec="seconds"),
     }
