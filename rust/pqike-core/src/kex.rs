@@ -29,14 +29,10 @@
 
 use core::fmt;
 
-use elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
-use elliptic_curve::{
-    AffinePoint, CurveArithmetic, FieldBytes, FieldBytesSize, PublicKey, SecretKey,
-};
-use ml_kem::{DecapsulationKey, EncapsulationKey, KeyExport, MlKem1024, MlKem512, MlKem768};
+use aws_lc_rs::agreement::{self, agree, PrivateKey as LcPrivateKey, UnparsedPublicKey};
 use shake::{ExtendableOutput, Shake256, Shake256Reader, Update, XofReader};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, TRANSFORM_TYPE_KE};
 use crate::prf::SecretBytes;
@@ -281,11 +277,16 @@ const fn check_kex_len(method: Method, expected: usize, data: &[u8]) -> Result<(
     if data.len() == expected {
         Ok(())
     } else {
-        Err(Error::InvalidKeyExchangeLength {
-            method: method.id(),
-            expected,
-            actual: data.len(),
-        })
+        Err(kex_len_error(method, expected, data.len()))
+    }
+}
+
+/// The error for KE data of `actual` octets where `expected` are needed.
+const fn kex_len_error(method: Method, expected: usize, actual: usize) -> Error {
+    Error::InvalidKeyExchangeLength {
+        method: method.id(),
+        expected,
+        actual,
     }
 }
 
@@ -306,18 +307,23 @@ fn reject_all_zero(method: Method, shared: &[u8]) -> Result<(), Error> {
 }
 
 /// X25519 (RFC 7748 §5) of a private key and a peer `u`, all-zero output rejected.
-fn x25519_compute(secret: &x25519_dalek::StaticSecret, peer: &[u8]) -> Result<SecretBytes, Error> {
+/// Non-canonical `u` (≥ p) is reduced and the top bit masked, as RFC 7748 §5 says.
+fn x25519_compute(secret: &LcPrivateKey, peer: &[u8]) -> Result<SecretBytes, Error> {
     let method = Method::X25519;
-    let u: [u8; 32] = peer
-        .try_into()
-        .map_err(|_| Error::InvalidKeyExchangeLength {
-            method: method.id(),
-            expected: 32,
-            actual: peer.len(),
-        })?;
-    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(u));
+    check_kex_len(method, 32, peer)?;
+    // AWS-LC's X25519 itself refuses an all-zero result; both paths give the same error.
+    let zero = Error::InvalidKeyExchangeData {
+        method: method.id(),
+        reason: "all-zero shared secret (low-order public value)",
+    };
+    let shared = agree(
+        secret,
+        UnparsedPublicKey::new(&agreement::X25519, peer),
+        zero.clone(),
+        |s| Ok(SecretBytes::from_slice(s)),
+    )?;
     reject_all_zero(method, shared.as_bytes())?;
-    Ok(SecretBytes::from_slice(shared.as_bytes()))
+    Ok(shared)
 }
 
 /// X448 (RFC 7748 §5) of a private key and a peer `u`, low-order `u` and all-zero output
@@ -334,62 +340,67 @@ fn x448_compute(secret: &x448::StaticSecret, peer: &[u8]) -> Result<SecretBytes,
     Ok(SecretBytes::from_slice(shared.as_bytes()))
 }
 
-/// The IKE encoding of an ECP public value: `x ‖ y`, each the field size, without the
-/// SEC 1 `0x04` prefix (RFC 5903 §7).
-fn ecp_public_xy<C>(secret: &SecretKey<C>) -> Vec<u8>
-where
-    C: CurveArithmetic,
-    FieldBytesSize<C>: ModulusSize,
-    AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
-{
-    let point = secret.public_key().as_affine().to_sec1_point(false);
-    point.as_bytes().get(1..).unwrap_or_default().to_vec()
+/// The aws-lc-rs algorithm of an ECP method.
+fn ecp_algorithm(method: Method) -> Result<&'static agreement::Algorithm, Error> {
+    match method {
+        Method::Ecp256 => Ok(&agreement::ECDH_P256),
+        Method::Ecp384 => Ok(&agreement::ECDH_P384),
+        Method::Ecp521 => Ok(&agreement::ECDH_P521),
+        _ => Err(Error::InvalidState("not an ECP method")),
+    }
+}
+
+/// The public value of a private key in the IKE encoding: X25519 `u` (32 octets), or ECP
+/// `x ‖ y`, each the field size, without the SEC 1 `0x04` prefix (RFC 5903 §7).
+fn lc_public(method: Method, secret: &LcPrivateKey) -> Result<Vec<u8>, Error> {
+    let public = secret
+        .compute_public_key()
+        .map_err(|_| Error::RandomnessUnavailable)?;
+    let bytes = public.as_ref();
+    let skip = usize::from(method != Method::X25519);
+    let out = bytes.get(skip..).unwrap_or_default();
+    if out.len() == method.initiator_data_len() {
+        Ok(out.to_vec())
+    } else {
+        Err(Error::InvalidState("unexpected public key encoding"))
+    }
 }
 
 /// ECDH (RFC 5903 §7): validates `x ‖ y` as a point on the curve (coordinates below p,
-/// equation satisfied, not the identity) and returns the x coordinate of the product.
-fn ecp_compute<C>(
+/// equation satisfied; the identity has no `x ‖ y` form) and returns the x coordinate of
+/// the product.
+fn ecp_compute(
     method: Method,
-    secret: &SecretKey<C>,
+    secret: &LcPrivateKey,
     peer_xy: &[u8],
-) -> Result<SecretBytes, Error>
-where
-    C: CurveArithmetic,
-    FieldBytesSize<C>: ModulusSize,
-    AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
-{
+) -> Result<SecretBytes, Error> {
     check_kex_len(method, method.initiator_data_len(), peer_xy)?;
     let mut sec1 = Vec::with_capacity(peer_xy.len() + 1);
     sec1.push(0x04);
     sec1.extend_from_slice(peer_xy);
-    let public =
-        PublicKey::<C>::from_sec1_bytes(&sec1).map_err(|_| Error::InvalidKeyExchangeData {
-            method: method.id(),
-            reason: "not a point on the curve",
-        })?;
-    let shared =
-        elliptic_curve::ecdh::diffie_hellman(secret.to_nonzero_scalar(), public.as_affine());
-    Ok(SecretBytes::from_slice(shared.raw_secret_bytes()))
+    let invalid = Error::InvalidKeyExchangeData {
+        method: method.id(),
+        reason: "not a point on the curve",
+    };
+    agree(
+        secret,
+        UnparsedPublicKey::new(ecp_algorithm(method)?, &sec1),
+        invalid,
+        |s| Ok(SecretBytes::from_slice(s)),
+    )
 }
 
-/// Parses a big-endian private scalar of exactly the field size, in `[1, n-1]`.
-fn ecp_secret<C>(method: Method, scalar: &[u8]) -> Result<SecretKey<C>, Error>
-where
-    C: CurveArithmetic,
-{
+/// Parses a big-endian private scalar of exactly the field size, in `[1, n-1]` (AWS-LC's
+/// `EC_KEY_set_private_key` refuses 0 and anything ≥ n).
+fn ecp_secret(method: Method, scalar: &[u8]) -> Result<LcPrivateKey, Error> {
     let field_len = method.shared_secret_len();
     Error::check_length("ECP private scalar", field_len, scalar.len())?;
-    let bytes = FieldBytes::<C>::try_from(scalar)
-        .map_err(|_| Error::length("ECP private scalar", field_len, scalar.len()))?;
-    SecretKey::<C>::from_bytes(&bytes)
+    LcPrivateKey::from_private_key(ecp_algorithm(method)?, scalar)
         .map_err(|_| Error::InvalidArgument("ECP private scalar must be in [1, n-1]"))
 }
 
 /// Draws a uniform private scalar in `[1, n-1]` by rejection sampling.
-fn ecp_random_secret<C>(method: Method, stream: &mut RandomStream) -> Result<SecretKey<C>, Error>
-where
-    C: CurveArithmetic,
-{
+fn ecp_random_secret(method: Method, stream: &mut RandomStream) -> Result<LcPrivateKey, Error> {
     let mut candidate = Zeroizing::new(vec![0u8; method.shared_secret_len()]);
     // Each try fails with probability < 2^-32 (P-256 has the largest gap below 2^256).
     for _ in 0..64 {
@@ -400,20 +411,19 @@ where
                 *top &= 0x01;
             }
         }
-        if let Ok(secret) = ecp_secret::<C>(method, &candidate) {
+        if let Ok(secret) = ecp_secret(method, &candidate) {
             return Ok(secret);
         }
     }
     Err(Error::RandomnessUnavailable)
 }
 
-/// A DH private key.
+/// A DH private key: aws-lc-rs for X25519 and ECP, the `x448` crate for X448 (aws-lc-rs
+/// has no X448 agreement).
 enum DhSecret {
-    X25519(x25519_dalek::StaticSecret),
+    /// X25519 or ECP-256/384/521; AWS-LC cleanses the key when it is freed.
+    AwsLc(Method, LcPrivateKey),
     X448(x448::StaticSecret),
-    P256(SecretKey<p256::NistP256>),
-    P384(SecretKey<p384::NistP384>),
-    P521(SecretKey<p521::NistP521>),
 }
 
 impl DhSecret {
@@ -421,35 +431,34 @@ impl DhSecret {
         let mut stream = entropy.stream(method, Purpose::DhPrivate);
         Ok(match method {
             Method::X25519 => {
-                Self::X25519(x25519_dalek::StaticSecret::from(*stream.array::<32>()?))
+                let k = stream.array::<32>()?;
+                // Clamped by AWS-LC as RFC 7748 §5 decodeScalar25519 says.
+                let key = LcPrivateKey::from_private_key(&agreement::X25519, k.as_slice())
+                    .map_err(|_| Error::RandomnessUnavailable)?;
+                Self::AwsLc(method, key)
             }
             Method::X448 => Self::X448(x448::StaticSecret::from(*stream.array::<56>()?)),
-            Method::Ecp256 => Self::P256(ecp_random_secret(method, &mut stream)?),
-            Method::Ecp384 => Self::P384(ecp_random_secret(method, &mut stream)?),
-            Method::Ecp521 => Self::P521(ecp_random_secret(method, &mut stream)?),
+            Method::Ecp256 | Method::Ecp384 | Method::Ecp521 => {
+                Self::AwsLc(method, ecp_random_secret(method, &mut stream)?)
+            }
             Method::MlKem512 | Method::MlKem768 | Method::MlKem1024 => {
                 return Err(Error::InvalidState("ML-KEM has no DH private key"))
             }
         })
     }
 
-    fn public(&self) -> Vec<u8> {
+    fn public(&self) -> Result<Vec<u8>, Error> {
         match self {
-            Self::X25519(s) => x25519_dalek::PublicKey::from(s).as_bytes().to_vec(),
-            Self::X448(s) => x448::PublicKey::from(s).as_bytes().to_vec(),
-            Self::P256(s) => ecp_public_xy(s),
-            Self::P384(s) => ecp_public_xy(s),
-            Self::P521(s) => ecp_public_xy(s),
+            Self::AwsLc(method, key) => lc_public(*method, key),
+            Self::X448(s) => Ok(x448::PublicKey::from(s).as_bytes().to_vec()),
         }
     }
 
     fn compute(&self, peer: &[u8]) -> Result<SecretBytes, Error> {
         match self {
-            Self::X25519(s) => x25519_compute(s, peer),
+            Self::AwsLc(Method::X25519, key) => x25519_compute(key, peer),
+            Self::AwsLc(method, key) => ecp_compute(*method, key, peer),
             Self::X448(s) => x448_compute(s, peer),
-            Self::P256(s) => ecp_compute(Method::Ecp256, s, peer),
-            Self::P384(s) => ecp_compute(Method::Ecp384, s, peer),
-            Self::P521(s) => ecp_compute(Method::Ecp521, s, peer),
         }
     }
 }
@@ -491,161 +500,372 @@ pub fn mlkem_check_ek(method: Method, ek: &[u8]) -> Result<(), Error> {
     }
 }
 
-/// An ML-KEM decapsulation key of one of the three parameter sets.
-enum MlKemDk {
-    K512(Box<DecapsulationKey<MlKem512>>),
-    K768(Box<DecapsulationKey<MlKem768>>),
-    K1024(Box<DecapsulationKey<MlKem1024>>),
-}
-
-/// Runs `$body` with `$P` bound to the ml-kem parameter type of `$method` and `$wrap` to
-/// the matching [`MlKemDk`] constructor, or evaluates `$dh` for a DH method. (ml-kem's parameter trait is sealed, so no generic function can
-/// name it.)
-macro_rules! with_mlkem_params {
-    ($method:expr, $P:ident, $wrap:ident => $body:expr, _ => $dh:expr) => {
-        match $method {
-            Method::MlKem512 => {
-                type $P = MlKem512;
-                #[allow(unused_variables)]
-                let $wrap = |key: DecapsulationKey<MlKem512>| MlKemDk::K512(Box::new(key));
-                $body
-            }
-            Method::MlKem768 => {
-                type $P = MlKem768;
-                #[allow(unused_variables)]
-                let $wrap = |key: DecapsulationKey<MlKem768>| MlKemDk::K768(Box::new(key));
-                $body
-            }
-            Method::MlKem1024 => {
-                type $P = MlKem1024;
-                #[allow(unused_variables)]
-                let $wrap = |key: DecapsulationKey<MlKem1024>| MlKemDk::K1024(Box::new(key));
-                $body
-            }
-            _ => $dh,
-        }
-    };
-}
-
 const NOT_KEM: Error = Error::InvalidState("not an ML-KEM method");
 
-impl MlKemDk {
-    /// ML-KEM.KeyGen_internal(d, z) (FIPS 203 §6.1) from `seed_dz = d ‖ z`.
-    fn from_seed(method: Method, seed_dz: &[u8; 64]) -> Result<Self, Error> {
-        let seed = ml_kem::Seed::from(*seed_dz);
-        Ok(match method {
-            Method::MlKem512 => Self::K512(Box::new(DecapsulationKey::from_seed(seed))),
-            Method::MlKem768 => Self::K768(Box::new(DecapsulationKey::from_seed(seed))),
-            Method::MlKem1024 => Self::K1024(Box::new(DecapsulationKey::from_seed(seed))),
-            _ => return Err(NOT_KEM),
-        })
-    }
+#[cfg(not(any(feature = "mlkem-libcrux", feature = "mlkem-rustcrypto")))]
+compile_error!(
+    "pqike-core needs an ML-KEM crate: feature mlkem-libcrux (default) or mlkem-rustcrypto"
+);
 
-    /// Parses the FIPS 203 expanded form `dk_pke ‖ ek ‖ H(ek) ‖ z` (768k + 96 octets),
-    /// validating the embedded `ek` (modulus check) and its hash.
-    #[allow(deprecated)] // the expanded form is legacy in ml-kem 0.3 but is what KATs use
-    fn from_expanded(method: Method, dk: &[u8]) -> Result<Self, Error> {
-        use ml_kem::ExpandedKeyEncoding;
-        let expected = method.mlkem_expanded_dk_len().ok_or(NOT_KEM)?;
-        let invalid = Error::InvalidArgument("ML-KEM decapsulation key failed validation");
-        with_mlkem_params!(method, P, wrap => {
-            let enc = ml_kem::ExpandedDecapsulationKey::<P>::try_from(dk)
-                .map_err(|_| Error::length("ML-KEM decapsulation key", expected, dk.len()))?;
-            let key = DecapsulationKey::<P>::from_expanded_bytes(&enc).map_err(|_| invalid)?;
-            Ok(wrap(key))
-        }, _ => Err(NOT_KEM))
-    }
+use mlkem_backend::MlKemDk;
 
-    fn ek(&self) -> Vec<u8> {
-        match self {
-            Self::K512(dk) => dk.encapsulation_key().to_bytes().to_vec(),
-            Self::K768(dk) => dk.encapsulation_key().to_bytes().to_vec(),
-            Self::K1024(dk) => dk.encapsulation_key().to_bytes().to_vec(),
-        }
-    }
-
-    #[allow(deprecated)]
-    fn expanded(&self) -> SecretBytes {
-        use ml_kem::ExpandedKeyEncoding;
-        let mut bytes = match self {
-            Self::K512(dk) => dk.to_expanded_bytes().to_vec(),
-            Self::K768(dk) => dk.to_expanded_bytes().to_vec(),
-            Self::K1024(dk) => dk.to_expanded_bytes().to_vec(),
-        };
-        let out = SecretBytes::from_slice(&bytes);
-        bytes.zeroize();
-        out
-    }
-
-    const fn method(&self) -> Method {
-        match self {
-            Self::K512(_) => Method::MlKem512,
-            Self::K768(_) => Method::MlKem768,
-            Self::K1024(_) => Method::MlKem1024,
-        }
-    }
-
-    /// ML-KEM.Decaps (FIPS 203 §7.3) after the ciphertext type check. Implicit rejection:
-    /// a well-sized but wrong `ct` yields a pseudorandom `K`, never an error.
-    fn decapsulate(&self, ct: &[u8]) -> Result<SecretBytes, Error> {
-        use ml_kem::Decapsulate;
-        let method = self.method();
-        check_kex_len(method, method.responder_data_len(), ct)?;
-        let wrong_len = || Error::InvalidKeyExchangeLength {
-            method: method.id(),
-            expected: method.responder_data_len(),
-            actual: ct.len(),
-        };
-        let mut k = match self {
-            Self::K512(dk) => dk.decapsulate(
-                &ml_kem::Ciphertext::<MlKem512>::try_from(ct).map_err(|_| wrong_len())?,
-            ),
-            Self::K768(dk) => dk.decapsulate(
-                &ml_kem::Ciphertext::<MlKem768>::try_from(ct).map_err(|_| wrong_len())?,
-            ),
-            Self::K1024(dk) => dk.decapsulate(
-                &ml_kem::Ciphertext::<MlKem1024>::try_from(ct).map_err(|_| wrong_len())?,
-            ),
-        };
-        let out = SecretBytes::from_slice(&k);
-        k.as_mut_slice().zeroize();
-        Ok(out)
-    }
-}
-
-/// ML-KEM.Encaps_internal(ek, m) (FIPS 203 §6.2) after the §7.2 checks: returns `(ct, K)`.
+/// ML-KEM.Encaps_internal(ek, m) (FIPS 203 §6.2) after our own §7.2 checks
+/// ([`mlkem_check_ek`], whichever crate runs): returns `(ct, K)`.
 fn mlkem_encapsulate(
     method: Method,
     ek: &[u8],
     m: &[u8; 32],
 ) -> Result<(Vec<u8>, SecretBytes), Error> {
     mlkem_check_ek(method, ek)?;
-    let rejected = Error::InvalidKeyExchangeData {
-        method: method.id(),
-        reason: "ML-KEM encapsulation key rejected by FIPS 203 7.2 checks",
-    };
-    let wrong_len = Error::InvalidKeyExchangeLength {
-        method: method.id(),
-        expected: method.initiator_data_len(),
-        actual: ek.len(),
-    };
-    let mut m = ml_kem::B32::from(*m);
-    let encapsulated = with_mlkem_params!(method, P, _wrap => {
-        ml_kem::Key::<EncapsulationKey<P>>::try_from(ek)
-            .map_err(|_| wrong_len)
-            // ml-kem 0.3.4 repeats the modulus check in `EncapsulationKey::new` (pke.rs
-            // round-trips ByteEncode12(ByteDecode12(ek))); keep both.
-            .and_then(|key| EncapsulationKey::<P>::new(&key).map_err(|_| rejected))
-            .map(|ek| {
-                let (ct, k) = ek.encapsulate_deterministic(&m);
-                (ct.to_vec(), k)
+    mlkem_backend::encapsulate(method, ek, m)
+}
+
+/// ML-KEM on RustCrypto `ml-kem` 0.3.4 (feature `mlkem-rustcrypto`).
+#[cfg(feature = "mlkem-rustcrypto")]
+mod mlkem_backend {
+    use ml_kem::{DecapsulationKey, EncapsulationKey, KeyExport, MlKem1024, MlKem512, MlKem768};
+    use zeroize::Zeroize;
+
+    use super::{check_kex_len, kex_len_error, Error, Method, SecretBytes, NOT_KEM};
+
+    /// The crate, for reports and benches.
+    pub(super) const NAME: &str = "ml-kem 0.3.4 (RustCrypto)";
+
+    /// An ML-KEM decapsulation key of one of the three parameter sets.
+    pub(super) enum MlKemDk {
+        K512(Box<DecapsulationKey<MlKem512>>),
+        K768(Box<DecapsulationKey<MlKem768>>),
+        K1024(Box<DecapsulationKey<MlKem1024>>),
+    }
+
+    /// Runs `$body` with `$P` bound to the ml-kem parameter type of `$method` and `$wrap` to
+    /// the matching [`MlKemDk`] constructor, or evaluates `$dh` for a DH method. (ml-kem's parameter trait is sealed, so no generic function can
+    /// name it.)
+    macro_rules! with_mlkem_params {
+        ($method:expr, $P:ident, $wrap:ident => $body:expr, _ => $dh:expr) => {
+            match $method {
+                Method::MlKem512 => {
+                    type $P = MlKem512;
+                    #[allow(unused_variables)]
+                    let $wrap = |key: DecapsulationKey<MlKem512>| MlKemDk::K512(Box::new(key));
+                    $body
+                }
+                Method::MlKem768 => {
+                    type $P = MlKem768;
+                    #[allow(unused_variables)]
+                    let $wrap = |key: DecapsulationKey<MlKem768>| MlKemDk::K768(Box::new(key));
+                    $body
+                }
+                Method::MlKem1024 => {
+                    type $P = MlKem1024;
+                    #[allow(unused_variables)]
+                    let $wrap = |key: DecapsulationKey<MlKem1024>| MlKemDk::K1024(Box::new(key));
+                    $body
+                }
+                _ => $dh,
+            }
+        };
+    }
+
+    impl MlKemDk {
+        /// ML-KEM.KeyGen_internal(d, z) (FIPS 203 §6.1) from `seed_dz = d ‖ z`.
+        pub(super) fn from_seed(method: Method, seed_dz: &[u8; 64]) -> Result<Self, Error> {
+            let seed = ml_kem::Seed::from(*seed_dz);
+            Ok(match method {
+                Method::MlKem512 => Self::K512(Box::new(DecapsulationKey::from_seed(seed))),
+                Method::MlKem768 => Self::K768(Box::new(DecapsulationKey::from_seed(seed))),
+                Method::MlKem1024 => Self::K1024(Box::new(DecapsulationKey::from_seed(seed))),
+                _ => return Err(NOT_KEM),
             })
-    }, _ => Err(NOT_KEM));
-    m.as_mut_slice().zeroize();
-    let (ct, mut k) = encapsulated?;
-    let out = SecretBytes::from_slice(&k);
-    k.as_mut_slice().zeroize();
-    Ok((ct, out))
+        }
+
+        /// Parses the FIPS 203 expanded form `dk_pke ‖ ek ‖ H(ek) ‖ z` (768k + 96 octets),
+        /// validating the embedded `ek` (modulus check) and its hash.
+        #[allow(deprecated)] // the expanded form is legacy in ml-kem 0.3 but is what KATs use
+        pub(super) fn from_expanded(method: Method, dk: &[u8]) -> Result<Self, Error> {
+            use ml_kem::ExpandedKeyEncoding;
+            let expected = method.mlkem_expanded_dk_len().ok_or(NOT_KEM)?;
+            let invalid = Error::InvalidArgument("ML-KEM decapsulation key failed validation");
+            with_mlkem_params!(method, P, wrap => {
+                let enc = ml_kem::ExpandedDecapsulationKey::<P>::try_from(dk)
+                    .map_err(|_| Error::length("ML-KEM decapsulation key", expected, dk.len()))?;
+                let key = DecapsulationKey::<P>::from_expanded_bytes(&enc).map_err(|_| invalid)?;
+                Ok(wrap(key))
+            }, _ => Err(NOT_KEM))
+        }
+
+        pub(super) fn ek(&self) -> Vec<u8> {
+            match self {
+                Self::K512(dk) => dk.encapsulation_key().to_bytes().to_vec(),
+                Self::K768(dk) => dk.encapsulation_key().to_bytes().to_vec(),
+                Self::K1024(dk) => dk.encapsulation_key().to_bytes().to_vec(),
+            }
+        }
+
+        #[allow(deprecated)]
+        pub(super) fn expanded(&self) -> SecretBytes {
+            use ml_kem::ExpandedKeyEncoding;
+            let mut bytes = match self {
+                Self::K512(dk) => dk.to_expanded_bytes().to_vec(),
+                Self::K768(dk) => dk.to_expanded_bytes().to_vec(),
+                Self::K1024(dk) => dk.to_expanded_bytes().to_vec(),
+            };
+            let out = SecretBytes::from_slice(&bytes);
+            bytes.zeroize();
+            out
+        }
+
+        pub(super) const fn method(&self) -> Method {
+            match self {
+                Self::K512(_) => Method::MlKem512,
+                Self::K768(_) => Method::MlKem768,
+                Self::K1024(_) => Method::MlKem1024,
+            }
+        }
+
+        /// ML-KEM.Decaps (FIPS 203 §7.3) after the ciphertext type check. Implicit rejection:
+        /// a well-sized but wrong `ct` yields a pseudorandom `K`, never an error.
+        pub(super) fn decapsulate(&self, ct: &[u8]) -> Result<SecretBytes, Error> {
+            use ml_kem::Decapsulate;
+            let method = self.method();
+            check_kex_len(method, method.responder_data_len(), ct)?;
+            let wrong_len = || kex_len_error(method, method.responder_data_len(), ct.len());
+            let mut k = match self {
+                Self::K512(dk) => dk.decapsulate(
+                    &ml_kem::Ciphertext::<MlKem512>::try_from(ct).map_err(|_| wrong_len())?,
+                ),
+                Self::K768(dk) => dk.decapsulate(
+                    &ml_kem::Ciphertext::<MlKem768>::try_from(ct).map_err(|_| wrong_len())?,
+                ),
+                Self::K1024(dk) => dk.decapsulate(
+                    &ml_kem::Ciphertext::<MlKem1024>::try_from(ct).map_err(|_| wrong_len())?,
+                ),
+            };
+            let out = SecretBytes::from_slice(&k);
+            k.as_mut_slice().zeroize();
+            Ok(out)
+        }
+    }
+
+    /// Whether the crate's own key parsing accepts `ek` (it repeats the §7.2 checks).
+    pub(super) fn accepts_ek(method: Method, ek: &[u8]) -> bool {
+        with_mlkem_params!(method, P, _wrap => {
+            ml_kem::Key::<EncapsulationKey<P>>::try_from(ek)
+                .is_ok_and(|key| EncapsulationKey::<P>::new(&key).is_ok())
+        }, _ => false)
+    }
+
+    /// ML-KEM.Encaps_internal(ek, m) (FIPS 203 §6.2), the caller having run the §7.2 checks.
+    pub(super) fn encapsulate(
+        method: Method,
+        ek: &[u8],
+        m: &[u8; 32],
+    ) -> Result<(Vec<u8>, SecretBytes), Error> {
+        let rejected = Error::InvalidKeyExchangeData {
+            method: method.id(),
+            reason: "ML-KEM encapsulation key rejected by FIPS 203 7.2 checks",
+        };
+        let wrong_len = kex_len_error(method, method.initiator_data_len(), ek.len());
+        let mut m = ml_kem::B32::from(*m);
+        let encapsulated = with_mlkem_params!(method, P, _wrap => {
+            ml_kem::Key::<EncapsulationKey<P>>::try_from(ek)
+                .map_err(|_| wrong_len)
+                // ml-kem 0.3.4 repeats the modulus check in `EncapsulationKey::new` (pke.rs
+                // round-trips ByteEncode12(ByteDecode12(ek))); keep both.
+                .and_then(|key| EncapsulationKey::<P>::new(&key).map_err(|_| rejected))
+                .map(|ek| {
+                    let (ct, k) = ek.encapsulate_deterministic(&m);
+                    (ct.to_vec(), k)
+                })
+        }, _ => Err(NOT_KEM));
+        m.as_mut_slice().zeroize();
+        let (ct, mut k) = encapsulated?;
+        let out = SecretBytes::from_slice(&k);
+        k.as_mut_slice().zeroize();
+        Ok((ct, out))
+    }
+}
+
+/// ML-KEM on `libcrux-ml-kem` 0.0.11 (default feature `mlkem-libcrux`): formally verified
+/// (hax/F*) portable and AVX2 code; the AVX2 path is chosen at run time by CPUID.
+#[cfg(all(feature = "mlkem-libcrux", not(feature = "mlkem-rustcrypto")))]
+mod mlkem_backend {
+    use libcrux_ml_kem::{
+        mlkem1024, mlkem512, mlkem768, MlKemCiphertext, MlKemPrivateKey, MlKemPublicKey,
+    };
+    use zeroize::Zeroize;
+
+    use super::{
+        check_kex_len, kex_len_error, mlkem_check_ek, Error, Method, SecretBytes, NOT_KEM,
+    };
+
+    /// The crate, for reports and benches.
+    pub(super) const NAME: &str = "libcrux-ml-kem 0.0.11";
+
+    /// One key pair: `dk` in the FIPS 203 expanded form `dk_pke ‖ ek ‖ H(ek) ‖ z`
+    /// (`DK` = 768k + 96 octets, zeroized on drop) and `ek` (`EK` = 384k + 32 octets).
+    pub(super) struct Keys<const DK: usize, const EK: usize> {
+        dk: MlKemPrivateKey<DK>,
+        ek: MlKemPublicKey<EK>,
+    }
+
+    impl<const DK: usize, const EK: usize> Drop for Keys<DK, EK> {
+        fn drop(&mut self) {
+            // libcrux's key types have no Zeroize; IndexMut reaches the bytes.
+            self.dk[0..].zeroize();
+        }
+    }
+
+    /// An ML-KEM decapsulation key of one of the three parameter sets.
+    pub(super) enum MlKemDk {
+        K512(Box<Keys<1632, 800>>),
+        K768(Box<Keys<2400, 1184>>),
+        K1024(Box<Keys<3168, 1568>>),
+    }
+
+    /// Runs `$body` with `$p` bound to the libcrux module of `$method` and `$wrap` to the
+    /// matching [`MlKemDk`] variant, or evaluates `$dh` for a DH method.
+    macro_rules! with_libcrux_params {
+        ($method:expr, $p:ident, $wrap:ident => $body:expr, _ => $dh:expr) => {
+            match $method {
+                Method::MlKem512 => {
+                    use mlkem512 as $p;
+                    #[allow(unused_variables)]
+                    let $wrap = MlKemDk::K512;
+                    $body
+                }
+                Method::MlKem768 => {
+                    use mlkem768 as $p;
+                    #[allow(unused_variables)]
+                    let $wrap = MlKemDk::K768;
+                    $body
+                }
+                Method::MlKem1024 => {
+                    use mlkem1024 as $p;
+                    #[allow(unused_variables)]
+                    let $wrap = MlKemDk::K1024;
+                    $body
+                }
+                _ => $dh,
+            }
+        };
+    }
+
+    impl MlKemDk {
+        /// ML-KEM.KeyGen_internal(d, z) (FIPS 203 §6.1) from `seed_dz = d ‖ z`.
+        pub(super) fn from_seed(method: Method, seed_dz: &[u8; 64]) -> Result<Self, Error> {
+            with_libcrux_params!(method, p, wrap => {
+                let (dk, ek) = p::generate_key_pair(*seed_dz).into_parts();
+                Ok(wrap(Box::new(Keys { dk, ek })))
+            }, _ => Err(NOT_KEM))
+        }
+
+        /// Parses the FIPS 203 expanded form `dk_pke ‖ ek ‖ H(ek) ‖ z` (768k + 96 octets),
+        /// validating the embedded `ek` (our §7.2 modulus check) and the FIPS 203 §7.3 hash
+        /// check `H(ek) = dk[768k+32 : 768k+64]` (libcrux's `validate_private_key_only`).
+        pub(super) fn from_expanded(method: Method, dk: &[u8]) -> Result<Self, Error> {
+            let expected = method.mlkem_expanded_dk_len().ok_or(NOT_KEM)?;
+            Error::check_length("ML-KEM decapsulation key", expected, dk.len())?;
+            let invalid = Error::InvalidArgument("ML-KEM decapsulation key failed validation");
+            let k = (expected - 96) / 768;
+            let ek = dk.get(384 * k..768 * k + 32).ok_or(invalid.clone())?;
+            mlkem_check_ek(method, ek).map_err(|_| invalid.clone())?;
+            with_libcrux_params!(method, p, wrap => {
+                let length = || Error::length("ML-KEM decapsulation key", expected, dk.len());
+                let dk = MlKemPrivateKey::try_from(dk).map_err(|_| length())?;
+                let ek = MlKemPublicKey::try_from(ek).map_err(|_| invalid.clone())?;
+                let keys = Box::new(Keys { dk, ek });
+                if p::portable::validate_private_key_only(&keys.dk) {
+                    Ok(wrap(keys))
+                } else {
+                    Err(invalid)
+                }
+            }, _ => Err(NOT_KEM))
+        }
+
+        pub(super) fn ek(&self) -> Vec<u8> {
+            match self {
+                Self::K512(keys) => keys.ek.as_slice().to_vec(),
+                Self::K768(keys) => keys.ek.as_slice().to_vec(),
+                Self::K1024(keys) => keys.ek.as_slice().to_vec(),
+            }
+        }
+
+        pub(super) fn expanded(&self) -> SecretBytes {
+            match self {
+                Self::K512(keys) => SecretBytes::from_slice(keys.dk.as_slice()),
+                Self::K768(keys) => SecretBytes::from_slice(keys.dk.as_slice()),
+                Self::K1024(keys) => SecretBytes::from_slice(keys.dk.as_slice()),
+            }
+        }
+
+        pub(super) const fn method(&self) -> Method {
+            match self {
+                Self::K512(_) => Method::MlKem512,
+                Self::K768(_) => Method::MlKem768,
+                Self::K1024(_) => Method::MlKem1024,
+            }
+        }
+
+        /// ML-KEM.Decaps (FIPS 203 §7.3) after the ciphertext type check. Implicit rejection:
+        /// a well-sized but wrong `ct` yields a pseudorandom `K`, never an error.
+        pub(super) fn decapsulate(&self, ct: &[u8]) -> Result<SecretBytes, Error> {
+            let method = self.method();
+            check_kex_len(method, method.responder_data_len(), ct)?;
+            let wrong_len = || kex_len_error(method, method.responder_data_len(), ct.len());
+            let mut k = match self {
+                Self::K512(keys) => mlkem512::decapsulate(
+                    &keys.dk,
+                    &MlKemCiphertext::try_from(ct).map_err(|_| wrong_len())?,
+                ),
+                Self::K768(keys) => mlkem768::decapsulate(
+                    &keys.dk,
+                    &MlKemCiphertext::try_from(ct).map_err(|_| wrong_len())?,
+                ),
+                Self::K1024(keys) => mlkem1024::decapsulate(
+                    &keys.dk,
+                    &MlKemCiphertext::try_from(ct).map_err(|_| wrong_len())?,
+                ),
+            };
+            let out = SecretBytes::from_slice(&k);
+            k.zeroize();
+            Ok(out)
+        }
+    }
+
+    /// Whether the crate's own check (`validate_public_key`, the FIPS 203 §7.2 modulus
+    /// check) accepts `ek`.
+    pub(super) fn accepts_ek(method: Method, ek: &[u8]) -> bool {
+        with_libcrux_params!(method, p, _wrap => {
+            MlKemPublicKey::try_from(ek).is_ok_and(|pk| p::validate_public_key(&pk))
+        }, _ => false)
+    }
+
+    /// ML-KEM.Encaps_internal(ek, m) (FIPS 203 §6.2), the caller having run the §7.2 checks.
+    /// libcrux's `encapsulate` does not check `ek` itself, so its `validate_public_key` runs
+    /// here too: the modulus check happens twice, as with ml-kem.
+    pub(super) fn encapsulate(
+        method: Method,
+        ek: &[u8],
+        m: &[u8; 32],
+    ) -> Result<(Vec<u8>, SecretBytes), Error> {
+        let rejected = Error::InvalidKeyExchangeData {
+            method: method.id(),
+            reason: "ML-KEM encapsulation key rejected by FIPS 203 7.2 checks",
+        };
+        let wrong_len = kex_len_error(method, method.initiator_data_len(), ek.len());
+        let (ct, mut k) = with_libcrux_params!(method, p, _wrap => {
+            let pk = MlKemPublicKey::try_from(ek).map_err(|_| wrong_len)?;
+            if !p::validate_public_key(&pk) {
+                return Err(rejected);
+            }
+            let (ct, k) = p::encapsulate(&pk, *m);
+            (ct.as_slice().to_vec(), k)
+        }, _ => return Err(NOT_KEM));
+        let out = SecretBytes::from_slice(&k);
+        k.zeroize();
+        Ok((ct, out))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -715,7 +935,7 @@ impl KeyExchange {
             State::KemFresh
         } else {
             let secret = DhSecret::generate(method, &entropy)?;
-            let public = secret.public();
+            let public = secret.public()?;
             State::Dh {
                 secret,
                 public,
@@ -854,6 +1074,20 @@ pub mod kat {
         MlKemDk, SecretBytes, NOT_KEM,
     };
 
+    /// The ML-KEM crate this build uses, e.g. `"libcrux-ml-kem 0.0.11"`.
+    #[must_use]
+    pub const fn mlkem_backend_name() -> &'static str {
+        super::mlkem_backend::NAME
+    }
+
+    /// Whether the ML-KEM crate's own encapsulation key check accepts `ek`, bypassing
+    /// [`super::mlkem_check_ek`]: lets tests prove the §7.2 check runs twice. False for a
+    /// DH or unknown method.
+    #[must_use]
+    pub fn mlkem_backend_accepts_ek(method_id: u16, ek: &[u8]) -> bool {
+        kem(method_id).is_ok_and(|method| super::mlkem_backend::accepts_ek(method, ek))
+    }
+
     fn kem(method_id: u16) -> Result<Method, Error> {
         let method = Method::from_id(method_id)?;
         if method.is_kem() {
@@ -922,7 +1156,9 @@ pub mod kat {
         let k: [u8; 32] = private
             .try_into()
             .map_err(|_| Error::length("X25519 private key", 32, private.len()))?;
-        x25519_compute(&x25519_dalek::StaticSecret::from(k), public)
+        let key = super::LcPrivateKey::from_private_key(&super::agreement::X25519, &k)
+            .map_err(|_| Error::InvalidArgument("X25519 private key rejected"))?;
+        x25519_compute(&key, public)
     }
 
     /// X448(k, u) (RFC 7748 §5) with the low-order and all-zero checks; `private` is
@@ -950,24 +1186,10 @@ pub mod kat {
         peer_public_xy: &[u8],
     ) -> Result<SecretBytes, Error> {
         let method = Method::from_id(method_id)?;
-        match method {
-            Method::Ecp256 => ecp_compute(
-                method,
-                &ecp_secret::<p256::NistP256>(method, private_scalar)?,
-                peer_public_xy,
-            ),
-            Method::Ecp384 => ecp_compute(
-                method,
-                &ecp_secret::<p384::NistP384>(method, private_scalar)?,
-                peer_public_xy,
-            ),
-            Method::Ecp521 => ecp_compute(
-                method,
-                &ecp_secret::<p521::NistP521>(method, private_scalar)?,
-                peer_public_xy,
-            ),
-            _ => Err(Error::InvalidState("not an ECP method")),
+        if !matches!(method, Method::Ecp256 | Method::Ecp384 | Method::Ecp521) {
+            return Err(Error::InvalidState("not an ECP method"));
         }
+        ecp_compute(method, &ecp_secret(method, private_scalar)?, peer_public_xy)
     }
 }
 
@@ -1152,6 +1374,31 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn ecp_scalars_outside_1_to_n_minus_1_are_refused() {
+        for id in [19u16, 20, 21] {
+            let m = Method::from_id(id).expect("supported");
+            let len = m.shared_secret_len();
+            let mut one = vec![0u8; len];
+            one[len - 1] = 1;
+            assert!(ecp_secret(m, &one).is_ok(), "{m}");
+            let mut too_big = vec![0xffu8; len];
+            if m == Method::Ecp521 {
+                too_big[0] = 0x01;
+            }
+            for bad in [vec![0u8; len], too_big] {
+                assert!(
+                    matches!(ecp_secret(m, &bad), Err(Error::InvalidArgument(_))),
+                    "{m}"
+                );
+            }
+            assert!(matches!(
+                ecp_secret(m, &one[1..]),
+                Err(Error::InvalidLength { .. })
+            ));
         }
     }
 

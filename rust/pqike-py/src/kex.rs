@@ -4,13 +4,12 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use pqike_core::error::TRANSFORM_TYPE_KE;
 use pqike_core::kex::{self as core_kex, Role};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
-use crate::errors::{transform_id, CoreError};
+use crate::errors::{CoreError, KeId};
 
 /// One side of one key exchange, looked up by IANA Transform Type 4 ID.
 ///
@@ -36,8 +35,8 @@ impl KeyExchange {
     /// from it with SHAKE-256 per purpose, for replayable tests.
     #[new]
     #[pyo3(signature = (method, seed = None))]
-    fn new(method: i64, seed: Option<&[u8]>) -> PyResult<Self> {
-        let id = transform_id(TRANSFORM_TYPE_KE, method)?;
+    fn new(method: KeId, seed: Option<&[u8]>) -> PyResult<Self> {
+        let id = method.0;
         let inner = match seed {
             None => core_kex::KeyExchange::new(id),
             Some(seed) => core_kex::KeyExchange::with_seed(id, seed),

@@ -2,22 +2,21 @@
 //! `pqike._native.prf`: IKEv2 PRFs, prf+ (RFC 7296 §2.13) and truncated INTEG MACs
 //! (the core is `pqike_core::prf`).
 
-use pqike_core::error::{TRANSFORM_TYPE_INTEG, TRANSFORM_TYPE_PRF};
 use pqike_core::prf::{self as core_prf, Integ, Prf};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::{transform_id, CoreError};
+use crate::errors::{CoreError, IntegId, Length, PrfId};
 
-fn prf_of(prf_id: i64) -> PyResult<Prf> {
-    Ok(Prf::from_id(transform_id(TRANSFORM_TYPE_PRF, prf_id)?).map_err(CoreError)?)
+fn prf_of(prf_id: PrfId) -> PyResult<Prf> {
+    Ok(Prf::from_id(prf_id.0).map_err(CoreError)?)
 }
 
 /// `prf(key, data)` for PRF 2 (HMAC-SHA1) or 5/6/7 (HMAC-SHA2-256/384/512).
 #[pyfunction]
 fn prf<'py>(
     py: Python<'py>,
-    prf_id: i64,
+    prf_id: PrfId,
     key: &[u8],
     data: &[u8],
 ) -> PyResult<Bound<'py, PyBytes>> {
@@ -31,13 +30,13 @@ fn prf<'py>(
 #[pyfunction]
 fn prf_plus<'py>(
     py: Python<'py>,
-    prf_id: i64,
+    prf_id: PrfId,
     key: &[u8],
     seed: &[u8],
-    length: usize,
+    length: Length,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let out = prf_of(prf_id)?
-        .prf_plus(key, seed, length)
+        .prf_plus(key, seed, length.0)
         .map_err(CoreError)?;
     Ok(PyBytes::new(py, out.as_bytes()))
 }
@@ -46,11 +45,11 @@ fn prf_plus<'py>(
 #[pyfunction]
 fn integ_mac<'py>(
     py: Python<'py>,
-    integ_id: i64,
+    integ_id: IntegId,
     key: &[u8],
     data: &[u8],
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let integ = Integ::from_id(transform_id(TRANSFORM_TYPE_INTEG, integ_id)?).map_err(CoreError)?;
+    let integ = Integ::from_id(integ_id.0).map_err(CoreError)?;
     let icv = integ.compute(key, data).map_err(CoreError)?;
     Ok(PyBytes::new(py, icv.as_bytes()))
 }
@@ -58,7 +57,7 @@ fn integ_mac<'py>(
 /// Constant-time check that `tag` (1 octet up to the full output) is a prefix of
 /// prf(key, data).
 #[pyfunction]
-fn hmac_verify(prf_id: i64, key: &[u8], data: &[u8], tag: &[u8]) -> PyResult<bool> {
+fn hmac_verify(prf_id: PrfId, key: &[u8], data: &[u8], tag: &[u8]) -> PyResult<bool> {
     Ok(prf_of(prf_id)?.verify(key, data, tag))
 }
 

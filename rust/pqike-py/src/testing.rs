@@ -2,20 +2,18 @@
 //! `pqike._native.testing`: known-answer hooks with caller-chosen keys and randomness
 //! (`pqike_core::kex::kat`). Never used by the protocol engine.
 
-use pqike_core::error::TRANSFORM_TYPE_KE;
 use pqike_core::kex::kat;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::{transform_id, CoreError};
+use crate::errors::{CoreError, KeId};
 
 type BytesPair<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
 
 /// `(ek, dk)` from the 64-byte seed `d || z`; dk in the FIPS 203 expanded form.
 #[pyfunction]
-fn mlkem_keygen<'py>(py: Python<'py>, method: i64, seed_dz: &[u8]) -> PyResult<BytesPair<'py>> {
-    let (ek, dk) =
-        kat::mlkem_keygen(transform_id(TRANSFORM_TYPE_KE, method)?, seed_dz).map_err(CoreError)?;
+fn mlkem_keygen<'py>(py: Python<'py>, method: KeId, seed_dz: &[u8]) -> PyResult<BytesPair<'py>> {
+    let (ek, dk) = kat::mlkem_keygen(method.0, seed_dz).map_err(CoreError)?;
     Ok((PyBytes::new(py, &ek), PyBytes::new(py, dk.as_bytes())))
 }
 
@@ -23,12 +21,11 @@ fn mlkem_keygen<'py>(py: Python<'py>, method: i64, seed_dz: &[u8]) -> PyResult<B
 #[pyfunction]
 fn mlkem_encaps<'py>(
     py: Python<'py>,
-    method: i64,
+    method: KeId,
     ek: &[u8],
     m: &[u8],
 ) -> PyResult<BytesPair<'py>> {
-    let (ct, k) =
-        kat::mlkem_encaps(transform_id(TRANSFORM_TYPE_KE, method)?, ek, m).map_err(CoreError)?;
+    let (ct, k) = kat::mlkem_encaps(method.0, ek, m).map_err(CoreError)?;
     Ok((PyBytes::new(py, &ct), PyBytes::new(py, k.as_bytes())))
 }
 
@@ -36,12 +33,11 @@ fn mlkem_encaps<'py>(
 #[pyfunction]
 fn mlkem_decaps<'py>(
     py: Python<'py>,
-    method: i64,
+    method: KeId,
     dk: &[u8],
     ct: &[u8],
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let k =
-        kat::mlkem_decaps(transform_id(TRANSFORM_TYPE_KE, method)?, dk, ct).map_err(CoreError)?;
+    let k = kat::mlkem_decaps(method.0, dk, ct).map_err(CoreError)?;
     Ok(PyBytes::new(py, k.as_bytes()))
 }
 
@@ -63,16 +59,11 @@ fn x448<'py>(py: Python<'py>, private: &[u8], public: &[u8]) -> PyResult<Bound<'
 #[pyfunction]
 fn ecdh<'py>(
     py: Python<'py>,
-    method: i64,
+    method: KeId,
     private_scalar: &[u8],
     peer_public_xy: &[u8],
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let shared = kat::ecdh(
-        transform_id(TRANSFORM_TYPE_KE, method)?,
-        private_scalar,
-        peer_public_xy,
-    )
-    .map_err(CoreError)?;
+    let shared = kat::ecdh(method.0, private_scalar, peer_public_xy).map_err(CoreError)?;
     Ok(PyBytes::new(py, shared.as_bytes()))
 }
 
