@@ -346,16 +346,18 @@ class IkeEndpoint:
                 return  # a different IKE_SA_INIT while ours is in progress
             self._forget(sa)  # a retry after INVALID_KE_PAYLOAD
             sa = None
+        message: Message | None = None
         if sa is None:
             if _is_new_init(header):
-                sa = self._new_responder(data, header, local, remote, now)
+                message = decode_message(data)  # the SA gets it: decoded once
+                sa = self._new_responder(message, local, remote, now)
             if sa is None:
                 # LIMITATION: no INVALID_IKE_SPI notification (RFC 7296 §2.21.4 MAY)
                 _log.debug(
                     "no IKE SA for SPIs %s:%s", header.spi_i.hex(), header.spi_r.hex()
                 )
                 return
-        sa.receive_message(data, header, local, remote, now)
+        sa.receive_message(data, header, local, remote, now, message=message)
         self._after(sa)
 
     def _lookup(self, header: IkeHeader, remote: Addr) -> IkeSa | None:
@@ -454,16 +456,14 @@ class IkeEndpoint:
         return candidates[0] if candidates else None
 
     def _new_responder(
-        self, data: bytes, header: IkeHeader, local: Addr, remote: Addr, now: float
+        self, msg: Message, local: Addr, remote: Addr, now: float
     ) -> IkeSa | None:
-        msg = decode_message(data)
         conn = self._connection_for(remote)
         if conn is None or not self._admit(msg, remote):
             return None
-        sa = self._new_sa(
-            conn, False, local, remote, header.spi_i, self._alloc_ike_spi(), now
-        )
-        self._by_init[(header.spi_i, remote[0], remote[1])] = sa
+        spi_i = msg.header.spi_i
+        sa = self._new_sa(conn, False, local, remote, spi_i, self._alloc_ike_spi(), now)
+        self._by_init[(spi_i, remote[0], remote[1])] = sa
         return sa
 
 

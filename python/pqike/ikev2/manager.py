@@ -46,6 +46,7 @@ from pqike.ikev2.codec.protected import (
     open_protected,
     seal_payloads,
 )
+from pqike.ikev2.constants import IKE_HEADER_LENGTH
 
 __all__ = ["Cached", "Encoded", "Manager", "Opened", "Outstanding", "ip_overhead"]
 
@@ -154,8 +155,16 @@ class Manager:
         first, plain = encode_payloads(payloads)
         a, p = int_auth_chunks(header, first, plain)
         ivs = self._ivs(cipher)
-        whole = seal_payloads(header, first, plain, cipher, next(ivs))
-        if may_fragment and len(whole) + overhead > self.fragment_size:
+        sk_length = 4 + cipher.sealed_length(len(plain))
+        whole_size = IKE_HEADER_LENGTH + sk_length
+        if (
+            may_fragment
+            and whole_size + overhead > self.fragment_size
+            and sk_length <= 0xFFFF  # else seal_payloads raises, as it always did
+        ):
+            # Not sealed whole first: only its size was needed. Its IV is still
+            # drawn, so the fragments' IVs (and octets) are what they always were.
+            next(ivs)
             parts = fragment_protected(
                 header,
                 plain,
@@ -166,6 +175,7 @@ class Manager:
                 first_payload=first,
             )
             return Encoded(tuple(parts), a + p)
+        whole = seal_payloads(header, first, plain, cipher, next(ivs))
         return Encoded((whole,), a + p)
 
     def start_request(self, mid: int, exchange: int, enc: Encoded, now: float) -> None:
@@ -233,13 +243,14 @@ class Manager:
         a, p = int_auth_chunks(whole.header, whole.first_payload, whole.plaintext)
         return Opened(whole.header, whole.payloads, a + p, size, count)
 
-    def decode_plain(self, data: bytes) -> Opened:
-        """Decode an unprotected message (IKE_SA_INIT).
+    def decode_plain(self, data: bytes, message: Message | None = None) -> Opened:
+        """Decode an unprotected message (IKE_SA_INIT); ``message``: ``data``
+        already decoded by the caller.
 
         Raises:
             DecodeError: malformed, or it carries an SK/SKF payload.
         """
-        msg = decode_message(data)
+        msg = decode_message(data) if message is None else message
         if any(isinstance(p, SkPayload | SkfPayload) for p in msg.payloads):
             raise DecodeError("IKE_SA_INIT must not be encrypted", notify=None)
         return Opened(msg.header, msg.payloads, b"", len(data), 1)

@@ -34,6 +34,7 @@ from pqike.errors import (
     RemoteProtocolError,
 )
 from pqike.ikev2.codec.header import IkeHeader
+from pqike.ikev2.codec.message import Message
 from pqike.ikev2.codec.payloads import DeletePayload, NotifyPayload, UnknownPayload
 from pqike.ikev2.codec.sa import SaPayload
 from pqike.ikev2.constants import (
@@ -326,10 +327,15 @@ class IkeSa:
         """The next deadline (retransmission, half-open or linger timeout)."""
         if self.state is SaState.DEAD:
             return self.dead_until
-        deadlines = [self.manager.timer(), self._dpd_deadline()]
+        best = self.manager.timer()
+        dpd = self._dpd_deadline()
+        if dpd is not None and (best is None or dpd < best):
+            best = dpd
         if self.state is SaState.CONNECTING and not self.is_initiator:
-            deadlines.append(self.created + HALF_OPEN_TIMEOUT)
-        return min((d for d in deadlines if d is not None), default=None)
+            half_open = self.created + HALF_OPEN_TIMEOUT
+            if best is None or half_open < best:
+                best = half_open
+        return best
 
     def _dpd_deadline(self) -> float | None:
         """RFC 7296 §2.4: liveness check after ``dpd_delay`` seconds of silence."""
@@ -472,9 +478,20 @@ class IkeSa:
     # -- receiving -----------------------------------------------------------------
 
     def receive_message(
-        self, data: bytes, header: IkeHeader, local: Addr, remote: Addr, now: float
+        self,
+        data: bytes,
+        header: IkeHeader,
+        local: Addr,
+        remote: Addr,
+        now: float,
+        *,
+        message: Message | None = None,
     ) -> None:
-        """Handle one IKE message for this SA (marker already stripped)."""
+        """Handle one IKE message for this SA (marker already stripped).
+
+        ``message``: ``data`` already decoded (the endpoint decodes a new
+        IKE_SA_INIT request to admit it), so that it is not decoded twice.
+        """
         self.now = self.last_rx = now
         if self.state is SaState.DEAD and header.is_response:
             return
@@ -482,15 +499,17 @@ class IkeSa:
             if header.is_response:
                 self._on_response(data, header, now)
             else:
-                self._on_request(data, header, local, remote, now)
+                self._on_request(data, header, local, remote, now, message)
         except AuthenticationError:
             self.log.debug("dropping MID %d: ICV failed", header.message_id)
         except DecodeError as exc:
             self._on_bad_message(exc, header, now)
 
-    def _open(self, data: bytes, header: IkeHeader) -> Opened | None:
+    def _open(
+        self, data: bytes, header: IkeHeader, message: Message | None = None
+    ) -> Opened | None:
         if header.exchange_type == ExchangeType.IKE_SA_INIT:
-            return self.manager.decode_plain(data)
+            return self.manager.decode_plain(data, message)
         if self.keymat is None:
             raise DecodeError("protected message before keys exist", notify=None)
         return self.manager.open(data, header, self.cipher_in())
@@ -584,7 +603,13 @@ class IkeSa:
             self._kick(now)
 
     def _on_request(
-        self, data: bytes, header: IkeHeader, local: Addr, remote: Addr, now: float
+        self,
+        data: bytes,
+        header: IkeHeader,
+        local: Addr,
+        remote: Addr,
+        now: float,
+        message: Message | None = None,
     ) -> None:
         verdict = self.manager.classify_request(header, data)
         if verdict == "retransmit" and self.manager.cached is not None:
@@ -594,7 +619,7 @@ class IkeSa:
         if verdict != "new" or self.state is SaState.DEAD:
             self.log.debug("dropping request MID %d (%s)", header.message_id, verdict)
             return
-        opened = self._open(data, header)
+        opened = self._open(data, header, message)
         if opened is None:
             return
         self.local, self.remote = local, remote

@@ -16,6 +16,7 @@ Keys: SKEYSEED = prf(Ni | Nr, g^ir), SK_* = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -67,8 +68,15 @@ _N = NotifyType
 
 def nat_detection_hash(spi_i: bytes, spi_r: bytes, addr: Addr) -> bytes:
     """RFC 7296 §2.23: SHA-1(SPIi | SPIr | IP | Port)."""
-    ip = ipaddress.ip_address(addr[0]).packed
+    ip = _packed_ip(addr[0])
     return hashlib.sha1(spi_i + spi_r + ip + struct.pack(">H", addr[1])).digest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _packed_ip(host: str) -> bytes:
+    """The address octets of ``host`` (parsing with ipaddress is slow; peers and
+    local addresses repeat)."""
+    return ipaddress.ip_address(host).packed
 
 
 def _capability_notifies(sa: IkeSa, *, with_intermediate: bool) -> list[NotifyPayload]:
