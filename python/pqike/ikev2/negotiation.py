@@ -48,6 +48,10 @@ Pair = tuple[int, int]
 _NONE: Pair = (0, 0)
 _NONE_ONLY: tuple[Pair, ...] = (_NONE,)
 _KE_SET = frozenset(KE_TYPES)
+_NONE_DEFAULTS: dict[int, tuple[Pair, ...]] = dict.fromkeys(
+    (INTEG, *KE_TYPES), _NONE_ONLY
+)
+"""What an absent INTEG or KE type means: NONE only."""
 
 
 class SpecLike(Protocol):
@@ -165,19 +169,21 @@ def _spec_transforms(
 
 def _normalised(offer: Offer, ignore_ke: bool) -> dict[int, tuple[Pair, ...]]:
     """Offer transforms with absent optional types made explicit (INTEG/KE = NONE)."""
-    types = {t: v for t, v in offer.transforms.items() if v}
     if ignore_ke:
-        for t in KE_TYPES:
-            types.pop(t, None)
-        return types
-    for t in (INTEG, *KE_TYPES):
-        types.setdefault(t, ((0, 0),))
+        return {t: v for t, v in offer.transforms.items() if v and t not in _KE_SET}
+    types = _NONE_DEFAULTS.copy()
+    for t, v in offer.transforms.items():
+        if v:
+            types[t] = v
     return types
 
 
 def _pick_plain(offered: tuple[Pair, ...], ours: tuple[Pair, ...]) -> Pair | None:
     """First offered pair we also accept (the initiator's preference order)."""
-    return next((p for p in offered if p in ours), None)
+    for pair in offered:
+        if pair in ours:
+            return pair
+    return None
 
 
 def _pick_ke(
@@ -207,16 +213,23 @@ def _pick_ke_first(
     """The first acceptable pair of every type, if that repeats no method.
 
     This is the first path :func:`_pick_ke` tries, so when it succeeds it is also
-    what the backtracking search returns; None means "search".
+    what the backtracking search returns; None means "search". (Loops, not
+    generators: this runs for every proposal matched.)
     """
     chosen: dict[int, Pair] = {}
     used: set[int] = set()
     for t in pending:
         mine = ours.get(t, _NONE_ONLY)
-        pair = next((p for p in offered[t] if p in mine), None)
-        if pair is None or (pair[0] != 0 and pair[0] in used):
+        for pair in offered[t]:
+            if pair in mine:
+                break
+        else:
             return None
-        used.add(pair[0])
+        method = pair[0]
+        if method != 0:
+            if method in used:
+                return None
+            used.add(method)
         chosen[t] = pair
     return chosen
 
@@ -225,15 +238,19 @@ def _match(offer: Offer, local: Offer, ignore_ke: bool) -> Selected | None:
     """Match one received proposal against one local proposal."""
     offered = _normalised(offer, ignore_ke)
     ours = _normalised(local, ignore_ke)
-    if any(t not in ours and t != INTEG for t in offered):
-        return None  # a type we do not know/configure (RFC 7296 §3.3.6)
+    plain: list[int] = []
+    ke_types: list[int] = []
+    for t in offered:
+        if t not in ours and t != INTEG:
+            return None  # a type we do not know/configure (RFC 7296 §3.3.6)
+        (ke_types if t in _KE_SET else plain).append(t)
     chosen: dict[int, Pair] = {}
-    for t in sorted(t for t in offered if t not in _KE_SET):
+    for t in sorted(plain):
         pair = _pick_plain(offered[t], ours.get(t, _NONE_ONLY))
         if pair is None:
             return None
         chosen[t] = pair
-    ke_types = [t for t in KE_TYPES if t in offered]
+    ke_types.sort()  # KE_TYPES order: 4, 6..12
     ke = _pick_ke_first(offered, ours, ke_types)
     if ke is None:
         ke = _pick_ke(offered, ours, ke_types, frozenset())
@@ -244,11 +261,11 @@ def _match(offer: Offer, local: Offer, ignore_ke: bool) -> Selected | None:
         return None
     if offer.protocol == 1 and chosen.get(KE, _NONE)[0] == 0:
         return None  # IKE SAs need a real Type 4 method
-    transforms = offer.transforms
-    present = tuple(t for t in sorted(transforms) if transforms[t])
+    present = [t for t, v in offer.transforms.items() if v]
     if ignore_ke:
-        present = tuple(t for t in present if t not in _KE_SET)
-    return Selected(offer.protocol, chosen, offer.number, offer.spi, present)
+        present = [t for t in present if t not in _KE_SET]
+    present.sort()
+    return Selected(offer.protocol, chosen, offer.number, offer.spi, tuple(present))
 
 
 def select(
@@ -282,13 +299,17 @@ def validate_choice(
     Returns the choice as a Selected, or None when the response is not a valid
     selection from the proposal with the same number (RFC 7296 §2.7).
     """
-    match = next((o for o in sent if o.number == response.number), None)
-    if match is None or match.protocol != response.protocol:
+    for match in sent:
+        if match.number == response.number:
+            break
+    else:
         return None
-    if any(len(v) != 1 for v in response.transforms.values()):
+    if match.protocol != response.protocol:
         return None
-    single = Offer(response.protocol, response.transforms, response.number)
-    chosen = _match(single, match, ignore_ke)
+    for pairs in response.transforms.values():
+        if len(pairs) != 1:
+            return None
+    chosen = _match(response, match, ignore_ke)  # its SPI is not used
     if chosen is None:
         return None
     # every type we offered must be answered, unless NONE was among our offers
