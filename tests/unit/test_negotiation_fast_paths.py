@@ -6,7 +6,6 @@ compared with ``negotiation`` on many random proposals."""
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 
 import pytest
 from pqike.ikev2.negotiation import (
@@ -14,12 +13,12 @@ from pqike.ikev2.negotiation import (
     KE_TYPES,
     Offer,
     Selected,
+    _pick_ke,
     select,
     validate_choice,
 )
 
 _REQUIRED = {1: {1, 2, 4}, 3: {1, 5}}
-Pairs = Mapping[int, tuple[tuple[int, int], ...]]
 
 
 def _normalised(
@@ -35,21 +34,6 @@ def _normalised(
     return types
 
 
-def _search(
-    offered: Pairs, ours: Pairs, pending: list[int], used: frozenset[int]
-) -> dict[int, tuple[int, int]] | None:
-    if not pending:
-        return {}
-    t, rest = pending[0], pending[1:]
-    for pair in offered[t]:
-        if pair not in ours.get(t, ((0, 0),)) or (pair[0] != 0 and pair[0] in used):
-            continue
-        tail = _search(offered, ours, rest, used | ({pair[0]} - {0}))
-        if tail is not None:
-            return {t: pair, **tail}
-    return None
-
-
 def _reference_match(offer: Offer, local: Offer, ignore_ke: bool) -> Selected | None:
     offered, ours = _normalised(offer, ignore_ke), _normalised(local, ignore_ke)
     if set(offered) - set(ours) - {INTEG}:
@@ -60,7 +44,8 @@ def _reference_match(offer: Offer, local: Offer, ignore_ke: bool) -> Selected | 
         if pair is None:
             return None
         chosen[t] = pair
-    ke = _search(offered, ours, [t for t in KE_TYPES if t in offered], frozenset())
+    # the backtracking search itself is unchanged: it is the reference
+    ke = _pick_ke(offered, ours, [t for t in KE_TYPES if t in offered], frozenset())
     if ke is None:
         return None
     chosen.update(ke)
