@@ -50,6 +50,7 @@ from pqike.ikev2.constants import IKE_HEADER_LENGTH
 
 __all__ = ["Cached", "Encoded", "Manager", "Opened", "Outstanding", "ip_overhead"]
 
+_ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
 _IPV4_UDP = 20 + 8
 _IPV6_UDP = 40 + 8
 
@@ -251,7 +252,7 @@ class Manager:
             DecodeError: malformed, or it carries an SK/SKF payload.
         """
         msg = decode_message(data) if message is None else message
-        if any(isinstance(p, SkPayload | SkfPayload) for p in msg.payloads):
+        if any(isinstance(p, _ENCRYPTED_CLASSES) for p in msg.payloads):
             raise DecodeError("IKE_SA_INIT must not be encrypted", notify=None)
         return Opened(msg.header, msg.payloads, b"", len(data), 1)
 

@@ -94,6 +94,9 @@ _ENCRYPTED: dict[int, Callable[[bytes, int], Payload]] = {
     PayloadType.SKF: SkfPayload.decode,
 }
 
+_ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
+"""For ``isinstance``: a ``SkPayload | SkfPayload`` union is built on every call."""
+
 P = TypeVar("P")
 
 
@@ -116,10 +119,12 @@ def decode_payloads(
     payloads: list[Payload] = []
     end = len(data)
     next_type = first_type
+    unpack_from = _GENERIC.unpack_from
+    decoders = _DECODERS
     while next_type:
         if end - offset < 4:
             raise DecodeError(f"payload type {next_type} truncated at offset {offset}")
-        following, flags, length = _GENERIC.unpack_from(data, offset)
+        following, flags, length = unpack_from(data, offset)
         if length < 4 or offset + length > end:
             raise DecodeError(
                 f"payload type {next_type} length {length} exceeds the "
@@ -127,7 +132,7 @@ def decode_payloads(
             )
         body = data[offset + 4 : offset + length]
         offset += length
-        decoder = _DECODERS.get(next_type)
+        decoder = decoders.get(next_type)
         if decoder is not None:
             payloads.append(decoder(body))
         elif next_type in _ENCRYPTED:
@@ -156,21 +161,23 @@ def encode_payloads(payloads: Sequence[Payload]) -> tuple[int, bytes]:
         ValueError: a payload is longer than 65535 octets or SK/SKF is not last.
     """
     parts: list[bytes] = []
-    count = len(payloads)
+    last = len(payloads) - 1
+    pack = _GENERIC.pack
     for index, payload in enumerate(payloads):
         body = payload.encode()
-        if isinstance(payload, SkPayload | SkfPayload):
-            if index != count - 1:
+        flags = 0
+        if isinstance(payload, _ENCRYPTED_CLASSES):
+            if index != last:
                 raise ValueError("an SK/SKF payload must be the last payload")
             following = payload.first_payload
         else:
-            following = payloads[index + 1].payload_type if index + 1 < count else 0
-        critical = isinstance(payload, UnknownPayload) and payload.critical
-        flags = _CRITICAL if critical else 0
+            following = payloads[index + 1].payload_type if index < last else 0
+            if isinstance(payload, UnknownPayload) and payload.critical:
+                flags = _CRITICAL
         length = 4 + len(body)
         if length > 0xFFFF:
             raise ValueError(f"payload type {payload.payload_type} is {length} octets")
-        parts.append(_GENERIC.pack(following, flags, length))
+        parts.append(pack(following, flags, length))
         parts.append(body)
     first = payloads[0].payload_type if payloads else 0
     return first, b"".join(parts)

@@ -118,13 +118,13 @@ class Transform:
         return None
 
     def encode(self, last: bool) -> bytes:
-        attrs = b"".join(a.encode() for a in self.attributes)
+        more = _LAST if last else _MORE_TRANSFORMS
+        if not self.attributes:
+            return _TRANSFORM.pack(more, 8, self.transform_type, self.transform_id)
+        attrs = b"".join([a.encode() for a in self.attributes])
         return (
             _TRANSFORM.pack(
-                _LAST if last else _MORE_TRANSFORMS,
-                8 + len(attrs),
-                self.transform_type,
-                self.transform_id,
+                more, 8 + len(attrs), self.transform_type, self.transform_id
             )
             + attrs
         )
@@ -167,7 +167,8 @@ class Proposal:
             raise ValueError(
                 "a proposal holds 1..255 transforms and at most 255 SPI octets"
             )
-        body = b"".join(t.encode(i == count - 1) for i, t in enumerate(self.transforms))
+        final = count - 1
+        body = b"".join([t.encode(i == final) for i, t in enumerate(self.transforms)])
         header = _PROPOSAL.pack(
             _LAST if last else _MORE_PROPOSALS,
             8 + len(self.spi) + len(body),
@@ -216,9 +217,10 @@ def _decode_transforms(data: bytes, count: int) -> tuple[Transform, ...]:
             f"proposal announces {count} transforms and holds {len(parts)}"
         )
     transforms = []
+    unpack_from = _TRANSFORM.unpack_from
     for part in parts:
-        _, _, transform_type, transform_id = _TRANSFORM.unpack_from(part)
-        attrs = _decode_attributes(part[8:])
+        _, _, transform_type, transform_id = unpack_from(part)
+        attrs = _decode_attributes(part[8:]) if len(part) > 8 else ()
         transforms.append(Transform(transform_type, transform_id, attrs))
     return tuple(transforms)
 
@@ -255,5 +257,5 @@ class SaPayload:
         return cls(tuple(_decode_proposal(part) for part in parts))
 
     def encode(self) -> bytes:
-        count = len(self.proposals)
-        return b"".join(p.encode(i == count - 1) for i, p in enumerate(self.proposals))
+        last = len(self.proposals) - 1
+        return b"".join([p.encode(i == last) for i, p in enumerate(self.proposals)])

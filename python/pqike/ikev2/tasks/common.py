@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pqike.errors import (
@@ -39,7 +39,10 @@ _P = TypeVar("_P")
 
 def find(payloads: Iterable[Any], cls: type[_P]) -> _P | None:
     """First payload of class ``cls`` (exact type, so IDi and IDr stay apart)."""
-    return next((p for p in payloads if type(p) is cls), None)
+    for p in payloads:
+        if type(p) is cls:
+            return p
+    return None
 
 
 def find_all(payloads: Iterable[Any], cls: type[_P]) -> list[_P]:
@@ -61,10 +64,10 @@ def require(payloads: Iterable[Any], cls: type[_P], what: str) -> _P:
 
 def notify(payloads: Iterable[Any], notify_type: int) -> NotifyPayload | None:
     """The first Notify payload of a type, or None."""
-    return next(
-        (n for n in find_all(payloads, NotifyPayload) if n.notify_type == notify_type),
-        None,
-    )
+    for p in payloads:
+        if type(p) is NotifyPayload and p.notify_type == notify_type:
+            return p
+    return None
 
 
 def notify_types(payloads: Iterable[Any]) -> set[int]:
@@ -94,12 +97,29 @@ def proposal_to_offer(proposal: Proposal) -> Offer:
 
 def offer_to_proposal(offer: Offer) -> Proposal:
     """Negotiation Offer -> codec Proposal (types in ascending order)."""
-    transforms = [
-        Transform.of(t, tid, bits or None)
-        for t in sorted(offer.transforms)
-        for tid, bits in offer.transforms[t]
-    ]
-    return Proposal(offer.number, offer.protocol, offer.spi, tuple(transforms))
+    return Proposal(
+        offer.number, offer.protocol, offer.spi, _transforms(offer.transforms)
+    )
+
+
+_TRANSFORMS: dict[tuple[Any, ...], tuple[Transform, ...]] = {}
+"""Codec transforms by the Offer's transform map (as a tuple): the same few
+suites are proposed and answered over and over; Transforms are immutable."""
+
+
+def _transforms(types: Mapping[int, tuple[Pair, ...]]) -> tuple[Transform, ...]:
+    key = tuple(types.items())
+    built = _TRANSFORMS.get(key)
+    if built is None:
+        built = tuple(
+            Transform.of(t, tid, bits or None)
+            for t in sorted(types)
+            for tid, bits in types[t]
+        )
+        if len(_TRANSFORMS) >= 256:
+            _TRANSFORMS.clear()
+        _TRANSFORMS[key] = built
+    return built
 
 
 def sa_payload(offers: Sequence[Offer]) -> SaPayload:
