@@ -349,7 +349,7 @@ class IkeEndpoint:
         message: Message | None = None
         if sa is None:
             if _is_new_init(header):
-                message = decode_message(data)  # the SA gets it: decoded once
+                message = decode_message(data, header)  # the SA gets it too
                 sa = self._new_responder(message, local, remote, now)
             if sa is None:
                 # LIMITATION: no INVALID_IKE_SPI notification (RFC 7296 §2.21.4 MAY)

@@ -228,7 +228,7 @@ class Manager:
                 limits (notify None: drop).
             AuthenticationError: the ICV did not verify (drop).
         """
-        opened = open_protected(data, cipher)
+        opened = open_protected(data, cipher, header)
         enc = opened.encrypted
         if isinstance(enc, SkPayload):
             payloads = decode_payloads(opened.plaintext, enc.first_payload, inner=True)

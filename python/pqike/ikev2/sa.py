@@ -34,7 +34,7 @@ from pqike.errors import (
     RemoteProtocolError,
 )
 from pqike.ikev2.codec.header import IkeHeader
-from pqike.ikev2.codec.message import Message
+from pqike.ikev2.codec.message import Message, decode_message
 from pqike.ikev2.codec.payloads import DeletePayload, NotifyPayload, UnknownPayload
 from pqike.ikev2.codec.sa import SaPayload
 from pqike.ikev2.constants import (
@@ -509,6 +509,8 @@ class IkeSa:
         self, data: bytes, header: IkeHeader, message: Message | None = None
     ) -> Opened | None:
         if header.exchange_type == ExchangeType.IKE_SA_INIT:
+            if message is None:
+                message = decode_message(data, header)
             return self.manager.decode_plain(data, message)
         if self.keymat is None:
             raise DecodeError("protected message before keys exist", notify=None)

@@ -220,8 +220,12 @@ class Message:
         return None
 
 
-def decode_message(data: bytes) -> Message:
+def decode_message(data: bytes, header: IkeHeader | None = None) -> Message:
     """Decode one IKE message (no non-ESP marker in front).
+
+    Args:
+        data: the message.
+        header: ``decode_header(data)`` when the caller has it already.
 
     Raises:
         DecodeError: the header Length differs from ``len(data)``, or any check of
@@ -229,7 +233,8 @@ def decode_message(data: bytes) -> Message:
     """
     if type(data) is not bytes:
         data = bytes(data)  # payload fields must be bytes, never views
-    header = decode_header(data)
+    if header is None:
+        header = decode_header(data)
     if header.length != len(data):
         raise DecodeError(
             f"IKE header Length {header.length} but the datagram has {len(data)} octets"

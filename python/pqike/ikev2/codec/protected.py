@@ -132,15 +132,19 @@ def seal_payloads(
     return aad_bytes + body
 
 
-def open_protected(data: bytes, cipher: IkeCipher) -> OpenedMessage:
+def open_protected(
+    data: bytes, cipher: IkeCipher, header: IkeHeader | None = None
+) -> OpenedMessage:
     """Decode ``data``, then verify and decrypt its SK or SKF payload.
+
+    ``header``: ``decode_header(data)`` when the caller has it already.
 
     Raises:
         DecodeError: malformed message, no encrypted payload, or a body shorter
             than the cipher's minimum.
         pqike.errors.AuthenticationError: the ICV or tag does not verify.
     """
-    message = decode_message(data)
+    message = decode_message(data, header)
     if not message.payloads or not isinstance(
         message.payloads[-1], SkPayload | SkfPayload
     ):

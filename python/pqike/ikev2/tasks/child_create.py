@@ -13,6 +13,7 @@ with the error notify instead of SAr2/TS, the initiator reports ChildDeleted.
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,14 @@ def _ranges(selectors: tuple[Any, ...]) -> tuple[WireTs, ...]:
 
 def wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
     """Config TrafficSelectors as codec TrafficSelectors (same fields)."""
+    try:
+        return _wire_ts(config_ts)  # configs are frozen: convert each once
+    except TypeError:  # unhashable selectors
+        return _wire_ts.__wrapped__(config_ts)
+
+
+@functools.lru_cache(maxsize=256)
+def _wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
     return tuple(
         WireTs(
             t.ts_type, t.ip_protocol, t.start_port, t.end_port, t.start_addr, t.end_addr

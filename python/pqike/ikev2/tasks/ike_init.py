@@ -92,15 +92,21 @@ def _capability_notifies(sa: IkeSa, *, with_intermediate: bool) -> list[NotifyPa
             _N.NAT_DETECTION_DESTINATION_IP,
             nat_detection_hash(sa.spi_i, spi_r, sa.remote),
         ),
-        NotifyPayload(_N.IKEV2_FRAGMENTATION_SUPPORTED),
-        NotifyPayload(
-            _N.SIGNATURE_HASH_ALGORITHMS,
-            b"".join(struct.pack(">H", h) for h in SIGNATURE_HASHES),
-        ),
+        _FRAGMENTATION_SUPPORTED,
+        _SIGNATURE_HASH_ALGORITHMS,
     ]
     if with_intermediate:
-        out.append(NotifyPayload(_N.INTERMEDIATE_EXCHANGE_SUPPORTED))
+        out.append(_INTERMEDIATE_SUPPORTED)
     return out
+
+
+# Constant payloads (frozen, so every message can share them).
+_FRAGMENTATION_SUPPORTED = NotifyPayload(_N.IKEV2_FRAGMENTATION_SUPPORTED)
+_SIGNATURE_HASH_ALGORITHMS = NotifyPayload(
+    _N.SIGNATURE_HASH_ALGORITHMS,
+    b"".join(struct.pack(">H", h) for h in SIGNATURE_HASHES),
+)
+_INTERMEDIATE_SUPPORTED = NotifyPayload(_N.INTERMEDIATE_EXCHANGE_SUPPORTED)
 
 
 class IkeInit(Task):
