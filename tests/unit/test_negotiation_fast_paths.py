@@ -5,6 +5,7 @@ compared with ``negotiation`` on many random proposals."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -73,13 +74,7 @@ def _reference_validate(
     for t, pairs in _normalised(local, ignore_ke).items():
         if t not in response.transforms and (0, 0) not in pairs:
             return None
-    return Selected(
-        response.protocol,
-        chosen.chosen,
-        response.number,
-        response.spi,
-        chosen.response_types,
-    )
+    return dataclasses.replace(chosen, spi=response.spi)
 
 
 _METHODS = (0, 31, 19, 35, 36, 37)
