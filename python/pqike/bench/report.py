@@ -235,6 +235,9 @@ def plot(report: dict[str, Any], path: str) -> None:
             label=f"{suite} ({backend})",
         )
     ax.set_xscale("log", base=2)
+    ticks = sorted({row["concurrency"] for row in report["loopback"]})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("concurrent initiators")
     ax.set_ylabel("handshakes per second (responder on 127.0.0.1)")
     ax.set_title(f"pqike {report['meta']['pqike']} loopback handshake rate")
