@@ -129,13 +129,16 @@ class Manager:
     # -- outbound ---------------------------------------------------------------
 
     def _ivs(self, cipher: IkeCipher) -> Iterator[bytes]:
-        """Endless IVs: a counter for 8-octet (AEAD) IVs, random otherwise."""
+        """Endless IVs (see :meth:`_next_iv`)."""
         while True:
-            if cipher.iv_length == 8:
-                self._iv_counter += 1
-                yield self._iv_counter.to_bytes(8, "big")
-            else:
-                yield self.rng(cipher.iv_length)
+            yield self._next_iv(cipher)
+
+    def _next_iv(self, cipher: IkeCipher) -> bytes:
+        """A counter for 8-octet (AEAD) IVs, random otherwise."""
+        if cipher.iv_length == 8:
+            self._iv_counter += 1
+            return self._iv_counter.to_bytes(8, "big")
+        return self.rng(cipher.iv_length)
 
     def encode(
         self,
@@ -155,7 +158,6 @@ class Manager:
             return Encoded((encode_message(Message(header, tuple(payloads))),), b"")
         first, plain = encode_payloads(payloads)
         a, p = int_auth_chunks(header, first, plain)
-        ivs = self._ivs(cipher)
         sk_length = 4 + cipher.sealed_length(len(plain))
         whole_size = IKE_HEADER_LENGTH + sk_length
         if (
@@ -165,18 +167,18 @@ class Manager:
         ):
             # Not sealed whole first: only its size was needed. Its IV is still
             # drawn, so the fragments' IVs (and octets) are what they always were.
-            next(ivs)
+            self._next_iv(cipher)
             parts = fragment_protected(
                 header,
                 plain,
                 cipher,
-                ivs,
+                self._ivs(cipher),
                 self.fragment_size,
                 overhead,
                 first_payload=first,
             )
             return Encoded(tuple(parts), a + p)
-        whole = seal_payloads(header, first, plain, cipher, next(ivs))
+        whole = seal_payloads(header, first, plain, cipher, self._next_iv(cipher))
         return Encoded((whole,), a + p)
 
     def start_request(self, mid: int, exchange: int, enc: Encoded, now: float) -> None:
@@ -252,8 +254,9 @@ class Manager:
             DecodeError: malformed, or it carries an SK/SKF payload.
         """
         msg = decode_message(data) if message is None else message
-        if any(isinstance(p, _ENCRYPTED_CLASSES) for p in msg.payloads):
-            raise DecodeError("IKE_SA_INIT must not be encrypted", notify=None)
+        for p in msg.payloads:
+            if isinstance(p, _ENCRYPTED_CLASSES):
+                raise DecodeError("IKE_SA_INIT must not be encrypted", notify=None)
         return Opened(msg.header, msg.payloads, b"", len(data), 1)
 
     def finish_request(self, mid: int, response: Encoded) -> None:

@@ -889,11 +889,7 @@ class _PayloadNames:
 
 def _unsupported_critical(payloads: tuple[Any, ...]) -> int | None:
     """Type of the first unknown payload with the Critical bit (RFC 7296 §2.5)."""
-    return next(
-        (
-            p.payload_type
-            for p in payloads
-            if isinstance(p, UnknownPayload) and p.critical
-        ),
-        None,
-    )
+    for p in payloads:
+        if isinstance(p, UnknownPayload) and p.critical:
+            return p.payload_type
+    return None

@@ -100,9 +100,8 @@ class IkeMultiKe(Task):
 
     def plan(self, suite: Selected) -> None:
         """Fix the rounds from the negotiated proposal (ADDKE1..7, NONE left out)."""
-        self.rounds = [
-            Round(t, suite.id_of(t)) for t in ADDKE_TYPES if suite.id_of(t) != 0
-        ]
+        ids = [(t, suite.id_of(t)) for t in ADDKE_TYPES]
+        self.rounds = [Round(t, method) for t, method in ids if method != 0]
 
     @property
     def finished(self) -> bool:
