@@ -106,3 +106,31 @@ def test_bench_plot_without_loopback_is_a_usage_error(
     ]
     assert main(args) == 2
     assert "--plot needs the loopback part" in capsys.readouterr().err
+
+
+def test_bench_plot_without_matplotlib_names_the_install(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def no_matplotlib(name: str, *args: Any) -> Any:
+        return None if name == "matplotlib" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_matplotlib)
+    assert main(["bench", "--quick", "--plot", str(tmp_path / "p.png")]) == 2
+    assert "pip install matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_bench_quick_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "rate.png"
+    args = ["bench", "--quick", "--suites", "x25519", "--backends", "rust"]
+    args += ["--parts", "loopback", "--no-progress", "--plot", str(out)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(args) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
