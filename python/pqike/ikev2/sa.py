@@ -243,6 +243,8 @@ class IkeSa:
         self.nr = b""
         self.suite: Selected | None = None
         self.keymat: Keymat | None = None
+        self._cipher_keymat: Keymat | None = None
+        self._ciphers: dict[bool, Any] = {}
         self.init_request = b""
         self.init_response = b""
         self.peer_fragmentation = False
@@ -275,13 +277,25 @@ class IkeSa:
 
     def cipher_out(self) -> Any:
         """Cipher protecting what we send (SK_e/SK_a of our role)."""
-        assert self.keymat is not None
-        return self.keymat.cipher(self.is_initiator)
+        return self._cipher(self.is_initiator)
 
     def cipher_in(self) -> Any:
         """Cipher protecting what the peer sends."""
-        assert self.keymat is not None
-        return self.keymat.cipher(not self.is_initiator)
+        return self._cipher(not self.is_initiator)
+
+    def _cipher(self, sender_is_initiator: bool) -> Any:
+        """One cipher object per direction and key generation (not per message):
+        a Keymat never changes, a new generation is a new Keymat object."""
+        keymat = self.keymat
+        assert keymat is not None
+        if self._cipher_keymat is not keymat:
+            self._cipher_keymat, self._ciphers = keymat, {}
+        cipher = self._ciphers.get(sender_is_initiator)
+        if cipher is None:
+            cipher = self._ciphers[sender_is_initiator] = keymat.cipher(
+                sender_is_initiator
+            )
+        return cipher
 
     def float_to_natt(self) -> None:
         """Move IKE to the NAT-T ports after IKE_SA_INIT (RFC 7296 §2.23, RFC 3948)."""
