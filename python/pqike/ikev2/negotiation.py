@@ -309,7 +309,7 @@ def validate_choice(
     for pairs in response.transforms.values():
         if len(pairs) != 1:
             return None
-    chosen = _match(response, match, ignore_ke)  # its SPI is not used
+    chosen = _match(response, match, ignore_ke)
     if chosen is None:
         return None
     # every type we offered must be answered, unless NONE was among our offers
@@ -317,10 +317,4 @@ def validate_choice(
     for t, pairs in offered.items():
         if t not in response.transforms and (0, 0) not in pairs:
             return None
-    return Selected(
-        response.protocol,
-        chosen.chosen,
-        response.number,
-        response.spi,
-        chosen.response_types,
-    )
+    return chosen  # the response's protocol, number and SPI, as _match took them

@@ -341,7 +341,8 @@ class IkeSa:
         """The next deadline (retransmission, half-open or linger timeout)."""
         if self.state is SaState.DEAD:
             return self.dead_until
-        best = self.manager.timer()
+        outstanding = self.manager.outstanding  # Manager.timer(), inlined
+        best = outstanding.deadline if outstanding is not None else None
         dpd = self._dpd_deadline()
         if dpd is not None and (best is None or dpd < best):
             best = dpd

@@ -97,6 +97,14 @@ _ENCRYPTED: dict[int, Callable[[bytes, int], Payload]] = {
 _ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
 """For ``isinstance``: a ``SkPayload | SkfPayload`` union is built on every call."""
 
+_MEMO_TYPES = frozenset({PayloadType.SA, PayloadType.TSI, PayloadType.TSR})
+"""Payload types whose decoding is memoised by body: pure functions of the octets
+with immutable results (frozen, tuples only), and the same proposals and
+selectors arrive over and over; each takes several objects to build."""
+_MEMO_MAX_BODY = 512
+_MEMO_ENTRIES = 256
+_memo: dict[tuple[int, bytes], Payload] = {}
+
 P = TypeVar("P")
 
 
@@ -134,7 +142,10 @@ def decode_payloads(
         offset += length
         decoder = decoders.get(next_type)
         if decoder is not None:
-            payloads.append(decoder(body))
+            if next_type in _MEMO_TYPES and len(body) <= _MEMO_MAX_BODY:
+                payloads.append(_decode_memoised(next_type, body, decoder))
+            else:
+                payloads.append(decoder(body))
         elif next_type in _ENCRYPTED:
             if inner:
                 raise DecodeError("encrypted payload inside an encrypted payload")
@@ -148,6 +159,21 @@ def decode_payloads(
     if offset != end:
         raise DecodeError(f"{end - offset} octets after the last payload")
     return tuple(payloads)
+
+
+def _decode_memoised(
+    payload_type: int, body: bytes, decoder: Callable[[bytes], Payload]
+) -> Payload:
+    """``decoder(body)``, reusing an earlier result for the same octets (errors
+    are not remembered: a malformed body raises every time)."""
+    key = (payload_type, body)
+    payload = _memo.get(key)
+    if payload is None:
+        payload = decoder(body)
+        if len(_memo) >= _MEMO_ENTRIES:
+            _memo.clear()  # bounded: peers cannot grow it
+        _memo[key] = payload
+    return payload
 
 
 def encode_payloads(payloads: Sequence[Payload]) -> tuple[int, bytes]:

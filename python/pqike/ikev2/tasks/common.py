@@ -124,12 +124,15 @@ def _transforms(types: Mapping[int, tuple[Pair, ...]]) -> tuple[Transform, ...]:
 
 def sa_payload(offers: Sequence[Offer]) -> SaPayload:
     """An SA payload carrying ``offers`` (renumbered 1.. in order)."""
-    return SaPayload(
-        tuple(
-            offer_to_proposal(Offer(o.protocol, o.transforms, n + 1, o.spi))
-            for n, o in enumerate(offers)
-        )
-    )
+    return SaPayload(tuple(offer_to_proposal(o) for o in _numbered(offers)))
+
+
+def _numbered(offers: Sequence[Offer]) -> list[Offer]:
+    """``offers`` numbered 1.. in order (as they are, when they already are)."""
+    return [
+        o if o.number == n else Offer(o.protocol, o.transforms, n, o.spi)
+        for n, o in enumerate(offers, 1)
+    ]
 
 
 def initiator_ke(sa: IkeSa, method: int) -> KeyExchange:
