@@ -26,6 +26,10 @@
 //! the ML-KEM key pair, the encapsulation randomness and any DH private key are mutually
 //! independent even if one seed is reused across the objects of a hybrid exchange
 //! (draft-ietf-ipsecme-ikev2-mlkem §3).
+//!
+//! Crates (docs/kex-choice.md; this is the only module that names them): ML-KEM on
+//! `libcrux-ml-kem` (default feature `mlkem-libcrux`) or RustCrypto `ml-kem` (feature
+//! `mlkem-rustcrypto`), X25519 and ECP on `aws-lc-rs`, X448 on `x448`.
 
 use core::fmt;
 
