@@ -12,6 +12,7 @@ Nothing here does I/O after loading: the engine and transport receive plain valu
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import tomllib
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pqike.errors import ConfigError
-from pqike.proposals import ProposalKind, ProposalSpec, parse_proposal
+from pqike.proposals import ProposalKind, ProposalSpec, check_proposal, parse_proposal
 
 __all__ = [
     "DEFAULT_ESP_PROPOSAL",
@@ -270,7 +271,7 @@ class ConnectionConfig:
     dpd_delay: float = 0
     """Seconds of inactivity before a liveness check; 0 = off."""
     keylog: Callable[[str], None] | None = None
-    """DANGER: receives key material (Wireshark IKEv2/ESP decryption-table rows).
+    """DANGER: receives key material (Wireshark IKEv2 decryption-table rows).
 
     Anyone reading its output can decrypt the traffic. Debugging only."""
     remote_natt_port: int = 4500
@@ -299,14 +300,17 @@ class EndpointConfig:
 class KeylogFile:
     """A ``keylog`` callable that appends each row to a file.
 
-    DANGER: the file then holds keys that decrypt this endpoint's IKE and ESP traffic.
+    DANGER: the file then holds keys that decrypt this endpoint's IKE traffic. It is
+    created readable and writable by its owner only (0600).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def __call__(self, row: str) -> None:
-        with self.path.open("a", encoding="utf-8") as out:
+        # Created readable by the owner only: the rows decrypt the traffic.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
             out.write(row.rstrip("\n") + "\n")
 
     def __repr__(self) -> str:
@@ -326,15 +330,37 @@ class KeylogFile:
 _T = TypeVar("_T")
 _MISSING: Any = object()
 
+_ENDPOINT_KEYS = frozenset(
+    {"listen", "port", "natt_port", "cookie_threshold", "half_open_limit"}
+    | {"connections"}
+)
+_CONNECTION_KEYS = frozenset(
+    {"local_addrs", "remote_addrs", "remote_port", "remote_natt_port"}
+    | {"local_id", "remote_id", "psk", "psk_file", "psk_env", "ike_proposals"}
+    | {"children", "fragment_size", "force_encap", "retransmit_timeout"}
+    | {"retransmit_tries", "retransmit_base", "dpd_delay", "keylog"}
+)
+_CHILD_KEYS = frozenset(
+    {"local_ts", "remote_ts", "esp_proposals", "mode", "replay_window"}
+)
+
 
 class _Table:
     """A TOML table being read: typed getters that raise ConfigError with the path,
-    and a final check that no unknown key is left."""
+    and a check that no unknown key is given (before any value is read, so that a
+    misspelt required key is reported as the typo, not as missing)."""
 
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], path: str, known: frozenset[str]
+    ) -> None:
         self.data = data
         self.path = path
         self.used: set[str] = set()
+        for key in data:
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(self.field(key), f"unknown key{hint}")
 
     def field(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
@@ -374,13 +400,13 @@ class _Table:
                 raise ConfigError(f"{self.field(key)}[{index}]", "must be a string")
         return value
 
-    def tables(self, key: str) -> dict[str, _Table]:
+    def tables(self, key: str, known: frozenset[str]) -> dict[str, _Table]:
         value = self.get(key, dict, {}, "a table")
         out: dict[str, _Table] = {}
         for name, sub in value.items():
             if not isinstance(sub, dict):
                 raise ConfigError(f"{self.field(key)}.{name}", "must be a table")
-            out[name] = _Table(sub, f"{self.field(key)}.{name}")
+            out[name] = _Table(sub, f"{self.field(key)}.{name}", known)
         return out
 
     def finish(self) -> None:
@@ -421,7 +447,13 @@ def _parsed(
 def _proposals(
     table: _Table, key: str, default: str, kind: ProposalKind
 ) -> tuple[ProposalSpec, ...]:
-    return _parsed(table, key, [default], lambda text: parse_proposal(text, kind))
+
+    def parse(text: str) -> ProposalSpec:
+        spec = parse_proposal(text, kind)
+        check_proposal(spec, kind)
+        return spec
+
+    return _parsed(table, key, [default], parse)
 
 
 def _identity(table: _Table, key: str) -> Identity:
@@ -499,20 +531,59 @@ def _keylog(table: _Table, base_dir: Path) -> KeylogFile | None:
     return KeylogFile(base_dir / path) if path else None
 
 
+_WILDCARDS = {4: "0.0.0.0", 6: "::"}
+
+
+def _version(address: str) -> int:
+    return ipaddress.ip_address(address).version
+
+
+def _local_addrs(table: _Table, listen: Sequence[str]) -> tuple[str, ...]:
+    """``local_addrs``, each of them a listen address (or covered by a wildcard
+    listen address of its family): the engine can only send from bound sockets."""
+    addrs = _ip_list(table, "local_addrs", list(listen))
+    for index, addr in enumerate(addrs):
+        if addr not in listen and _WILDCARDS[_version(addr)] not in listen:
+            raise ConfigError(
+                f"{table.field('local_addrs')}[{index}]",
+                f"{addr} is not a listen address (listen: {', '.join(listen)})",
+            )
+    return addrs
+
+
+def _remote_addrs(table: _Table, local: Sequence[str]) -> tuple[str, ...]:
+    """``remote_addrs``, each of a family some local address has (an IPv6 peer
+    cannot be reached from IPv4 sockets)."""
+    addrs = _ip_list(table, "remote_addrs", ["%any"])
+    families = {_version(addr) for addr in local}
+    for index, addr in enumerate(addrs):
+        version = _version(addr)
+        if version not in families:
+            raise ConfigError(
+                f"{table.field('remote_addrs')}[{index}]",
+                f"{addr} is IPv{version} but no local address is "
+                f"(local addresses: {', '.join(local)}); add an IPv{version} "
+                "address to listen",
+            )
+    return addrs
+
+
 def _connection(
     name: str, table: _Table, listen: Sequence[str], base_dir: Path
 ) -> ConnectionConfig:
+    local_addrs = _local_addrs(table, listen)
     conn = ConnectionConfig(
         name=name,
-        local_addrs=_ip_list(table, "local_addrs", list(listen)),
-        remote_addrs=_ip_list(table, "remote_addrs", ["%any"]),
+        local_addrs=local_addrs,
+        remote_addrs=_remote_addrs(table, local_addrs or tuple(listen)),
         remote_port=table.integer("remote_port", 500, 1, 65535),
         local_id=_identity(table, "local_id"),
         remote_id=_identity(table, "remote_id"),
         psk=_psk(table, base_dir),
         ike_proposals=_proposals(table, "ike_proposals", DEFAULT_IKE_PROPOSAL, "ike"),
         children=tuple(
-            _child(child, sub) for child, sub in table.tables("children").items()
+            _child(child, sub)
+            for child, sub in table.tables("children", _CHILD_KEYS).items()
         ),
         fragment_size=table.integer("fragment_size", 1280, 576, 65535),
         force_encap=table.get("force_encap", bool, False, "true or false"),
@@ -528,7 +599,7 @@ def _connection(
 
 
 def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
-    top = _Table(data, "")
+    top = _Table(data, "", _ENDPOINT_KEYS)
     hosts = _ip_list(top, "listen", ["0.0.0.0"])
     if not hosts:
         raise ConfigError("listen", "must name at least one address")
@@ -538,7 +609,7 @@ def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
         raise ConfigError("natt_port", f"must differ from port ({port})")
     connections = {
         name: _connection(name, sub, hosts, base_dir)
-        for name, sub in top.tables("connections").items()
+        for name, sub in top.tables("connections", _CONNECTION_KEYS).items()
     }
     if not connections:
         raise ConfigError("connections", "at least one connection is required")

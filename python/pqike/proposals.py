@@ -18,8 +18,12 @@ ADDKE1..7 = types 6..12.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
+
+from pqike.crypto import suites
 
 __all__ = [
     "ADDKE_MAX",
@@ -29,6 +33,7 @@ __all__ = [
     "PRF_KEYWORDS",
     "ProposalKind",
     "ProposalSpec",
+    "check_proposal",
     "format_proposal",
     "is_aead",
     "parse_proposal",
@@ -361,3 +366,95 @@ def format_proposal(spec: ProposalSpec) -> str:
     if spec.esn != (0,):
         words += [_name(_ESN_NAMES, e, "ESN value") for e in spec.esn]
     return "-".join(words)
+
+
+_ESP_ENCR = frozenset({_GCM16, _CHACHA20_POLY1305})
+"""ENCR IDs the ESP data plane implements (``pqike.crypto`` ``esp_sa``)."""
+
+
+def _unsupported(what: str, keyword: str, supported: list[str]) -> ValueError:
+    return ValueError(
+        f"{what} {keyword!r} is not supported by pqike "
+        f"(supported: {', '.join(supported)})"
+    )
+
+
+def _check_algorithms(spec: ProposalSpec, kind: ProposalKind) -> None:
+    encr_ok: Callable[[int], bool] = (
+        _ESP_ENCR.__contains__
+        if kind == "esp"
+        else (lambda e: suites.supports(suites.ENCR, e))
+    )
+    for encr in spec.encr:
+        if not encr_ok(encr[0]):
+            good = [n for (e, _), n in _ENCR_NAMES.items() if encr_ok(e)]
+            what = "ESP encryption" if kind == "esp" else "encryption algorithm"
+            raise _unsupported(what, _ENCR_NAMES.get(encr, str(encr)), good)
+    checks = (
+        (spec.prf, suites.PRF, _PRF_NAMES, "PRF"),
+        (spec.integ, suites.INTEG, _INTEG_NAMES, "integrity algorithm"),
+    )
+    for ids, transform_type, names, what in checks:
+        for value in ids:
+            if not suites.supports(transform_type, value):
+                good = [
+                    n for i, n in names.items() if suites.supports(transform_type, i)
+                ]
+                raise _unsupported(what, names.get(value, str(value)), good)
+    rounds = [("", spec.ke), *((f"ke{n + 1}_", m) for n, m in enumerate(spec.addke))]
+    good = [name for i, name in _KE_NAMES.items() if i in suites.KE_METHODS]
+    for prefix, methods in rounds:
+        for method in methods:
+            if method and method not in suites.KE_METHODS:
+                name = prefix + _KE_NAMES.get(method, str(method))
+                raise _unsupported("key exchange method", name, good)
+
+
+def _distinct_choice(rounds: list[tuple[int, ...]], taken: frozenset[int]) -> bool:
+    """Whether one method per round can be picked with no method picked twice
+    (NONE, 0, may repeat)."""
+    if not rounds:
+        return True
+    first, rest = rounds[0], rounds[1:]
+    return any(
+        _distinct_choice(rest, taken if m == 0 else taken | {m})
+        for m in first
+        if m == 0 or m not in taken
+    )
+
+
+def _check_rounds(spec: ProposalSpec) -> None:
+    rounds = [("the main key exchange", spec.ke or (0,))]
+    rounds += [(f"ke{n + 1}_", m) for n, m in enumerate(spec.addke) if m]
+    if _distinct_choice([methods for _, methods in rounds], frozenset()):
+        return
+    # Name the smallest set of rounds that cannot be made distinct.
+    group = rounds
+    for size in range(2, len(rounds)):
+        found = [
+            g
+            for g in itertools.combinations(rounds, size)
+            if not _distinct_choice([m for _, m in g], frozenset())
+        ]
+        if found:
+            group = list(found[0])
+            break
+    names = sorted({_KE_NAMES.get(m, str(m)) for _, ms in group for m in ms})
+    raise ValueError(
+        f"{' and '.join(n for n, _ in group)} can only use {'/'.join(names)}: "
+        "RFC 9370 §2.2.1 does not allow one key exchange method in two rounds "
+        "(Type 4 and ADDKE1..7), so this proposal can never be negotiated"
+    )
+
+
+def check_proposal(spec: ProposalSpec, kind: ProposalKind) -> None:
+    """Check that pqike can negotiate and run ``spec`` (configs call this after
+    :func:`parse_proposal`, which accepts every keyword strongSwan knows).
+
+    Raises:
+        ValueError: an algorithm the crypto layer does not implement (for ESP: a
+            cipher other than the ESP data plane's AEADs), or key exchange rounds
+            that can only repeat a method (RFC 9370 §2.2.1).
+    """
+    _check_algorithms(spec, kind)
+    _check_rounds(spec)

@@ -167,6 +167,14 @@ def test_remote_any_and_keylog(tmp_path: Path) -> None:
     assert (tmp_path / "keys.log").read_text() == "row 1\n"
 
 
+def test_keylog_file_is_created_owner_only(tmp_path: Path) -> None:
+    keylog = KeylogFile(tmp_path / "keys.log")
+    keylog("row 1")
+    keylog("row 2")
+    assert (tmp_path / "keys.log").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "keys.log").read_text() == "row 1\nrow 2\n"
+
+
 def _error(data: dict[str, Any], base_dir: Path | str = ".") -> ConfigError:
     with pytest.raises(ConfigError) as info:
         loads(to_toml(data), base_dir)
@@ -239,6 +247,46 @@ C = "connections.site-a.children.net"
         (f"{CHILD}/replay_window", 16, f"{C}.replay_window", "0 or 32..8192"),
         (f"{CHILD}/replay_window", 9000, f"{C}.replay_window", "0..8192"),
         (f"{CHILD}/extra", True, f"{C}.extra", "unknown key"),
+        (
+            f"{CONN}/ike_proposals",
+            ["aes128ccm16-prfsha256-x25519"],
+            f"{F}.ike_proposals[0]",
+            "'aes128ccm16' is not supported",
+        ),
+        (
+            f"{CONN}/ike_proposals",
+            ["aes256gcm16-prfsha384-x25519", "aes256-sha256-modp2048"],
+            f"{F}.ike_proposals[1]",
+            "'modp2048' is not supported",
+        ),
+        (
+            f"{CHILD}/esp_proposals",
+            ["aes256-sha256"],
+            f"{C}.esp_proposals[0]",
+            "ESP encryption 'aes256' is not supported",
+        ),
+        (
+            f"{CONN}/ike_proposals",
+            ["aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_mlkem768"],
+            f"{F}.ike_proposals[0]",
+            "RFC 9370",
+        ),
+        (
+            f"{CONN}/ike_proposals",
+            ["aes256gcm16-prfsha384-x25519-ke1_x25519"],
+            f"{F}.ike_proposals[0]",
+            "RFC 9370",
+        ),
+        (f"{CONN}/local_addrs", ["127.0.0.9"], f"{F}.local_addrs[0]", "not a listen"),
+        (f"{CONN}/remote_addrs", ["::1"], f"{F}.remote_addrs[0]", "no local address"),
+        (
+            f"{CONN}/remote_addrs",
+            ["127.0.0.2", "::1"],
+            f"{F}.remote_addrs[1]",
+            "is IPv6",
+        ),
+        ("listne", ["127.0.0.1"], "listne", "did you mean 'listen'?"),
+        (f"{CHILD}/esp_proposal", ["x"], f"{C}.esp_proposal", "'esp_proposals'"),
     ],
 )
 def test_validation_error_names_field(
@@ -248,6 +296,23 @@ def test_validation_error_names_field(
     assert error.field == field
     assert message in error.message
     assert str(error).startswith(f"{field}: ")
+
+
+def test_misspelt_required_key_is_reported_as_unknown() -> None:
+    data = _with(f"{CONN}/local_id", _DEL)
+    data["connections"]["site-a"]["locl_id"] = "fqdn:a.pq.test"
+    error = _error(data)
+    assert error.field == f"{F}.locl_id"
+    assert error.message == "unknown key (did you mean 'local_id'?)"
+
+
+def test_addresses_accept_wildcard_listen_and_both_families() -> None:
+    data = _with("listen", ["0.0.0.0", "::1"])
+    data["connections"]["site-a"]["local_addrs"] = ["127.0.0.1", "::1"]
+    data["connections"]["site-a"]["remote_addrs"] = ["127.0.0.2", "::2"]
+    conn = loads(to_toml(data)).connections["site-a"]
+    assert conn.local_addrs == ("127.0.0.1", "::1")
+    assert conn.remote_addrs == ("127.0.0.2", "::2")
 
 
 def test_psk_env_missing(monkeypatch: pytest.MonkeyPatch) -> None:

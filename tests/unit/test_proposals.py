@@ -15,6 +15,7 @@ from pqike.proposals import (
     PRF_KEYWORDS,
     ProposalKind,
     ProposalSpec,
+    check_proposal,
     format_proposal,
     is_aead,
     parse_proposal,
@@ -220,3 +221,81 @@ def test_roundtrip_format_then_parse_ike(spec: ProposalSpec) -> None:
 @given(_specs("esp"))
 def test_roundtrip_format_then_parse_esp(spec: ProposalSpec) -> None:
     assert parse_proposal(format_proposal(spec), "esp") == spec
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "message"),
+    [
+        ("aes128ccm16-prfsha256-x25519", "ike", "encryption algorithm 'aes128ccm16'"),
+        ("3des-sha256-x25519", "ike", "'3des'"),
+        ("aes256ctr-sha256-x25519", "ike", "'aes256ctr'"),
+        ("null-sha256-x25519", "ike", "'null'"),
+        ("aes256-md5-prfsha256-x25519", "ike", "integrity algorithm 'md5'"),
+        ("aes256-aesxcbc-prfsha256-x25519", "ike", "'aesxcbc'"),
+        ("aes256-aescmac-prfsha256-x25519", "ike", "'aescmac'"),
+        ("aes256gcm16-prfaesxcbc-x25519", "ike", "PRF 'prfaesxcbc'"),
+        ("aes256gcm16-prfsha256-modp2048", "ike", "method 'modp2048'"),
+        ("aes256gcm16-prfsha256-x25519-ke1_ecp256bp", "ike", "'ke1_ecp256bp'"),
+        ("aes256-sha256", "esp", "ESP encryption 'aes256'"),
+        ("aes256gcm8", "esp", "ESP encryption 'aes256gcm8'"),
+        ("aes256gcm16-modp2048", "esp", "'modp2048'"),
+    ],
+)
+def test_check_proposal_rejects_unsupported_algorithms(
+    text: str, kind: ProposalKind, message: str
+) -> None:
+    spec = parse_proposal(text, kind)  # strongSwan syntax: it parses
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        check_proposal(spec, kind)
+    assert "not supported" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "rounds"),
+    [
+        (
+            "aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_mlkem768",
+            "ike",
+            "ke1_ and ke2_",
+        ),
+        ("aes256gcm16-prfsha384-x25519-ke1_x25519", "ike", "key exchange and ke1_"),
+        ("aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke5_x25519", "ike", "and ke5_"),
+        (
+            "aes256gcm16-prfsha384-x25519-ecp256-ke1_x25519-ke1_ecp256-ke2_ecp256"
+            "-ke2_x25519",
+            "ike",
+            "key exchange and ke1_ and ke2_",
+        ),
+        ("aes256gcm16-x25519-ke1_x25519", "esp", "key exchange and ke1_"),
+    ],
+)
+def test_check_proposal_rejects_unavoidable_duplicate_methods(
+    text: str, kind: ProposalKind, rounds: str
+) -> None:
+    with pytest.raises(ValueError, match="RFC 9370") as info:
+        check_proposal(parse_proposal(text, kind), kind)
+    assert rounds in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aes256gcm16-prfsha384-x25519-ke1_mlkem768",
+        "aes256gcm16-prfsha384-x25519-ke1_x25519-ke1_mlkem768",
+        "aes256gcm16-prfsha384-x25519-ecp256-ke1_x25519-ke1_ecp256",
+        "aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_mlkem768-ke2_none",
+        "aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_mlkem1024-ke5_ecp384",
+        "aes256-sha256-ecp256-ke1_mlkem768",
+        "chacha20poly1305-prfsha512-x448-ke1_mlkem1024",
+        "aes128gcm8-aes128gcm12-prfsha256-ecp521",
+    ],
+)
+def test_check_proposal_accepts_negotiable_ike(text: str) -> None:
+    check_proposal(parse_proposal(text, "ike"), "ike")
+
+
+@pytest.mark.parametrize(
+    "text", ["aes256gcm16", "aes128gcm16", "chacha20poly1305-esn", "aes256gcm16-x25519"]
+)
+def test_check_proposal_accepts_esp_aeads(text: str) -> None:
+    check_proposal(parse_proposal(text, "esp"), "esp")
