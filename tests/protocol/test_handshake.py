@@ -232,3 +232,39 @@ def test_many_sas_on_one_port_pair(backend: Backend) -> None:
     assert len(by_child) == 100
     assert all(int.from_bytes(p, "big") == pairs[c] for c, p in by_child.items())
     assert i.ep.get_timer() is None
+
+
+def _scan_half_open(peer: Peer) -> int:
+    from pqike.ikev2.sa import SaState
+
+    return sum(
+        1
+        for sa in peer.ep.sas.values()
+        if not sa.is_initiator and sa.state is SaState.CONNECTING
+    )
+
+
+def _half_open_init(i: Peer, r: Peer, count: int) -> None:
+    """``count`` IKE_SA_INIT requests reach the responder; its answers are lost."""
+    for _ in range(count):
+        i.ep.initiate("conn", 0.0)
+    for data, local, remote in i.ep.datagrams_to_send(0.0):
+        r.ep.receive_datagram(data, remote, local, 0.0)
+    r.ep.datagrams_to_send(0.0)
+
+
+def test_half_open_count_follows_sa_lifecycle(backend: Backend) -> None:
+    """The admission count (kept incrementally, issue #5) equals a scan of every SA
+    while SAs stay half-open, come up, time out and are forgotten."""
+    i, r = initiator_and_responder(backend, ike="aes256gcm16-prfsha384-x25519")
+    _half_open_init(i, r, 3)
+    assert r.ep._half_open() == _scan_half_open(r) == 3
+    roundtrip(i, r)  # retransmissions bring all three up
+    assert r.ep._half_open() == _scan_half_open(r) == 0
+    assert len(r.ep.ike_sas()) == 3
+    _half_open_init(i, r, 2)
+    assert r.ep._half_open() == _scan_half_open(r) == 2
+    r.ep.handle_timer(61.0)  # HALF_OPEN_TIMEOUT: the two fail and linger
+    assert r.ep._half_open() == _scan_half_open(r) == 0
+    r.ep.handle_timer(200.0)  # the linger time ends: forgotten
+    assert r.ep._half_open() == _scan_half_open(r) == 0

@@ -97,6 +97,8 @@ class IkeEndpoint:
         """Heap of (deadline, handle); entries not matching _deadline are stale."""
         self._deadline: dict[int, float | None] = {}
         self._fresh: list[IkeSa] = []
+        self._half_open_sas: set[IkeSa] = set()
+        """Responder SAs that may still be half-open (see :meth:`_half_open`)."""
 
     # -- identifiers ---------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class IkeEndpoint:
             now=now,
         )
         self.sas[handle] = sa
+        if not is_initiator:
+            self._half_open_sas.add(sa)
         self._fresh.append(sa)
         self._by_spi[spi_i if is_initiator else spi_r] = sa
         return sa
@@ -319,6 +323,7 @@ class IkeEndpoint:
 
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.handle, None)
+        self._half_open_sas.discard(sa)
         self._deadline.pop(sa.handle, None)
         for spi in [k for k, v in self._by_spi.items() if v is sa]:
             del self._by_spi[spi]
@@ -384,11 +389,17 @@ class IkeEndpoint:
     # -- responder admission (COOKIE, RFC 7296 §2.6) ---------------------------------
 
     def _half_open(self) -> int:
-        return sum(
-            1
-            for sa in self.sas.values()
-            if not sa.is_initiator and sa.state is SaState.CONNECTING
-        )
+        """Responder SAs still CONNECTING. Only the candidates are looked at (every
+        responder SA joins at creation and leaves here once it is up, dead or
+        forgotten), not every SA: admission ran per new IKE_SA_INIT over all SAs."""
+        candidates = self._half_open_sas
+        gone = [
+            sa
+            for sa in candidates
+            if sa.state is not SaState.CONNECTING or self.sas.get(sa.handle) is not sa
+        ]
+        candidates.difference_update(gone)
+        return len(candidates)
 
     def _cookie(self, spi_i: bytes, nonce: bytes, remote: Addr) -> bytes:
         """Cookie = VersionIDofSecret | Hash(Ni | IPi | SPIi | <secret>) (§2.6)."""
