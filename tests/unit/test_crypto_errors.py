@@ -4,6 +4,7 @@ and no exception text or object repr ever shows key material."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -313,3 +314,226 @@ def test_keymat_errors(backend: Backend) -> None:
         km.rekey_ike([], NI, NR, SPI_I, SPI_R, 5, 20, 128, 0)
     with pytest.raises(InvalidLength):
         km.child_keymat(255 * 32 + 1, NI, NR)
+
+
+def _keymat(b: Backend) -> Any:
+    return b.keymat_derive(5, 20, 128, 0, SECRET, NI, NR, SPI_I, SPI_R)
+
+
+BIG = 2**70
+# (exception class, regex the message must match (the contract), call). The classes are
+# exact for ValueError and TypeError: InvalidLength and UnsupportedTransform are
+# ValueErrors too, and PyO3's OverflowError must not come through.
+OUT_OF_RANGE: list[Any] = [
+    # ESP: SPI 1..2^32-1 (0 is reserved, RFC 4303 §2.1), next header one octet.
+    *(
+        pytest.param(ValueError, r"1\.\.=4294967295.*RFC 4303", call, id=name)
+        for name, call in (
+            ("esp-spi-negative", lambda b: b.esp_sa(-1, 20, SALTED)),
+            ("esp-spi-0", lambda b: b.esp_sa(0, 20, SALTED)),
+            ("esp-spi-2^32", lambda b: b.esp_sa(1 << 32, 20, SALTED)),
+        )
+    ),
+    pytest.param(
+        ValueError,
+        r"\[0, 255\]",
+        lambda b: b.esp_sa(1, 20, SALTED).seal(b"x", 300),
+        id="esp-next-header-300",
+    ),
+    pytest.param(
+        ValueError,
+        r"\[0, 255\]",
+        lambda b: b.esp_sa(1, 28, SALTED).seal_batch([b"x"], -1),
+        id="esp-batch-next-header-negative",
+    ),
+    pytest.param(
+        ValueError,
+        r"1\.\.=2\^32-1 \(2\^64-1 with ESN\)",
+        lambda b: b.esp_sa(1, 20, SALTED, initial_seq=-1),
+        id="esp-initial-seq-negative",
+    ),
+    pytest.param(
+        ValueError,
+        r"1\.\.=2\^32-1 \(2\^64-1 with ESN\)",
+        lambda b: b.esp_sa(1, 20, SALTED, esn=True, initial_seq=1 << 64),
+        id="esp-initial-seq-2^64",
+    ),
+    pytest.param(
+        ValueError,
+        r"0 \(off\) or 32\.\.=8192",
+        lambda b: b.esp_sa(1, 20, SALTED, replay_window=-1),
+        id="esp-window-negative",
+    ),
+    pytest.param(
+        ValueError,
+        r"0 \(off\) or 32\.\.=8192",
+        lambda b: b.esp_sa(1, 20, SALTED, replay_window=1 << 32),
+        id="esp-window-2^32",
+    ),
+    # Lengths: InvalidLength stating the range.
+    pytest.param(
+        InvalidLength,
+        r"(\[0, |0\.\.)\d+",
+        lambda b: _keymat(b).child_keymat(-1, NI, NR),
+        id="child-keymat-negative",
+    ),
+    pytest.param(
+        InvalidLength,
+        r"(\[0, |0\.\.)\d+",
+        lambda b: _keymat(b).child_keymat(BIG, NI, NR),
+        id="child-keymat-2^70",
+    ),
+    pytest.param(
+        InvalidLength,
+        r"0\.\.=4294967295",
+        lambda b: b.ike_cipher(20, 256, 0, SALTED).sealed_length(-1),
+        id="sealed-length-negative",
+    ),
+    pytest.param(
+        InvalidLength,
+        r"0\.\.=4294967295",
+        lambda b: b.ike_cipher(12, 256, 12, KEY32, KEY32).sealed_length(BIG),
+        id="sealed-length-2^70",
+    ),
+    # Key lengths: every allowed size, the salt, and the length that was passed.
+    pytest.param(
+        InvalidLength,
+        r"^AES-GCM-16 ESP key is 16, 24 or 32 bytes plus a 4-byte salt "
+        r"\(20, 28 or 36\), got 10$",
+        lambda b: b.esp_sa(1, 20, KEY32[:10]),
+        id="esp-gcm-key-10",
+    ),
+    pytest.param(
+        InvalidLength,
+        r"^ChaCha20-Poly1305 ESP key is 32 bytes plus a 4-byte salt \(36\), got 32$",
+        lambda b: b.esp_sa(1, 28, KEY32),
+        id="esp-chacha-key-32",
+    ),
+    pytest.param(
+        InvalidLength,
+        r"^AES-GCM\S* key is 16, 24 or 32 \w+ \(.*salt\), got 1$",
+        lambda b: b.aead_seal(20, KEY32[:1], bytes(12), b"", b""),
+        id="aead-gcm-key-1",
+    ),
+    pytest.param(
+        InvalidLength,
+        r"^ChaCha20-Poly1305 key is 32 \w+ \(.*salt\), got 36$",
+        lambda b: b.aead_open(28, SALTED, bytes(12), b"", bytes(16)),
+        id="aead-chacha-key-36",
+    ),
+]
+# Transform IDs (and Key Length attributes) outside 0..65535: UnsupportedTransform.
+OUT_OF_RANGE_IDS: list[Any] = [
+    pytest.param(1, BIG, lambda b: b.esp_sa(1, BIG, SALTED), id="esp-encr"),
+    pytest.param(1, BIG, lambda b: b.ike_cipher(BIG, 256, 0, SALTED), id="cipher-encr"),
+    pytest.param(
+        3, BIG, lambda b: b.ike_cipher(12, 256, BIG, KEY32, KEY32), id="cipher-integ"
+    ),
+    pytest.param(1, 20, lambda b: b.ike_cipher(20, BIG, 0, SALTED), id="cipher-bits"),
+    pytest.param(
+        1, 20, lambda b: b.ike_cipher(20, -128, 0, SALTED), id="cipher-bits-neg"
+    ),
+    pytest.param(
+        2,
+        BIG,
+        lambda b: b.keymat_derive(BIG, 20, 128, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-prf",
+    ),
+    pytest.param(
+        1,
+        -1,
+        lambda b: b.keymat_derive(5, -1, 128, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-encr-neg",
+    ),
+    pytest.param(
+        3,
+        BIG,
+        lambda b: b.keymat_derive(5, 12, 128, BIG, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-integ",
+    ),
+    pytest.param(
+        1,
+        20,
+        lambda b: b.keymat_derive(5, 20, BIG, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-bits",
+    ),
+    pytest.param(
+        2,
+        BIG,
+        lambda b: _keymat(b).rekey_ike([SECRET], NI, NR, SPI_I, SPI_R, BIG, 20, 128, 0),
+        id="rekey-prf",
+    ),
+    pytest.param(
+        1, BIG, lambda b: b.aead_seal(BIG, KEY32, bytes(12), b"", b""), id="aead-encr"
+    ),
+]
+# Not an int at all: TypeError on both backends.
+NOT_INTS: list[Any] = [
+    pytest.param(lambda b: b.esp_sa(None, 20, SALTED), id="esp-spi-none"),
+    pytest.param(lambda b: b.esp_sa(1, "20", SALTED), id="esp-encr-str"),
+    pytest.param(
+        lambda b: b.esp_sa(1, 20, SALTED, initial_seq=None), id="esp-seq-none"
+    ),
+    pytest.param(lambda b: b.esp_sa(1, 20, SALTED).seal(b"x", None), id="esp-nh-none"),
+    pytest.param(lambda b: b.ike_cipher(None, 256, 0, SALTED), id="cipher-encr-none"),
+    pytest.param(lambda b: b.ike_cipher(20, "256", 0, SALTED), id="cipher-bits-str"),
+    pytest.param(
+        lambda b: b.ike_cipher(12, 256, "12", KEY32, KEY32), id="cipher-integ-str"
+    ),
+    pytest.param(
+        lambda b: b.keymat_derive(None, 20, 128, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-prf-none",
+    ),
+    pytest.param(
+        lambda b: b.keymat_derive("5", 20, 128, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-prf-str",
+    ),
+    pytest.param(
+        lambda b: b.keymat_derive(5, "36", 128, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-encr-str",
+    ),
+    pytest.param(
+        lambda b: _keymat(b).rekey_ike([SECRET], NI, NR, SPI_I, SPI_R, 5, None, 128, 0),
+        id="rekey-encr-none",
+    ),
+    pytest.param(
+        lambda b: b.aead_seal("20", KEY32, bytes(12), b"", b""), id="aead-encr-str"
+    ),
+    pytest.param(lambda b: _keymat(b).child_keymat(None, NI, NR), id="child-len-none"),
+]
+
+
+@pytest.mark.parametrize(("cls", "contract", "call"), OUT_OF_RANGE)
+def test_out_of_range_argument_states_contract(
+    backend: Backend, cls: type[Exception], contract: str, call: Call
+) -> None:
+    """Out-of-range ints and wrong key sizes: the precise class and the contract."""
+    with pytest.raises(Exception) as info:  # noqa: PT011 - class checked below
+        call(backend)
+    if cls is ValueError:
+        assert type(info.value) is ValueError
+    else:
+        assert isinstance(info.value, cls)
+    assert re.search(contract, str(info.value)), str(info.value)
+    assert "must be 32 bytes" not in str(info.value)
+    _assert_no_secret(info.value, KEY32, SALTED[-8:], SECRET)
+
+
+@pytest.mark.parametrize(("ttype", "tid", "call"), OUT_OF_RANGE_IDS)
+def test_out_of_range_id_unsupported(
+    backend: Backend, ttype: int, tid: int, call: Call
+) -> None:
+    """An ID (or key size) outside the 16-bit IANA space is UnsupportedTransform."""
+    with pytest.raises(UnsupportedTransform) as info:
+        call(backend)
+    assert (info.value.transform_type, info.value.transform_id) == (ttype, tid)
+    assert str(tid) in str(info.value)
+    _assert_no_secret(info.value, KEY32, SECRET)
+
+
+@pytest.mark.parametrize("call", NOT_INTS)
+def test_non_int_argument_type_error(backend: Backend, call: Call) -> None:
+    """None or a str where an int belongs: TypeError, the same on both backends."""
+    with pytest.raises(TypeError) as info:
+        call(backend)
+    _assert_no_secret(info.value, KEY32, SECRET)

@@ -157,8 +157,15 @@ impl Aead {
                 }
                 (32, 8) => Engine::Aes256Tag8(Box::new(rc_key(key)?)),
                 (32, 12) => Engine::Aes256Tag12(Box::new(rc_key(key)?)),
-                // No single expected length: 16, 24 and 32 are all fine.
-                _ => return Err(Error::length("AES-GCM key (16, 24 or 32)", 32, key.len())),
+                // No single expected length: name all three, expect the next size up.
+                _ => {
+                    let expected = [16, 24, 32].into_iter().find(|&n| n >= key.len());
+                    return Err(Error::length(
+                        "AES-GCM key (16, 24 or 32 bytes, without the salt)",
+                        expected.unwrap_or(32),
+                        key.len(),
+                    ));
+                }
             }
         };
         Ok(Self {

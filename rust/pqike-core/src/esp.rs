@@ -195,12 +195,25 @@ impl EspSa {
         if !crate::aead::is_aead(encr_id) {
             return Err(Error::unsupported(TRANSFORM_TYPE_ENCR, encr_id));
         }
-        let key_len = key.len().checked_sub(SALT_LEN).ok_or(Error::length(
-            "ESP key with salt",
-            36,
-            key.len(),
-        ))?;
-        let (k, s) = key.split_at(key_len);
+        // Checked here, with the salt, so that the message states the lengths the caller
+        // passes (and the next size up), not the key length after the salt.
+        let (what, allowed): (&'static str, &[usize]) =
+            if encr_id == crate::aead::ENCR_CHACHA20_POLY1305 {
+                (
+                    "ChaCha20-Poly1305 ESP key (32 bytes) plus its 4-byte salt",
+                    &[36],
+                )
+            } else {
+                (
+                    "AES-GCM ESP key (16, 24 or 32 bytes) plus its 4-byte salt",
+                    &[20, 28, 36],
+                )
+            };
+        if !allowed.contains(&key.len()) {
+            let expected = allowed.iter().copied().find(|&n| n >= key.len());
+            return Err(Error::length(what, expected.unwrap_or(36), key.len()));
+        }
+        let (k, s) = key.split_at(key.len() - SALT_LEN);
         let aead = Aead::new(encr_id, k)?;
         let mut salt = [0u8; SALT_LEN];
         salt.copy_from_slice(s);
@@ -739,6 +752,11 @@ mod tests {
             EspSa::new(1, 20, &KEY[..35], false, 64, 1),
             Err(Error::InvalidLength { .. })
         ));
+        let short = EspSa::new(1, 20, &KEY[..10], false, 64, 1).expect_err("10 octets");
+        assert_eq!(
+            short.to_string(),
+            "AES-GCM ESP key (16, 24 or 32 bytes) plus its 4-byte salt must be 20 bytes, got 10"
+        );
         assert!(matches!(
             EspSa::new(1, 20, &KEY, false, 31, 1),
             Err(Error::InvalidArgument(_))

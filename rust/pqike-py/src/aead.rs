@@ -1,10 +1,90 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `pqike._native.aead`: IKE SK payload ciphers and the raw AEADs (for known-answer tests).
-use pqike_core::aead;
+use pqike_core::aead::{self, SALT_LEN};
+use pqike_core::error::TRANSFORM_TYPE_ENCR;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::CoreError;
+use crate::errors::{checked_int, CoreError, EncrId, IntegId, InvalidLength, UnsupportedTransform};
+
+/// Largest `plaintext_len` of `sealed_length`: a whole IKE message, header included, is at
+/// most 2^32 - 1 octets (RFC 7296 §3.1, the 4-octet Length field).
+const MAX_SK_PLAINTEXT: usize = u32::MAX as usize;
+
+fn plaintext_len(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    checked_int(
+        obj,
+        |&n: &usize| n <= MAX_SK_PLAINTEXT,
+        |obj| {
+            InvalidLength::new_err(format!(
+                "plaintext length must be 0..={MAX_SK_PLAINTEXT} octets (an IKE message is \
+                 at most 2^32-1), got {obj}"
+            ))
+        },
+    )
+}
+
+/// The Key Length attribute for `encr_id`: an int outside 0..=65535 raises
+/// `UnsupportedTransform(1, encr_id)`, as a size in range that the transform does not allow.
+pub(crate) fn key_bits(encr_id: u16, obj: &Bound<'_, PyAny>) -> PyResult<u16> {
+    checked_int(
+        obj,
+        |_: &u16| true,
+        |obj| {
+            UnsupportedTransform::new_err((
+                TRANSFORM_TYPE_ENCR,
+                encr_id,
+                format!("ENCR {encr_id} does not allow a {obj}-bit key"),
+            ))
+        },
+    )
+}
+
+/// Name and key lengths (without the salt) of an AEAD ENCR transform.
+const fn aead_keys(encr_id: u16) -> Option<(&'static str, &'static [usize])> {
+    match encr_id {
+        aead::ENCR_AES_GCM_8 => Some(("AES-GCM-8", &[16, 24, 32])),
+        aead::ENCR_AES_GCM_12 => Some(("AES-GCM-12", &[16, 24, 32])),
+        aead::ENCR_AES_GCM_16 => Some(("AES-GCM-16", &[16, 24, 32])),
+        aead::ENCR_CHACHA20_POLY1305 => Some(("ChaCha20-Poly1305", &[32])),
+        _ => None,
+    }
+}
+
+/// "16, 24 or 32".
+fn one_of(lengths: impl ExactSizeIterator<Item = usize>) -> String {
+    let n = lengths.len();
+    let mut text = String::new();
+    for (i, len) in lengths.enumerate() {
+        if i > 0 {
+            text.push_str(if i + 1 == n { " or " } else { ", " });
+        }
+        text.push_str(&len.to_string());
+    }
+    text
+}
+
+/// InvalidLength naming every allowed length when `key_len` fits no key size of the AEAD
+/// `encr_id` (`esp`: with the 4-octet salt). Other IDs are left to the core, which raises
+/// UnsupportedTransform for them.
+pub(crate) fn check_aead_key(encr_id: u16, key_len: usize, esp: bool) -> PyResult<()> {
+    let Some((name, lengths)) = aead_keys(encr_id) else {
+        return Ok(());
+    };
+    let salt = if esp { SALT_LEN } else { 0 };
+    if lengths.iter().any(|&n| n + salt == key_len) {
+        return Ok(());
+    }
+    let keys = one_of(lengths.iter().copied());
+    Err(InvalidLength::new_err(if esp {
+        let salted = one_of(lengths.iter().map(|&n| n + SALT_LEN));
+        format!(
+            "{name} ESP key is {keys} bytes plus a {SALT_LEN}-byte salt ({salted}), got {key_len}"
+        )
+    } else {
+        format!("{name} key is {keys} bytes (a raw AEAD key, without the salt), got {key_len}")
+    }))
+}
 
 /// One direction of IKE SK payload protection (RFC 7296 §3.14, RFC 5282, RFC 7634).
 #[pyclass(module = "pqike._native.aead", name = "IkeCipher", frozen)]
@@ -26,15 +106,16 @@ impl PyIkeCipher {
         text_signature = "(encr_id, key_bits, integ_id, encr_key, integ_key=b'')"
     )]
     fn new(
-        encr_id: u16,
-        key_bits: u16,
-        integ_id: u16,
+        encr_id: EncrId,
+        key_bits: &Bound<'_, PyAny>,
+        integ_id: IntegId,
         encr_key: &[u8],
         integ_key: &[u8],
-    ) -> Result<Self, CoreError> {
-        Ok(Self::from_core(aead::IkeCipher::new(
-            encr_id, key_bits, integ_id, encr_key, integ_key,
-        )?))
+    ) -> PyResult<Self> {
+        let key_bits = self::key_bits(encr_id.0, key_bits)?;
+        let inner = aead::IkeCipher::new(encr_id.0, key_bits, integ_id.0, encr_key, integ_key)
+            .map_err(CoreError)?;
+        Ok(Self::from_core(inner))
     }
 
     /// 8 for the AEADs, 16 for AES-CBC.
@@ -61,8 +142,9 @@ impl PyIkeCipher {
         self.inner.integ_id()
     }
 
-    /// len(iv | ciphertext (with padding and pad length) | icv).
-    fn sealed_length(&self, plaintext_len: usize) -> usize {
+    /// len(iv | ciphertext (with padding and pad length) | icv); InvalidLength for a
+    /// `plaintext_len` outside 0..=2^32-1.
+    fn sealed_length(&self, #[pyo3(from_py_with = plaintext_len)] plaintext_len: usize) -> usize {
         self.inner.sealed_length(plaintext_len)
     }
 
@@ -101,32 +183,30 @@ impl PyIkeCipher {
 #[pyfunction]
 fn aead_seal<'py>(
     py: Python<'py>,
-    encr_id: u16,
+    encr_id: EncrId,
     key: &[u8],
     nonce: &[u8],
     aad: &[u8],
     plaintext: &[u8],
-) -> Result<Bound<'py, PyBytes>, CoreError> {
-    Ok(PyBytes::new(
-        py,
-        &aead::aead_seal(encr_id, key, nonce, aad, plaintext)?,
-    ))
+) -> PyResult<Bound<'py, PyBytes>> {
+    check_aead_key(encr_id.0, key.len(), false)?;
+    let out = aead::aead_seal(encr_id.0, key, nonce, aad, plaintext).map_err(CoreError)?;
+    Ok(PyBytes::new(py, &out))
 }
 
 /// Raw AEAD open (key without salt, 12-octet nonce) of ciphertext | tag.
 #[pyfunction]
 fn aead_open<'py>(
     py: Python<'py>,
-    encr_id: u16,
+    encr_id: EncrId,
     key: &[u8],
     nonce: &[u8],
     aad: &[u8],
     ct_and_tag: &[u8],
-) -> Result<Bound<'py, PyBytes>, CoreError> {
-    Ok(PyBytes::new(
-        py,
-        &aead::aead_open(encr_id, key, nonce, aad, ct_and_tag)?,
-    ))
+) -> PyResult<Bound<'py, PyBytes>> {
+    check_aead_key(encr_id.0, key.len(), false)?;
+    let out = aead::aead_open(encr_id.0, key, nonce, aad, ct_and_tag).map_err(CoreError)?;
+    Ok(PyBytes::new(py, &out))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

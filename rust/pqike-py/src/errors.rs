@@ -154,6 +154,26 @@ macro_rules! field_from_py {
 
 field_from_py!(u8, u16, u32, u64);
 
+/// An integer argument with a contract of its own (ESP SPI 1..=2^32-1, a replay window,
+/// a Key Length attribute that depends on the ENCR ID): a Python int that does not fit `T`,
+/// or fits but fails `valid`, raises `err(obj)`; a non-int raises TypeError as usual. Call
+/// it from a `#[pyo3(from_py_with = ...)]` function or on a `&Bound<PyAny>` argument.
+pub(crate) fn checked_int<'a, 'py, T>(
+    obj: &'a Bound<'py, PyAny>,
+    valid: impl FnOnce(&T) -> bool,
+    err: impl FnOnce(&Bound<'py, PyAny>) -> PyErr,
+) -> PyResult<T>
+where
+    T: FromPyObject<'a, 'py, Error = PyErr>,
+{
+    match obj.extract::<T>() {
+        Ok(v) if valid(&v) => Ok(v),
+        Ok(_) => Err(err(obj)),
+        Err(e) if is_overflow(obj.py(), &e) => Err(err(obj)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Nothing to add to the module: the classes live in `pqike.errors`.
 pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())

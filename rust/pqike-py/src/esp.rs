@@ -5,10 +5,53 @@ use std::sync::{Mutex, MutexGuard};
 
 use pqike_core::error::Error;
 use pqike_core::esp;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use crate::errors::{to_pyerr, CoreError};
+use crate::aead::check_aead_key;
+use crate::errors::{checked_int, to_pyerr, CoreError, EncrId, Field};
+
+/// `spi`: 1..=2^32-1; SPI 0 is reserved and never sent (RFC 4303 §2.1).
+fn spi_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
+    checked_int(
+        obj,
+        |&spi: &u32| spi != 0,
+        |obj| {
+            PyValueError::new_err(format!(
+                "ESP SPI must be 1..=4294967295 (0 is reserved, RFC 4303 §2.1), got {obj}"
+            ))
+        },
+    )
+}
+
+/// `replay_window`: 0 (off) or 32..=8192.
+fn replay_window_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
+    checked_int(
+        obj,
+        |&w: &u32| w == 0 || (esp::MIN_REPLAY_WINDOW..=esp::MAX_REPLAY_WINDOW).contains(&w),
+        |obj| {
+            PyValueError::new_err(format!(
+                "replay window must be 0 (off) or {}..={}, got {obj}",
+                esp::MIN_REPLAY_WINDOW,
+                esp::MAX_REPLAY_WINDOW
+            ))
+        },
+    )
+}
+
+/// `initial_seq`: at least 1; the core checks the upper end, which depends on `esn`.
+fn initial_seq_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    checked_int(
+        obj,
+        |&seq: &u64| seq != 0,
+        |obj| {
+            PyValueError::new_err(format!(
+                "initial sequence number must be 1..=2^32-1 (2^64-1 with ESN), got {obj}"
+            ))
+        },
+    )
+}
 
 /// Scratch buffers larger than this are not kept between batch calls.
 const MAX_KEPT_SCRATCH: usize = 8 << 20;
@@ -59,14 +102,17 @@ impl PyEspSa {
     #[new]
     #[pyo3(signature = (spi, encr_id, key, *, esn = false, replay_window = 64, initial_seq = 1))]
     fn new(
-        spi: u32,
-        encr_id: u16,
+        #[pyo3(from_py_with = spi_arg)] spi: u32,
+        encr_id: EncrId,
         key: &[u8],
         esn: bool,
-        replay_window: u32,
-        initial_seq: u64,
-    ) -> Result<Self, CoreError> {
-        let sa = esp::EspSa::new(spi, encr_id, key, esn, replay_window, initial_seq)?;
+        #[pyo3(from_py_with = replay_window_arg)] replay_window: u32,
+        #[pyo3(from_py_with = initial_seq_arg)] initial_seq: u64,
+    ) -> PyResult<Self> {
+        let encr_id = encr_id.0;
+        check_aead_key(encr_id, key.len(), true)?;
+        let sa = esp::EspSa::new(spi, encr_id, key, esn, replay_window, initial_seq)
+            .map_err(CoreError)?;
         Ok(Self {
             inner: Mutex::new(State {
                 sa,
@@ -108,8 +154,9 @@ impl PyEspSa {
         &self,
         py: Python<'py>,
         payload: &[u8],
-        next_header: u8,
+        next_header: Field<u8>,
     ) -> PyResult<Bound<'py, PyBytes>> {
+        let Field(next_header) = next_header;
         let mut st = self.lock()?;
         let len = st.sa.sealed_len(payload.len());
         PyBytes::new_with(py, len, |out| {
@@ -122,8 +169,9 @@ impl PyEspSa {
         &self,
         py: Python<'py>,
         payloads: Vec<Bound<'py, PyBytes>>,
-        next_header: u8,
+        next_header: Field<u8>,
     ) -> PyResult<Bound<'py, PyList>> {
+        let Field(next_header) = next_header;
         let slices: Vec<&[u8]> = payloads.iter().map(|p| p.as_bytes()).collect();
         let (buf, ends) = py.detach(|| -> Result<(Vec<u8>, Vec<usize>), CoreError> {
             let mut st = self.lock()?;

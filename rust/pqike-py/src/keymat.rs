@@ -4,8 +4,8 @@ use pqike_core::keymat;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::aead::PyIkeCipher;
-use crate::errors::CoreError;
+use crate::aead::{key_bits, PyIkeCipher};
+use crate::errors::{CoreError, EncrId, IntegId, Length, PrfId};
 
 /// The secrets of one IKE SA generation; frozen and opaque (`repr` shows transforms only).
 #[pyclass(module = "pqike._native.keymat", name = "Keymat", frozen)]
@@ -23,27 +23,29 @@ impl PyKeymat {
     #[staticmethod]
     #[allow(clippy::too_many_arguments)]
     fn derive(
-        prf_id: u16,
-        encr_id: u16,
-        encr_key_bits: u16,
-        integ_id: u16,
+        prf_id: PrfId,
+        encr_id: EncrId,
+        encr_key_bits: &Bound<'_, PyAny>,
+        integ_id: IntegId,
         shared_secret: &[u8],
         ni: &[u8],
         nr: &[u8],
         spi_i: &[u8],
         spi_r: &[u8],
-    ) -> Result<Self, CoreError> {
+    ) -> PyResult<Self> {
+        let encr_key_bits = key_bits(encr_id.0, encr_key_bits)?;
         let inner = keymat::Keymat::derive(
-            prf_id,
-            encr_id,
+            prf_id.0,
+            encr_id.0,
             encr_key_bits,
-            integ_id,
+            integ_id.0,
             shared_secret,
             ni,
             nr,
             spi_i,
             spi_r,
-        )?;
+        )
+        .map_err(CoreError)?;
         Ok(Self { inner })
     }
 
@@ -63,23 +65,27 @@ impl PyKeymat {
         nr: &[u8],
         spi_i: &[u8],
         spi_r: &[u8],
-        prf_id: u16,
-        encr_id: u16,
-        encr_key_bits: u16,
-        integ_id: u16,
-    ) -> Result<Self, CoreError> {
+        prf_id: PrfId,
+        encr_id: EncrId,
+        encr_key_bits: &Bound<'_, PyAny>,
+        integ_id: IntegId,
+    ) -> PyResult<Self> {
+        let encr_key_bits = key_bits(encr_id.0, encr_key_bits)?;
         let secrets = slices(&shared_secrets);
-        let inner = self.inner.rekey_ike(
-            &secrets,
-            ni,
-            nr,
-            spi_i,
-            spi_r,
-            prf_id,
-            encr_id,
-            encr_key_bits,
-            integ_id,
-        )?;
+        let inner = self
+            .inner
+            .rekey_ike(
+                &secrets,
+                ni,
+                nr,
+                spi_i,
+                spi_r,
+                prf_id.0,
+                encr_id.0,
+                encr_key_bits,
+                integ_id.0,
+            )
+            .map_err(CoreError)?;
         Ok(Self { inner })
     }
 
@@ -88,13 +94,13 @@ impl PyKeymat {
     fn child_keymat<'py>(
         &self,
         py: Python<'py>,
-        length: usize,
+        length: Length,
         ni: &[u8],
         nr: &[u8],
         shared_secrets: Vec<Bound<'py, PyBytes>>,
     ) -> Result<Bound<'py, PyBytes>, CoreError> {
         let secrets = slices(&shared_secrets);
-        let keymat = self.inner.child_keymat(length, ni, nr, &secrets)?;
+        let keymat = self.inner.child_keymat(length.0, ni, nr, &secrets)?;
         Ok(PyBytes::new(py, keymat.as_bytes()))
     }
 

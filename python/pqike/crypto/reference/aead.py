@@ -8,6 +8,8 @@ integrity transform (RFC 7296 §3.14).
 from __future__ import annotations
 
 import hmac
+import operator
+from typing import SupportsIndex
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -18,14 +20,29 @@ from pqike.errors import AuthenticationError, InvalidLength, UnsupportedTransfor
 
 from .prf import integ_mac
 
-__all__ = ["KeyedAead", "ReferenceIkeCipher", "aead_open", "aead_seal"]
+__all__ = ["KeyedAead", "ReferenceIkeCipher", "aead_open", "aead_seal", "check_ints"]
 
 _GCM = frozenset({18, 19, 20})
 _CHACHA = 28
 _CBC = 12
 
 
+# An IKE message, header included, is at most 2^32 - 1 octets (RFC 7296 §3.1).
+_MAX_SK_PLAINTEXT = (1 << 32) - 1
+
+
+def check_ints(*values: SupportsIndex) -> None:
+    """Raise TypeError for a value that is no integer, as the Rust backend does.
+
+    IDs, key sizes, SPIs and counters must be ``int`` (or have ``__index__``); without
+    this an ID of ``None`` or ``"20"`` would be reported as an unknown transform.
+    """
+    for value in values:
+        operator.index(value)
+
+
 def _check_raw_key(encr_id: int, key: bytes) -> None:
+    check_ints(encr_id)
     if encr_id in _GCM:
         if len(key) not in (16, 24, 32):
             raise InvalidLength(
@@ -160,6 +177,7 @@ class ReferenceIkeCipher:
             UnsupportedTransform: unknown ID, AEAD with INTEG, CBC without INTEG.
             InvalidLength: a key of the wrong length.
         """
+        check_ints(encr_id, key_bits, integ_id)
         want = suites.encr_key_length(encr_id, key_bits)
         if encr_id not in _GCM and encr_id not in (_CHACHA, _CBC):
             raise UnsupportedTransform(suites.ENCR, encr_id)
@@ -226,7 +244,16 @@ class ReferenceIkeCipher:
         return -(-n // self._block) * self._block
 
     def sealed_length(self, plaintext_len: int) -> int:
-        """Return ``len(iv | ciphertext | icv)`` for ``plaintext_len`` octets."""
+        """Return ``len(iv | ciphertext | icv)`` for ``plaintext_len`` octets.
+
+        Raises:
+            InvalidLength: ``plaintext_len`` outside 0..2^32-1.
+        """
+        if not 0 <= plaintext_len <= _MAX_SK_PLAINTEXT:
+            raise InvalidLength(
+                f"plaintext length must be 0..={_MAX_SK_PLAINTEXT} octets (an IKE "
+                f"message is at most 2^32-1), got {plaintext_len}"
+            )
         return self._iv + self._padded_length(plaintext_len) + self._icv
 
     def seal(self, aad: bytes, iv: bytes, plaintext: bytes) -> bytes:

@@ -22,7 +22,7 @@ from pqike.errors import (
     UnsupportedTransform,
 )
 
-from .aead import KeyedAead
+from .aead import KeyedAead, check_ints
 
 __all__ = ["ReferenceEspSa"]
 
@@ -32,6 +32,12 @@ _HEADER = 8  # SPI | Seq
 _IV = 8
 _ICV = 16
 _ESN_INFER_WINDOW = 64  # used to infer high bits when anti-replay is off
+
+
+def _check_next_header(next_header: int) -> None:
+    check_ints(next_header)
+    if not 0 <= next_header <= 255:
+        raise ValueError(f"{next_header} is outside the 8-bit field [0, 255]")
 
 
 class ReferenceEspSa:
@@ -68,23 +74,37 @@ class ReferenceEspSa:
             InvalidLength: key of the wrong length.
             ValueError: bad SPI, replay window or initial sequence number.
         """
+        # The order of the Rust backend: the integer arguments, then ENCR and key.
+        check_ints(spi, encr_id, replay_window, initial_seq)
+        if not 1 <= spi < 1 << 32:  # SPI 0 is reserved, never sent (RFC 4303 §2.1)
+            raise ValueError(
+                "ESP SPI must be 1..=4294967295 (0 is reserved, RFC 4303 §2.1), "
+                f"got {spi}"
+            )
+        if replay_window != 0 and not 32 <= replay_window <= 8192:
+            raise ValueError(
+                f"replay window must be 0 (off) or 32..=8192, got {replay_window}"
+            )
+        limit = (1 << 64) - 1 if esn else (1 << 32) - 1
+        if not 1 <= initial_seq <= limit:
+            raise ValueError(
+                "initial sequence number must be 1..=2^32-1 (2^64-1 with ESN), "
+                f"got {initial_seq}"
+            )
         if encr_id not in _ESP_ENCR:
             raise UnsupportedTransform(
                 suites.ENCR, encr_id, f"ESP supports ENCR 20 and 28, not {encr_id}"
             )
-        allowed = (20, 28, 36) if encr_id == 20 else (36,)
-        if len(key) not in allowed:
+        if encr_id == 20 and len(key) not in (20, 28, 36):
             raise InvalidLength(
-                f"ESP ENCR {encr_id} key (with salt) is one of {allowed} octets, "
+                "AES-GCM-16 ESP key is 16, 24 or 32 bytes plus a 4-byte salt "
+                f"(20, 28 or 36), got {len(key)}"
+            )
+        if encr_id == 28 and len(key) != 36:
+            raise InvalidLength(
+                "ChaCha20-Poly1305 ESP key is 32 bytes plus a 4-byte salt (36), "
                 f"got {len(key)}"
             )
-        if not 0 <= spi < 1 << 32:
-            raise ValueError(f"SPI must fit 32 bits, got {spi}")
-        if replay_window != 0 and not 32 <= replay_window <= 8192:
-            raise ValueError(f"replay_window is 0 or 32..8192, got {replay_window}")
-        limit = (1 << 64) - 1 if esn else (1 << 32) - 1
-        if not 1 <= initial_seq <= limit:
-            raise ValueError(f"initial_seq is 1..{limit}, got {initial_seq}")
         self._spi = spi
         self._spi_bytes = struct.pack(">I", spi)
         self._encr_id = encr_id
@@ -135,12 +155,11 @@ class ReferenceEspSa:
         Raises:
             SequenceExhausted: the counter would wrap.
         """
+        _check_next_header(next_header)
         if self._exhausted:
             raise SequenceExhausted(
                 f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
             )
-        if not 0 <= next_header <= 255:
-            raise ValueError(f"next_header is one octet, got {next_header}")
         seq = self._next_seq
         # RFC 4303 §3.3.3: the counter never cycles; the last number is still sent.
         self._exhausted = seq == self._limit()
@@ -154,6 +173,7 @@ class ReferenceEspSa:
 
     def seal_batch(self, payloads: list[bytes], next_header: int) -> list[bytes]:
         """Seal several payloads; all or none (SequenceExhausted before any)."""
+        _check_next_header(next_header)
         left = 0 if self._exhausted else self._limit() - self._next_seq + 1
         if len(payloads) > left:
             raise SequenceExhausted(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pqike.crypto import suites
 from pqike.errors import InvalidLength, UnsupportedTransform
 
-from .aead import ReferenceIkeCipher
+from .aead import ReferenceIkeCipher, check_ints
 from .prf import prf, prf_plus
 
 __all__ = ["ReferenceKeymat"]
@@ -17,6 +17,7 @@ _KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 §2.15, 17 octets, no NUL
 
 
 def _check_suite(prf_id: int, encr_id: int, encr_key_bits: int, integ_id: int) -> None:
+    check_ints(prf_id, encr_id, encr_key_bits, integ_id)
     suites.prf_key_length(prf_id)
     suites.encr_key_length(encr_id, encr_key_bits)
     suites.integ_key_length(integ_id)
