@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -207,3 +208,122 @@ def test_initiate_fails_with_exit_1_when_nobody_answers(
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAILED" in result.stdout
+
+
+def _initiate(
+    backend: str, config: Path, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _command(backend, "initiate", "-c", str(config), "lab", *args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(),
+        check=False,
+    )
+
+
+def _variant(config: Path, old: str, new: str) -> Path:
+    """A copy of ``config`` with one line replaced."""
+    text = config.read_text()
+    assert old in text
+    path = config.with_name(f"variant-{len(list(config.parent.iterdir()))}.toml")
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def test_refused_child_fails_at_once_and_deletes_the_ike_sa(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    # The responder's selectors do not cover 10.9.0.0/24: TS_UNACCEPTABLE.
+    config = _variant(
+        configs[1], 'remote_ts = ["10.2.0.0/24"]', 'remote_ts = ["10.9.0.0/24"]'
+    )
+    result = _initiate(backend_name, config, "--timeout", "25", timeout=20)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "FAILED: the peer refused Child SA 'net'" in out
+    assert "Child SA #0" not in out
+    assert "could not be created" in out
+    assert "IKE SA #1 deleted" in out
+    assert responder.wait_for("deleted by peer"), responder.seen
+
+
+def test_transport_mode_refused_shows_mode_esn_and_warns(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    config = _variant(
+        configs[1],
+        'remote_ts = ["10.2.0.0/24"]',
+        'remote_ts = ["10.2.0.0/24"]\nmode = "transport"',
+    )
+    result = _initiate(backend_name, config, "--once")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "up: tunnel mode, ESP AES_GCM_16_256, ESN off," in out
+    assert "warning: Child SA 'net' asked for transport mode" in out
+
+
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_signal_while_connecting_stops_at_once(
+    configs: tuple[Path, Path], backend_name: str, sig: int, status: int
+) -> None:
+    initiator = Responder(
+        _command(backend_name, "initiate", "-c", str(configs[1]), "lab")
+    )
+    try:
+        assert initiator.wait_for("initiating 'lab'"), initiator.seen
+        os.kill(initiator.proc.pid, sig)
+        assert initiator.proc.wait(timeout=5) == status
+        assert initiator.wait_for("interrupted by signal", timeout=5), initiator.seen
+    finally:
+        initiator.stop()
+
+
+def test_respond_keeps_unauthenticated_exchanges_off_stdout(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with flood:
+        capture = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with capture:
+            # An IKE_SA_INIT request as the initiator sends it, replayed under
+            # 20 fresh SPIs: 20 half-open SAs that never get further.
+            capture.bind(("127.0.0.1", 0))
+            capture.settimeout(10)
+            target = _variant(
+                configs[1],
+                "remote_port = ",
+                f"remote_port = {capture.getsockname()[1]}\n#",
+            )
+            proc = subprocess.Popen(
+                _command(backend_name, "initiate", "-c", str(target), "lab"),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=_env(),
+            )
+            try:
+                request, _ = capture.recvfrom(65535)
+            finally:
+                os.kill(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=10)
+        port = int(configs[0].read_text().split("port = ")[1].split()[0])
+        for _ in range(20):
+            flood.sendto(os.urandom(8) + request[8:], ("127.0.0.1", port))
+    result = _initiate(backend_name, configs[1], "--once")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert responder.wait_for("deleted by peer"), responder.seen
+    # Only the authenticated SA's exchanges are printed.
+    inits = [line for line in responder.seen if "IKE_SA_INIT done" in line]
+    assert len(inits) == 1, responder.seen
+    assert any("established as responder" in line for line in responder.seen)
+
+
+def test_respond_shows_authentication_failures(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    wrong = _variant(configs[1], "psk_env", 'psk = "not the key"\n#')
+    assert _initiate(backend_name, wrong, "--timeout", "10").returncode == 1
+    assert responder.wait_for("failed"), responder.seen

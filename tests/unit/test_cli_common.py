@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pqike.cli import common
 from pqike.cli.common import (
     EventLog,
     echo_reply,
@@ -15,6 +20,7 @@ from pqike.cli.common import (
     free_udp_ports,
     parse_echo,
 )
+from pqike.cli.main import main
 
 
 def test_echo_request_is_a_valid_ipv4_icmp_packet() -> None:
@@ -90,3 +96,58 @@ def test_free_udp_ports_are_distinct_and_bindable() -> None:
     assert len(set(ports)) == 4
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", ports[0]))
+
+
+def test_missing_cryptography_suggests_the_reference_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def get_backend(name: str) -> Any:
+        raise ModuleNotFoundError("No module named 'cryptography'", name="cryptography")
+
+    monkeypatch.setattr("pqike.crypto.get_backend", get_backend)
+    with pytest.raises(ImportError) as info:
+        common._backend("reference")
+    assert "pip install 'pqike[reference]'" in str(info.value)
+
+
+def _config(tmp_path: Path, conn: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        'listen = ["127.0.0.1"]\nport = 1\nnatt_port = 2\n[connections.c]\n'
+        'local_id = "a.test"\nremote_id = "b.test"\npsk = "k"\n' + conn
+    )
+    return path
+
+
+@pytest.mark.parametrize("remote", ['remote_addrs = ["%any"]\n', ""])
+def test_initiate_without_a_peer_address_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], remote: str
+) -> None:
+    assert main(["initiate", "-c", str(_config(tmp_path, remote)), "c"]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error: connections.c.remote_addrs:" in err
+    assert "Traceback" not in err
+
+
+def test_keylog_warning_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pqike.config import load
+
+    config = load(_config(tmp_path, 'keylog = "keys.log"\n'))
+    config = type(config)(
+        listen=(("127.0.0.1", 0),),
+        connections=config.connections,
+        port=free_udp_ports(1)[0],
+        natt_port=0,
+    )
+
+    async def start() -> None:
+        peer = await common.start_peer(config, "rust")
+        await peer.transport.close()
+
+    with caplog.at_level(logging.WARNING, logger="pqike.cli"):
+        asyncio.run(start())
+    assert f"keylog is on for connection 'c': IKE keys are written to {tmp_path}" in (
+        caplog.text
+    )

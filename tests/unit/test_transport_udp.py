@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from pqike.errors import DecodeError
-from pqike.transport.udp import Addr, UdpTransport, bind_addresses
+from pqike.transport.udp import Addr, UdpTransport, bind_addresses, format_addr
 
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
@@ -226,9 +226,11 @@ def test_bind_failure_raises_and_closes_what_was_bound() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
             taken.bind((HOST, 0))
             transport = UdpTransport(EchoEndpoint(), [(HOST, 0), taken.getsockname()])
-            with pytest.raises(OSError, match="in use"):
+            with pytest.raises(OSError, match="in use") as info:
                 await transport.start()
             assert transport.local_addresses == []
+            port = taken.getsockname()[1]
+            assert str(info.value.strerror).startswith(f"cannot bind {HOST}:{port}: ")
 
     _run(test)
 
@@ -276,3 +278,9 @@ def test_ipv6_loopback_and_mixed_families() -> None:
             assert await tb.next_event(TIMEOUT) == ("got", b"ping-again", b6)
 
     _run(test)
+
+
+def test_format_addr_brackets_ipv6() -> None:
+    assert format_addr("127.0.0.1", 500) == "127.0.0.1:500"
+    assert format_addr("::1", 22600) == "[::1]:22600"
+    assert format_addr("2001:db8::1", 4500) == "[2001:db8::1]:4500"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import ipaddress
+import logging
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from pqike.config import EndpointConfig
-from pqike.transport.udp import UdpTransport, bind_addresses
+from pqike.transport.udp import UdpTransport, bind_addresses, format_addr
 
 __all__ = [
     "EXIT_FAILED",
@@ -25,10 +26,12 @@ __all__ = [
     "EXIT_USAGE",
     "EventLog",
     "Peer",
+    "SignalStop",
     "count_echoes",
     "echo_reply",
     "echo_request",
     "engine_unavailable",
+    "format_addr",
     "free_udp_ports",
     "parse_echo",
     "run_async",
@@ -46,6 +49,8 @@ EXIT_USAGE = 2
 
 _E = TypeVar("_E")
 
+logger = logging.getLogger("pqike.cli")
+
 
 def engine_unavailable(exc: BaseException) -> ImportError:
     """The ImportError the CLI reports as "engine not available: ..."."""
@@ -60,13 +65,19 @@ def _engine_class() -> Any:
         raise engine_unavailable(exc) from exc
 
 
+_BACKEND_EXTRAS = {"cryptography": "reference"}
+"""Modules a backend needs -> the pqike extra that installs them."""
+
+
 def _backend(name: str) -> Any:
     try:
         from pqike.crypto import get_backend
 
         return get_backend(name)
     except ImportError as exc:
-        raise ImportError(f"crypto backend {name!r}: {exc}") from exc
+        extra = _BACKEND_EXTRAS.get((exc.name or "").partition(".")[0])
+        hint = f"; install it with: pip install 'pqike[{extra}]'" if extra else ""
+        raise ImportError(f"crypto backend {name!r}: {exc}{hint}") from exc
 
 
 @dataclass
@@ -133,13 +144,16 @@ async def start_peer(
     """
     endpoint = _engine_class()(config, _backend(backend), os.urandom)
     log = EventLog(on_event=on_event)
-    addresses = bind_addresses(config)
-    transport = UdpTransport(endpoint, addresses, on_event=log)
-    try:
-        await transport.start()
-    except OSError as exc:
-        where = ", ".join(f"{host}:{port}" for host, port in addresses)
-        raise OSError(exc.errno, f"cannot bind {where}: {exc.strerror}") from exc
+    transport = UdpTransport(endpoint, bind_addresses(config), on_event=log)
+    await transport.start()  # OSError "cannot bind HOST:PORT: ..." names the socket
+    for conn in config.connections.values():
+        if conn.keylog is not None:
+            logger.warning(
+                "keylog is on for connection %r: IKE keys are written to %s "
+                "(anyone who reads it can decrypt the IKE traffic)",
+                conn.name,
+                getattr(conn.keylog, "path", conn.keylog),
+            )
     return Peer(endpoint, transport, log, config)
 
 
@@ -161,12 +175,28 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def stop_on_signals() -> asyncio.Event:
+class SignalStop(asyncio.Event):
+    """An event set by SIGINT or SIGTERM; ``signum`` says which arrived."""
+
+    signum: int | None = None
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal number (130 SIGINT, 143 SIGTERM), as shells report."""
+        return 128 + (self.signum or signal.SIGINT)
+
+
+def stop_on_signals() -> SignalStop:
     """An event set by SIGINT or SIGTERM (for a clean shutdown)."""
-    stop = asyncio.Event()
+    stop = SignalStop()
     loop = asyncio.get_running_loop()
+
+    def stopped(sig: int) -> None:
+        stop.signum = sig
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopped, sig)
     return stop
 
 
@@ -266,6 +296,13 @@ def run_session(command: str, args: Any) -> int:
         known = ", ".join(config.connections)
         print(
             f"pqike: no connection {name!r} in {args.config} (has: {known})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if name is not None and not config.connections[name].remote_addrs:
+        print(
+            f"pqike: configuration error: connections.{name}.remote_addrs: "
+            "initiating needs a peer address, not %any (or nothing)",
             file=sys.stderr,
         )
         return EXIT_USAGE

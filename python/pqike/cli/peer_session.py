@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,9 +21,11 @@ from pqike.cli.common import (
     EXIT_OK,
     EventLog,
     Peer,
+    SignalStop,
     count_echoes,
     echo_reply,
     echo_request,
+    format_addr,
     say,
     start_peer,
     stop_on_signals,
@@ -42,9 +45,17 @@ from pqike.ikev2.events import (
 
 __all__ = ["describe", "initiate", "respond"]
 
+logger = logging.getLogger("pqike.cli")
 
-def describe(event: object) -> str | None:
-    """One human-readable line for an SA event; None for per-packet events."""
+_TS_IPV4 = 7
+_AUTHENTICATION_FAILED = 24
+
+
+def describe(event: object, esn: bool | None = None) -> str | None:
+    """One human-readable line for an SA event; None for per-packet events.
+
+    ``esn``: whether a ChildEstablished's SA uses extended sequence numbers, when
+    known."""
     match event:
         case IkeEstablished():
             role = "initiator" if event.is_initiator else "responder"
@@ -53,9 +64,10 @@ def describe(event: object) -> str | None:
                 f"{event.suite} (SPIs {event.spi_i.hex()}/{event.spi_r.hex()})"
             )
         case ChildEstablished():
+            esn_text = "" if esn is None else f", ESN {'on' if esn else 'off'}"
             return (
                 f"Child SA {event.name!r} (#{event.child}) of IKE SA #{event.sa} up: "
-                f"{event.mode} mode, ESP {event.encryption}, "
+                f"{event.mode} mode, ESP {event.encryption}{esn_text}, "
                 f"SPI in {event.spi_in:#010x} out {event.spi_out:#010x}"
             )
         case ExchangeCompleted():
@@ -69,6 +81,11 @@ def describe(event: object) -> str | None:
             return f"IKE SA #{event.sa} failed: {event.reason}{notify}"
         case IkeDeleted():
             return f"IKE SA #{event.sa} deleted{_reason(event.reason)}"
+        case ChildDeleted() if event.child == 0:
+            return (
+                f"Child SA of IKE SA #{event.sa} could not be created"
+                f"{_reason(event.reason)}"
+            )
         case ChildDeleted():
             return f"Child SA #{event.child} deleted{_reason(event.reason)}"
         case IkeRekeyed():
@@ -82,27 +99,112 @@ def _reason(text: str) -> str:
     return f": {text}" if text else ""
 
 
-def _printer(peer_ref: list[Peer]) -> Any:
-    """An event callback: print the event, and echo pings back through the tunnel."""
+def _child_esn(peer: Peer, event: ChildEstablished) -> bool | None:
+    """Whether the Child SA uses ESN, read from the engine's SA (None if unknown)."""
+    sa = getattr(peer.endpoint, "sas", {}).get(event.sa)
+    child = getattr(sa, "children", {}).get(event.child)
+    esn = getattr(getattr(child, "inbound", None), "esn", None)
+    return esn if isinstance(esn, bool) else None
 
-    def on_event(event: object) -> None:
-        line = describe(event)
+
+def _asked_mode(config: EndpointConfig, conn_name: str, child: str) -> str | None:
+    conn = config.connections.get(conn_name)
+    for child_cfg in conn.children if conn is not None else ():
+        if child_cfg.name == child:
+            return child_cfg.mode
+    return None
+
+
+class _Printer:
+    """The event callback of ``respond`` and ``initiate``: prints each event, and
+    echoes pings back through the tunnel.
+
+    With ``quiet_unauthenticated`` (``respond``) a responder SA that has done
+    nothing but IKE_SA_INIT (which anyone can send) is kept off stdout: its
+    IKE_SA_INIT line goes to the DEBUG log and is printed only once the SA gets
+    further, and its failure goes to the DEBUG log (AUTHENTICATION_FAILED excepted),
+    so that a flood of IKE_SA_INIT requests does not flood the output."""
+
+    _PENDING_MAX = 4096
+    """IKE_SA_INIT lines kept for SAs that may still get further (oldest dropped;
+    half-open SAs time out silently)."""
+
+    def __init__(self, peer_ref: list[Peer], quiet_unauthenticated: bool) -> None:
+        self.peer_ref = peer_ref
+        self.quiet = quiet_unauthenticated
+        self.pending: dict[object, str] = {}
+        """SA -> its IKE_SA_INIT line, for SAs that got no further yet."""
+        self.initiated: dict[object, str] = {}
+        """SA -> connection name, for the SAs this endpoint initiated."""
+
+    def __call__(self, event: object) -> None:
+        peer = self.peer_ref[0] if self.peer_ref else None
+        esn = None
+        if isinstance(event, IkeEstablished) and event.is_initiator:
+            self.initiated[event.sa] = event.conn_name
+        elif isinstance(event, ChildEstablished) and peer is not None:
+            esn = _child_esn(peer, event)
+        line = describe(event, esn)
         if line is not None:
-            say(line)
-        if isinstance(event, EspReceived) and peer_ref:
+            if self.quiet and self._unauthenticated(event, line):
+                logger.debug("%s", line.strip())
+            else:
+                say(line)
+        if isinstance(event, ChildEstablished) and peer is not None:
+            self._check_mode(peer, event)
+        if isinstance(event, EspReceived) and peer is not None:
             reply = echo_reply(event.payload)
             if reply is not None:
-                peer_ref[0].endpoint.send_esp(event.child, reply, 4)
-                peer_ref[0].transport.flush()
+                peer.endpoint.send_esp(event.child, reply, 4)
+                peer.transport.flush()
 
-    return on_event
+    def _unauthenticated(self, event: object, line: str) -> bool:
+        """Whether ``line`` stays off stdout (printing a held IKE_SA_INIT line
+        first when the SA got further)."""
+        sa = getattr(event, "sa", None)
+        if (
+            isinstance(event, ExchangeCompleted)
+            and event.exchange == "IKE_SA_INIT"
+            and not event.is_initiator
+        ):
+            if len(self.pending) >= self._PENDING_MAX:
+                del self.pending[next(iter(self.pending))]
+            self.pending[sa] = line
+            return True
+        held = self.pending.pop(sa, None)
+        if held is None:
+            return False
+        failed = isinstance(event, (ConnectionFailed, IkeDeleted))
+        if failed and getattr(event, "notify", None) != _AUTHENTICATION_FAILED:
+            return True
+        say(held)
+        return False
+
+    def _check_mode(self, peer: Peer, event: ChildEstablished) -> None:
+        conn_name = self.initiated.get(event.sa)
+        if conn_name is None:
+            return
+        asked = _asked_mode(peer.config, conn_name, event.name)
+        if asked == "transport" and event.mode != "transport":
+            logger.warning(
+                "Child SA %r: asked for transport mode, the responder chose %s mode",
+                event.name,
+                event.mode,
+            )
+            say(
+                f"warning: Child SA {event.name!r} asked for transport mode but the "
+                f"peer set it up in {event.mode} mode"
+            )
 
 
-async def _start(config: EndpointConfig, backend: str) -> Peer:
+async def _start(
+    config: EndpointConfig, backend: str, quiet_unauthenticated: bool = False
+) -> Peer:
     peer_ref: list[Peer] = []
-    peer = await start_peer(config, backend, on_event=_printer(peer_ref))
+    printer = _Printer(peer_ref, quiet_unauthenticated)
+    peer = await start_peer(config, backend, on_event=printer)
     peer_ref.append(peer)
-    addrs = ", ".join(f"{h}:{p}" for h, p in peer.transport.local_addresses)
+    addrs = ", ".join(format_addr(*addr) for addr in peer.transport.local_addresses)
     say(f"listening on {addrs}")
     return peer
 
@@ -131,7 +233,7 @@ async def _delete_all(peer: Peer, timeout: float = 2.0) -> None:
 async def respond(args: argparse.Namespace, config: EndpointConfig) -> int:
     """Serve every connection until SIGINT/SIGTERM; then delete SAs and exit 0."""
     stop = stop_on_signals()
-    peer = await _start(config, args.backend)
+    peer = await _start(config, args.backend, quiet_unauthenticated=True)
     peer.log.keep_esp = False
     try:
         say(f"responder ready: connections {', '.join(config.connections)}")
@@ -145,16 +247,26 @@ async def respond(args: argparse.Namespace, config: EndpointConfig) -> int:
 
 def _first_host(selector: TrafficSelector) -> str | None:
     """A host address inside an IPv4 selector (the first after the network)."""
-    if selector.ts_type != 7:
+    if selector.ts_type != _TS_IPV4:
         return None
     start = int(ipaddress.IPv4Address(selector.start_addr))
     end = int(ipaddress.IPv4Address(selector.end_addr))
     return str(ipaddress.IPv4Address(start + 1 if end - start > 1 else start))
 
 
+def _child_refused(log: EventLog) -> ChildDeleted | None:
+    """The ChildDeleted of a first Child SA the peer would not create, if any."""
+    if log.of(ChildEstablished):
+        return None
+    return next((e for e in log.of(ChildDeleted) if e.child == 0), None)
+
+
 def _outcome(log: EventLog, wants_child: bool) -> bool | None:
-    """True when the SA (and child) are up, False when it failed, None meanwhile."""
+    """True when the SA (and child) are up, False when it or the child failed,
+    None meanwhile."""
     if log.of(ConnectionFailed) or bool(log.of(IkeDeleted)):
+        return False
+    if wants_child and _child_refused(log) is not None:
         return False
     child_up = bool(log.of(ChildEstablished)) or not wants_child
     if log.of(IkeEstablished) and child_up:
@@ -162,7 +274,27 @@ def _outcome(log: EventLog, wants_child: bool) -> bool | None:
     return None
 
 
-async def _ping(args: argparse.Namespace, peer: Peer, conn: ConnectionConfig) -> bool:
+async def _wait(
+    log: EventLog,
+    done: Callable[[EventLog], bool],
+    timeout: float | None,
+    stop: asyncio.Event,
+) -> bool:
+    """``log.wait_for(done, timeout)``, cut short when ``stop`` (an asyncio.Event)
+    is set; True only if ``done`` held."""
+    waiting = asyncio.ensure_future(log.wait_for(done, timeout))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+        stopped.cancel()
+    return done(log)
+
+
+async def _ping(
+    args: argparse.Namespace, peer: Peer, conn: ConnectionConfig, stop: SignalStop
+) -> bool:
     child_cfg = conn.children[0]
     src, dst = _first_host(child_cfg.local_ts[0]), _first_host(child_cfg.remote_ts[0])
     if src is None or dst is None:
@@ -173,8 +305,11 @@ async def _ping(args: argparse.Namespace, peer: Peer, conn: ConnectionConfig) ->
         peer.endpoint.send_esp(child, echo_request(src, dst, 0x5049, seq, b"pqike"), 4)
     peer.transport.flush()
 
-    await peer.log.wait_for(
-        lambda log: count_echoes(log, requests=False) >= args.ping, args.timeout
+    await _wait(
+        peer.log,
+        lambda log: count_echoes(log, requests=False) >= args.ping,
+        args.timeout,
+        stop,
     )
     got = count_echoes(peer.log, requests=False)
     say(f"ping {src} -> {dst}: {got}/{args.ping} replies through the tunnel")
@@ -193,27 +328,41 @@ async def initiate(args: argparse.Namespace, config: EndpointConfig) -> int:
 
 
 async def _initiate(
-    args: argparse.Namespace, peer: Peer, conn: ConnectionConfig, stop: asyncio.Event
+    args: argparse.Namespace, peer: Peer, conn: ConnectionConfig, stop: SignalStop
 ) -> int:
-    remote = f"{conn.remote_addrs[0]}:{conn.remote_port}" if conn.remote_addrs else "?"
+    # run_session checked that remote_addrs is not empty.
+    remote = format_addr(conn.remote_addrs[0], conn.remote_port)
     say(f"initiating {conn.name!r} to {remote}")
     loop = asyncio.get_running_loop()
     started = loop.time()
     peer.transport.run(lambda now: peer.endpoint.initiate(conn.name, now))
     wants_child = bool(conn.children)
-    await peer.log.wait_for(
-        lambda log: _outcome(log, wants_child) is not None, args.timeout
+    await _wait(
+        peer.log, lambda log: _outcome(log, wants_child) is not None, args.timeout, stop
     )
     outcome = _outcome(peer.log, wants_child)
+    if stop.is_set() and not outcome:
+        # Interrupted while connecting: closing the sockets ends retransmission.
+        await _delete_all(peer)
+        say(f"interrupted by signal {stop.signum} before the SA was up")
+        return stop.exit_status
+    refused = _child_refused(peer.log) if wants_child else None
+    if refused is not None:
+        say(
+            f"FAILED: the peer refused Child SA {conn.children[0].name!r}: "
+            f"{refused.reason or 'no reason given'}; deleting the IKE SA"
+        )
+        await _delete_all(peer)
+        return EXIT_FAILED
     if not outcome:
         say(f"FAILED: {'see above' if outcome is False else 'timed out'}")
         return EXIT_FAILED
     what = "IKE SA and child" if wants_child else "IKE SA"
     elapsed = (loop.time() - started) * 1000
     say(f"up: {what} established in {elapsed:.1f} ms")
-    if args.ping and (not wants_child or not await _ping(args, peer, conn)):
+    if args.ping and (not wants_child or not await _ping(args, peer, conn, stop)):
         await _delete_all(peer)
-        return EXIT_FAILED
+        return stop.exit_status if stop.is_set() else EXIT_FAILED
     if not args.once:
         say("connection up; SIGINT or SIGTERM closes it")
         lost = asyncio.ensure_future(

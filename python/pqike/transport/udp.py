@@ -33,6 +33,7 @@ __all__ = [
     "EndpointLike",
     "UdpTransport",
     "bind_addresses",
+    "format_addr",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,11 @@ def bind_addresses(config: _ListenerLike) -> list[Addr]:
             if addr not in out:
                 out.append(addr)
     return out
+
+
+def format_addr(host: str, port: int) -> str:
+    """``127.0.0.1:500``, or ``[::1]:500`` for IPv6 (RFC 3986 §3.2.2)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _addr(sockname: object) -> Addr:
@@ -151,21 +157,25 @@ class UdpTransport:
         """Bind every address.
 
         Raises:
-            OSError: an address cannot be bound (e.g. the port is in use); sockets
-                bound so far are closed again.
+            OSError: an address cannot be bound (e.g. the port is in use); the
+                message names that address (``cannot bind 127.0.0.1:500: ...``);
+                sockets bound so far are closed again.
         """
         self._loop = asyncio.get_running_loop()
-        try:
-            for addr in self.addresses:
+        for addr in self.addresses:
+            try:
                 _, protocol = await self._loop.create_datagram_endpoint(
                     lambda: _Socket(self), local_addr=addr
                 )
-                self._sockets[protocol.local] = protocol
-        except OSError:
-            await self.close()
-            raise
+            except OSError as exc:
+                await self.close()
+                raise OSError(
+                    exc.errno, f"cannot bind {format_addr(*addr)}: {exc.strerror}"
+                ) from exc
+            self._sockets[protocol.local] = protocol
         logger.debug(
-            "listening on %s", ", ".join(f"{h}:{p}" for h, p in self.local_addresses)
+            "listening on %s",
+            ", ".join(format_addr(*addr) for addr in self.local_addresses),
         )
         self.flush()
 
