@@ -268,3 +268,24 @@ def test_half_open_count_follows_sa_lifecycle(backend: Backend) -> None:
     assert r.ep._half_open() == _scan_half_open(r) == 0
     r.ep.handle_timer(200.0)  # the linger time ends: forgotten
     assert r.ep._half_open() == _scan_half_open(r) == 0
+
+
+@pytest.mark.parametrize(
+    ("ike", "expected"),
+    [
+        ("aes256gcm16-prfsha256-x25519-ke5_ecp384", "CURVE25519/ADDKE5=ECP_384"),
+        (
+            "aes256gcm16-prfsha256-x25519-ke2_ecp256-ke7_mlkem768",
+            "CURVE25519/ADDKE2=ECP_256/ADDKE7=ML_KEM_768",
+        ),
+    ],
+)
+def test_suite_text_numbers_rounds_by_their_transform_type(
+    rust_backend: Backend, ike: str, expected: str
+) -> None:
+    # RFC 9370 §2.2.1: ADDKEn is Transform Type 5+n; a proposal may skip numbers, and
+    # the suite must name the type that was negotiated, not the position in the list.
+    i, r = establish(rust_backend, ike=ike)
+    text = str(i.of(IkeEstablished)[0].suite)
+    assert text.endswith(expected), text
+    assert str(r.of(IkeEstablished)[0].suite) == text

@@ -50,13 +50,16 @@ class SuiteInfo:
     """One name per negotiated additional key exchange (Types 6..12), in order."""
     ids: tuple[int, ...] = ()
     """(encr, key_bits, prf, integ, ke, addke1..) as IANA numbers."""
+    addke_rounds: tuple[int, ...] = ()
+    """The ADDKE number (1..7) of each ``addke`` entry; empty = 1, 2, 3, ..."""
 
     def __str__(self) -> str:
         parts = [self.encryption, self.prf]
         if self.integrity != "NONE":
             parts.append(self.integrity)
         parts.append(self.ke)
-        parts.extend(f"ADDKE{n + 1}={name}" for n, name in enumerate(self.addke))
+        rounds = self.addke_rounds or range(1, len(self.addke) + 1)
+        parts.extend(f"ADDKE{n}={name}" for n, name in zip(rounds, self.addke))
         return "/".join(parts)
 
 

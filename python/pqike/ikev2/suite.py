@@ -8,7 +8,7 @@ from enum import IntEnum
 
 from pqike.ikev2.constants import EncrId, IntegId, KeMethod, NotifyType, PrfId
 from pqike.ikev2.events import SuiteInfo
-from pqike.ikev2.negotiation import ENCR, INTEG, KE, PRF, Selected
+from pqike.ikev2.negotiation import ADDKE_TYPES, ENCR, INTEG, KE, PRF, Selected
 
 __all__ = ["encr_name", "ke_name", "notify_name", "suite_info"]
 
@@ -51,11 +51,12 @@ def suite_info(suite: Selected) -> SuiteInfo:
     """The SuiteInfo of a negotiated IKE proposal."""
     encr_id, bits = suite.chosen.get(ENCR, (0, 0))
     prf, integ, ke = suite.id_of(PRF), suite.id_of(INTEG), suite.id_of(KE)
-    return _suite_info((encr_id, bits, prf, integ, ke, *suite.addke))
+    rounds = tuple(n for n, t in enumerate(ADDKE_TYPES, 1) if suite.id_of(t))
+    return _suite_info((encr_id, bits, prf, integ, ke, *suite.addke), rounds)
 
 
 @functools.lru_cache(maxsize=64)
-def _suite_info(ids: tuple[int, ...]) -> SuiteInfo:
+def _suite_info(ids: tuple[int, ...], rounds: tuple[int, ...] = ()) -> SuiteInfo:
     """SuiteInfo by ``(encr_id, key_bits, prf, integ, ke, *addke)`` (it is frozen,
     so every SA with the same suite shares one)."""
     encr_id, bits, prf, integ, ke, *addke = ids
@@ -66,4 +67,5 @@ def _suite_info(ids: tuple[int, ...]) -> SuiteInfo:
         ke=ke_name(ke),
         addke=tuple(ke_name(m) for m in addke),
         ids=ids,
+        addke_rounds=rounds,
     )
