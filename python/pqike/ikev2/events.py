@@ -59,7 +59,8 @@ class SuiteInfo:
             parts.append(self.integrity)
         parts.append(self.ke)
         rounds = self.addke_rounds or range(1, len(self.addke) + 1)
-        parts.extend(f"ADDKE{n}={name}" for n, name in zip(rounds, self.addke))
+        pairs = zip(rounds, self.addke, strict=True)
+        parts.extend(f"ADDKE{n}={name}" for n, name in pairs)
         return "/".join(parts)
 
 
