@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pqike.crypto import Backend
 from pqike.ikev2.events import (
+    ChildDeleted,
     ChildEstablished,
     EspReceived,
     ExchangeCompleted,
@@ -289,3 +290,20 @@ def test_suite_text_numbers_rounds_by_their_transform_type(
     text = str(i.of(IkeEstablished)[0].suite)
     assert text.endswith(expected), text
     assert str(r.of(IkeEstablished)[0].suite) == text
+
+
+def test_peer_esp_spi_zero_is_refused_and_the_ike_sa_survives(
+    rust_backend: Backend,
+) -> None:
+    # RFC 4303 §2.1: SPI 0 is reserved and never sent. A peer that offers it gets
+    # NO_PROPOSAL_CHOSEN for the child; the IKE SA itself is still established.
+    i, r = initiator_and_responder(rust_backend)
+    i.ep._ctx.alloc_esp_spi = lambda: 0
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    assert i.of(IkeEstablished), i.events
+    assert r.of(IkeEstablished), r.events
+    assert not i.of(ChildEstablished)
+    assert not r.of(ChildEstablished)
+    refused = [e.reason for e in i.of(ChildDeleted)]
+    assert any("NO_PROPOSAL_CHOSEN" in reason for reason in refused), refused

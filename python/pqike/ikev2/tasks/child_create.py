@@ -52,7 +52,14 @@ if TYPE_CHECKING:
     from pqike.crypto.esp import EspSa
     from pqike.ikev2.sa import IkeSa
 
-__all__ = ["ChildCreate", "ChildSa", "narrow", "split_keymat", "wire_ts"]
+__all__ = [
+    "ChildCreate",
+    "ChildSa",
+    "narrow",
+    "split_keymat",
+    "usable_esp_spi",
+    "wire_ts",
+]
 
 _N = NotifyType
 
@@ -127,6 +134,12 @@ def _wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
         )
         for t in config_ts
     )
+
+
+def usable_esp_spi(spi: bytes) -> bool:
+    """An ESP SPI the peer may give us: 4 octets, not zero (RFC 4303 §2.1: 0 is
+    reserved for local use and must never be sent on the wire)."""
+    return len(spi) == 4 and spi != b"\x00\x00\x00\x00"
 
 
 def split_keymat(
@@ -238,7 +251,7 @@ class ChildCreate(Task):
             if len(sa_p.proposals) == 1
             else None
         )
-        if chosen is None or len(chosen.spi) != 4:
+        if chosen is None or not usable_esp_spi(chosen.spi):
             self._child_failed("responder's ESP proposal is not one we offered")
             return False
         if not (
@@ -292,7 +305,7 @@ class ChildCreate(Task):
         offers = [proposal_to_offer(p) for p in sa_p.proposals]
         local = self._local_offers(struct.pack(">I", self.spi_in))
         chosen = select(offers, local, ignore_ke=not self.with_ke)
-        if chosen is None or len(chosen.spi) != 4:
+        if chosen is None or not usable_esp_spi(chosen.spi):
             self.failure = (_N.NO_PROPOSAL_CHOSEN, "no acceptable ESP proposal")
             return TaskStatus.DONE
         self.ts_i = narrow(tsi.selectors, wire_ts(self.cfg.remote_ts))
