@@ -177,6 +177,9 @@ class IkeInit(Task):
             return self._on_invalid_ke(invalid_ke.data)
         errors = error_notifies(msg.payloads)
         if errors:
+            # LIMITATION: an unauthenticated error notify ends the attempt at once;
+            # RFC 7296 §2.21 suggests waiting a while for a genuine response, since
+            # one spoofed datagram can abort us (docs/limitations.md).
             code = errors[0].notify_type
             raise RemoteProtocolError(f"IKE_SA_INIT refused: {notify_name(code)}", code)
         return self._accept_response(msg)
