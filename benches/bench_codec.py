@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pqike.ikev2.codec import (
     IkeHeader,
     KePayload,

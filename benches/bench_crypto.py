@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from pqike.crypto import Backend, get_backend, suites
 
 BACKENDS = [pytest.param(name, id=name) for name in ("rust", "reference")]

@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 import pytest
+
 from pqike.bench.inprocess import Outcome, Pair, pump, record_trace
 from pqike.bench.suites import CONN_NAME, SUITES
 from pqike.crypto import Backend, available_backends, get_backend

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from pqike.bench.loopback import run_loopback
 from pqike.bench.suites import SUITES
 from pqike.crypto import available_backends

@@ -10,6 +10,7 @@ tests.
 from __future__ import annotations
 
 import pytest
+
 from pqike.crypto import Backend, get_backend
 
 BACKEND_IDS = ("rust", "reference")

@@ -64,9 +64,11 @@ class UnsupportedTransform(PqIkeError, ValueError):
     ``transform_id`` the ID within it.
     """
 
-    def __init__(self, transform_type: int, transform_id: int, message: str = "") -> None:
-        text = message or f"unsupported transform type {transform_type} id {transform_id}"
-        super().__init__(text)
+    def __init__(
+        self, transform_type: int, transform_id: int, message: str = ""
+    ) -> None:
+        default = f"unsupported transform type {transform_type} id {transform_id}"
+        super().__init__(message or default)
         self.transform_type = transform_type
         self.transform_id = transform_id
 
@@ -76,7 +78,7 @@ class CryptoError(PqIkeError):
 
 
 class AuthenticationError(CryptoError):
-    """An AEAD tag or integrity checksum did not verify. Carries no detail on purpose."""
+    """An AEAD tag or integrity checksum did not verify; no detail, on purpose."""
 
 
 class InvalidKeyExchangeData(CryptoError, ValueError):
@@ -98,8 +100,8 @@ class SequenceExhausted(CryptoError):
 class ProtocolError(PqIkeError):
     """An IKEv2 protocol failure.
 
-    ``notify`` is the error Notify type (an ``int`` / ``NotifyType``) that should be sent
-    to the peer, or ``None`` when the message must be dropped silently.
+    ``notify`` is the error Notify type (an ``int`` / ``NotifyType``) that should be
+    sent to the peer, or ``None`` when the message must be dropped silently.
     """
 
     def __init__(self, message: str, notify: int | None = None) -> None:

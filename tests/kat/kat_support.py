@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pqike.crypto import Backend, suites
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

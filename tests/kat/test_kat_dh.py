@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from kat_support import wycheproof_cases
+
 from pqike.crypto import Backend, suites
 from pqike.errors import InvalidKeyExchangeData
 

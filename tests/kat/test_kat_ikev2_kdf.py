@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from kat_support import load
+
 from pqike.crypto import Backend
 from pqike.crypto.keymat import SECRET_NAMES
 

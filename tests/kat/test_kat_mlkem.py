@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from kat_support import MLKEM_METHOD, require_ke, wycheproof_cases
+
 from pqike.crypto import Backend
 from pqike.errors import InvalidKeyExchangeData, InvalidLength, UnsupportedTransform
 

@@ -31,6 +31,7 @@ from ike_capture import (
     plain_payloads,
 )
 from kat_support import load
+
 from pqike.crypto import Backend, Keymat, suites
 
 # capture file -> (prf_id, encr_id, encr_key_bits) of its IKE and ESP proposals

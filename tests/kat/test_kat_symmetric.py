@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from kat_support import wycheproof_cases
+
 from pqike.crypto import Backend
 from pqike.errors import AuthenticationError, InvalidLength
 

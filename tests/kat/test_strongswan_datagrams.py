@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pqike.ikev2.codec import (
     AuthPayload,
     IdiPayload,

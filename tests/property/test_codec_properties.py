@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from pqike.errors import AuthenticationError, DecodeError
 from pqike.ikev2.codec import (
     AuthPayload,

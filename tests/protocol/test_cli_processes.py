@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from pqike.cli.common import free_udp_ports
 from pqike.crypto import available_backends
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pqike.crypto import Backend
 from pqike.ikev2.events import (
     ChildDeleted,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from pqike.crypto import Backend
 
 from .helpers import PSK, initiator_and_responder, roundtrip

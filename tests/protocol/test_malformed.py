@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from pqike.crypto import Backend
 from pqike.ikev2.codec.header import IkeHeader
 from pqike.ikev2.codec.message import Message, decode_message, encode_message

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from pqike.crypto import Backend
 from pqike.ikev2.events import (
     ChildDeleted,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from pqike.config import Identity
 from pqike.crypto import Backend
 from pqike.ikev2.codec.message import decode_message

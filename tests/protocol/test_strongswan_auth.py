@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pqike.crypto import Backend
 from pqike.ikev2.codec.header import decode_header
 from pqike.ikev2.codec.message import decode_message

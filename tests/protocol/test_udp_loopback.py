@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 import pytest
+
 from pqike.cli.common import EventLog, free_udp_ports
 from pqike.config import EndpointConfig, demo_pair
 from pqike.crypto import Backend

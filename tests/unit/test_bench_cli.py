@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pqike.cli.main import main
 
 SUITE = "x25519+mlkem768"

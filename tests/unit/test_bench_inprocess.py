@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pqike.bench.inprocess import (
     Pair,
     measure_crypto_only,

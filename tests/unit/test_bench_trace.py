@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pqike.bench.inprocess import Pair, handshake, record_trace
 from pqike.bench.suites import SUITES, parse_suites
 from pqike.bench.trace import CryptoTrace, RecordingBackend

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from pqike.cli.main import COMMANDS, build_parser, main
 from pqike.crypto import available_backends
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pqike.ikev2 import constants as c
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pqike.errors import DecodeError
 from pqike.ikev2.codec import CpAttribute, CpPayload
 from pqike.ikev2.constants import CfgType, ConfigAttributeType

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pqike.errors import DecodeError
 from pqike.ikev2.codec import IkeHeader, decode_header, ike_from_natt_datagram
 from pqike.ikev2.constants import ExchangeType, HeaderFlag, NotifyType, PayloadType

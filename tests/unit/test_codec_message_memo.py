@@ -5,6 +5,7 @@ gives, never remembers a failure, and stays bounded."""
 from __future__ import annotations
 
 import pytest
+
 from pqike.errors import DecodeError
 from pqike.ikev2.codec import message
 from pqike.ikev2.codec.message import decode_payloads, encode_payloads

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from pqike.errors import DecodeError
 from pqike.ikev2.codec import (
     AuthPayload,

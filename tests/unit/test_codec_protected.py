@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from pqike.errors import AuthenticationError, DecodeError
 from pqike.ikev2.codec import (
     IdiPayload,

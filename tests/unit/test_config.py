@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pqike.config import (
     DEMO_PSK,
     ChildConfig,

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import pqike.crypto as crypto
 import pytest
+
+import pqike.crypto as crypto
 from pqike.crypto import Backend, EspSa, IkeCipher, KeyExchange, Keymat, suites
 from pqike.errors import UnsupportedTransform
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from pqike.crypto import Backend, suites
 from pqike.errors import (
     AuthenticationError,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+
 from pqike.crypto import Backend, EspSa
 from pqike.errors import (
     AuthenticationError,

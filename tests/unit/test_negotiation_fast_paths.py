@@ -9,6 +9,7 @@ import dataclasses
 import random
 
 import pytest
+
 from pqike.ikev2.negotiation import (
     INTEG,
     KE_TYPES,

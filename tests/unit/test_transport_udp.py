@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
+
 from pqike.errors import DecodeError
 from pqike.transport.udp import Addr, UdpTransport, bind_addresses, format_addr
 
