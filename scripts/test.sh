@@ -9,6 +9,13 @@ bash scripts/setup.sh
 # shellcheck disable=SC1091
 . .venv/bin/activate
 
+echo "== static checks: ruff, mypy --strict"
+ruff check python tests benches
+ruff format --check python tests benches
+mypy python
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 echo "== cargo test (pqike-core)"
 cargo test --release -p pqike-core
 

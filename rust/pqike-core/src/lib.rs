@@ -10,11 +10,9 @@
 //! - [`esp`]: ESP packet sealing/opening with anti-replay (RFC 4303, RFC 4106, RFC 7634).
 #![forbid(unsafe_code)]
 
-pub mod error;
-pub mod kex;
-pub mod prf;
-pub mod keymat;
 pub mod aead;
+pub mod error;
 pub mod esp;
-
-
+pub mod kex;
+pub mod keymat;
+pub mod prf;

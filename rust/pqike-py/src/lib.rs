@@ -9,8 +9,8 @@ use pyo3::prelude::*;
 mod aead;
 mod errors;
 mod esp;
-mod keymat;
 mod kex;
+mod keymat;
 mod prf;
 mod testing;
 
