@@ -13,6 +13,6 @@ fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip >/dev/null
 python -m pip install --quiet "maturin>=1.7,<2" "cryptography>=44" "pytest>=8" \
-  "pytest-benchmark>=4" "hypothesis>=6.100" "mypy>=1.11" "ruff>=0.6"
+  "pytest-benchmark>=4" "hypothesis>=6.100" "mypy>=1.11" "ruff>=0.6" "matplotlib>=3.8"
 # Release build: the tests sweep every Wycheproof case and the benches time the core.
 maturin develop --release --quiet
