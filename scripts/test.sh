@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The strongSwan peer of tests/interop (Debian packages, a chroot tree); it never fails
+# the run: where the peer cannot be had, those tests skip and say why.
+bash .ci/interop-deps
 # shellcheck disable=SC1091
 . .venv/bin/activate
 
