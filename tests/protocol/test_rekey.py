@@ -219,3 +219,31 @@ def test_rekeyed_child_keys_follow_the_exchange_roles(
     other.ep.receive_datagram(packet, (other.addr, 4500), (starter.addr, 4500), 20.0)
     other.drain()
     assert other.of(EspReceived)[-1].payload == b"independently keyed"
+
+
+def test_second_child_with_unknown_selectors_gets_ts_unacceptable(
+    rust_backend: Backend,
+) -> None:
+    # RFC 7296 §2.9: selectors that fit none of the responder's children are refused
+    # with TS_UNACCEPTABLE, even when the first child's ESP proposal differs too.
+    from pqike.config import TrafficSelector
+
+    i, r = initiator_and_responder(rust_backend)
+    conn = i.ep.config.connections["conn"]
+    extra = replace(
+        conn.children[0],
+        name="second",
+        local_ts=(TrafficSelector.parse("10.9.0.0/24"),),
+        remote_ts=(TrafficSelector.parse("10.8.0.0/24"),),
+        esp_proposals=(parse_proposal("chacha20poly1305", "esp"),),
+    )
+    i.ep.config = replace(
+        i.ep.config,
+        connections={"conn": replace(conn, children=(*conn.children, extra))},
+    )
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    assert [e.name for e in i.of(ChildEstablished)] == ["net"]
+    refused = [e.reason for e in i.of(ChildDeleted)]
+    assert any("TS_UNACCEPTABLE" in reason for reason in refused), refused
+    assert len(i.ep.ike_sas()) == len(r.ep.ike_sas()) == 1

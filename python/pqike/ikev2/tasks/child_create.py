@@ -276,30 +276,37 @@ class ChildCreate(Task):
 
     # -- responder -------------------------------------------------------------
 
-    def _pick_config(self, msg: Received) -> None:
+    def _pick_config(self, msg: Received) -> bool:
         """The connection's first child config whose selectors overlap the TS.
 
         Runs at processing time, so a connection switched by IDi (IKE_AUTH) counts.
         """
         tsi, tsr = find(msg.payloads, TsiPayload), find(msg.payloads, TsrPayload)
         if tsi is None or tsr is None:
-            return
+            return True
         for cfg in self.sa.conn.children:
             if narrow(tsi.selectors, wire_ts(cfg.remote_ts)) and narrow(
                 tsr.selectors, wire_ts(cfg.local_ts)
             ):
                 self.cfg = cfg
-                return
+                return True
+        return False
 
     def _process_r(self, msg: Received) -> TaskStatus:
+        ts_matched = True
         if self.explicit_cfg is None:
             self.cfg = self.sa.conn.children[0] if self.sa.conn.children else None
-            self._pick_config(msg)
+            ts_matched = self._pick_config(msg)
         sa_p, tsi, tsr = _child_payloads(msg)
         if self.cfg is None or sa_p is None or tsi is None or tsr is None:
             self.done = True  # childless (RFC 6023) or nothing configured
             if sa_p is not None:
                 self.failure = (_N.NO_PROPOSAL_CHOSEN, "no child configured")
+            return TaskStatus.DONE
+        if not ts_matched:
+            # RFC 7296 §2.9: selectors that fit no configured child are answered
+            # with TS_UNACCEPTABLE, whatever the first child's ESP proposals say.
+            self.failure = (_N.TS_UNACCEPTABLE, "traffic selectors match no child")
             return TaskStatus.DONE
         self.spi_in = self.sa.ctx.alloc_esp_spi()
         offers = [proposal_to_offer(p) for p in sa_p.proposals]
