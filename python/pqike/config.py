@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import logging
+import math
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +74,17 @@ _IP_PROTOCOLS: dict[str, int] = {
     "icmp6": 58,
     "sctp": 132,
 }
+
+logger = logging.getLogger("pqike.config")
+
+MAX_ID_OCTETS = 65535 - 8
+"""Longest identification data: an ID payload's length is 16 bits (RFC 7296 §3.2)
+and counts the 4-octet generic header and the 4 octets of ID type and reserved
+(§3.5) as well."""
+MAX_TRAFFIC_SELECTORS = 255
+"""Selectors per TSi/TSr payload: "Number of TSs" is one octet (RFC 7296 §3.13)."""
+MAX_PROPOSALS = 255
+"""Proposals per SA payload: "Proposal Num" is one octet (RFC 7296 §3.3.1)."""
 
 _PROTOCOL_NAMES: dict[int, str] = {}
 for _proto_name, _proto in _IP_PROTOCOLS.items():
@@ -308,8 +322,28 @@ class KeylogFile:
         self.path = path
 
     def __call__(self, row: str) -> None:
-        # Created readable by the owner only: the rows decrypt the traffic.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        """Append ``row``.
+
+        Raises:
+            OSError: the path is a symbolic link (ELOOP), or the file exists and
+                belongs to another user (PermissionError).
+        """
+        # Created readable by the owner only: the rows decrypt the traffic. A
+        # symbolic link is not followed, and a file that already existed with a
+        # wider mode is narrowed to 0600 before anything is written to it.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            info = os.fstat(fd)
+            if info.st_uid != os.geteuid():
+                raise PermissionError(
+                    f"keylog {str(self.path)!r} belongs to another user: not written"
+                )
+            if stat.S_IMODE(info.st_mode) != 0o600:
+                os.fchmod(fd, 0o600)
+        except BaseException:
+            os.close(fd)
+            raise
         with os.fdopen(fd, "a", encoding="utf-8") as out:
             out.write(row.rstrip("\n") + "\n")
 
@@ -388,7 +422,10 @@ class _Table:
         return value
 
     def number(self, key: str, default: float, low: float) -> float:
+        """A finite number >= ``low`` (NaN and infinities are refused)."""
         value = self.get(key, float, default, "a number")
+        if not math.isfinite(value):
+            raise ConfigError(self.field(key), f"must be a finite number, got {value}")
         if value < low:
             raise ConfigError(self.field(key), f"must be >= {low}, got {value}")
         return value
@@ -430,11 +467,21 @@ def _ip_list(table: _Table, key: str, default: list[str]) -> tuple[str, ...]:
 
 
 def _parsed(
-    table: _Table, key: str, default: list[str], parse: Callable[[str], _T]
+    table: _Table,
+    key: str,
+    default: list[str],
+    parse: Callable[[str], _T],
+    limit: tuple[int, str],
 ) -> tuple[_T, ...]:
+    """``key``'s strings, each through ``parse``; at most ``limit[0]`` of them
+    (``limit[1]`` says why)."""
     items = table.strings(key, default)
     if not items:
         raise ConfigError(table.field(key), "must not be empty")
+    if len(items) > limit[0]:
+        raise ConfigError(
+            table.field(key), f"at most {limit[0]} {limit[1]}, got {len(items)}"
+        )
     out: list[_T] = []
     for index, text in enumerate(items):
         try:
@@ -453,15 +500,23 @@ def _proposals(
         check_proposal(spec, kind)
         return spec
 
-    return _parsed(table, key, [default], parse)
+    why = "proposals (the proposal number is one octet)"
+    return _parsed(table, key, [default], parse, (MAX_PROPOSALS, why))
 
 
 def _identity(table: _Table, key: str) -> Identity:
     text = table.string(key)
     try:
-        return Identity.parse(text)
+        identity = Identity.parse(text)
     except ValueError as exc:
         raise ConfigError(table.field(key), str(exc)) from None
+    if len(identity.data) > MAX_ID_OCTETS:
+        raise ConfigError(
+            table.field(key),
+            f"identity is {len(identity.data)} octets; at most {MAX_ID_OCTETS} fit "
+            "an ID payload (16-bit payload length)",
+        )
+    return identity
 
 
 def _secret_text(text: str, where: str) -> bytes:
@@ -497,8 +552,16 @@ def _psk(table: _Table, base_dir: Path) -> bytes:
     path = base_dir / value
     try:
         data = path.read_text(encoding="utf-8")
+        mode = stat.S_IMODE(path.stat().st_mode)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(where, f"cannot read {str(path)!r}: {exc}") from None
+    if mode & 0o077:
+        logger.warning(
+            "%s: %s is readable by others (mode %04o); chmod 600 it",
+            where,
+            path,
+            mode,
+        )
     return _secret_text(data.strip(), where)
 
 
@@ -511,13 +574,17 @@ def _replay_window(table: _Table) -> int:
 
 def _child(name: str, table: _Table) -> ChildConfig:
     any_ts = ["0.0.0.0/0", "::/0"]
+    ts_limit = (
+        MAX_TRAFFIC_SELECTORS,
+        "selectors (a TS payload counts them in one octet)",
+    )
     mode = table.string("mode", "tunnel")
     if mode not in ("tunnel", "transport"):
         raise ConfigError(table.field("mode"), "must be 'tunnel' or 'transport'")
     child = ChildConfig(
         name=name,
-        local_ts=_parsed(table, "local_ts", any_ts, TrafficSelector.parse),
-        remote_ts=_parsed(table, "remote_ts", any_ts, TrafficSelector.parse),
+        local_ts=_parsed(table, "local_ts", any_ts, TrafficSelector.parse, ts_limit),
+        remote_ts=_parsed(table, "remote_ts", any_ts, TrafficSelector.parse, ts_limit),
         esp_proposals=_proposals(table, "esp_proposals", DEFAULT_ESP_PROPOSAL, "esp"),
         mode="tunnel" if mode == "tunnel" else "transport",
         replay_window=_replay_window(table),
@@ -613,29 +680,41 @@ def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
     }
     if not connections:
         raise ConfigError("connections", "at least one connection is required")
+    cookie_threshold = top.integer("cookie_threshold", 30, 0, 1 << 20)
+    half_open_limit = top.integer("half_open_limit", 1000, 1, 1 << 20)
+    if cookie_threshold > half_open_limit:
+        # Above half_open_limit requests are dropped before any COOKIE is asked
+        # for: a small flood would then lock everyone out.
+        raise ConfigError(
+            "cookie_threshold",
+            f"must be <= half_open_limit ({cookie_threshold} > {half_open_limit})",
+        )
     config = EndpointConfig(
         listen=tuple((host, port) for host in hosts),
         connections=connections,
         port=port,
         natt_port=natt_port,
-        cookie_threshold=top.integer("cookie_threshold", 30, 0, 1 << 20),
-        half_open_limit=top.integer("half_open_limit", 1000, 1, 1 << 20),
+        cookie_threshold=cookie_threshold,
+        half_open_limit=half_open_limit,
     )
     top.finish()
     return config
 
 
-def loads(text: str, base_dir: Path | str = ".") -> EndpointConfig:
+def loads(
+    text: str, base_dir: Path | str = ".", source: str = "<toml>"
+) -> EndpointConfig:
     """Parse and validate TOML text; relative ``psk_file``/``keylog`` paths are
-    taken from ``base_dir``.
+    taken from ``base_dir``; ``source`` names the text in TOML syntax errors.
 
     Raises:
-        ConfigError: invalid TOML or any invalid value (``field`` names it).
+        ConfigError: invalid TOML (``field`` is ``source``) or any invalid value
+            (``field`` names it).
     """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("<toml>", f"invalid TOML: {exc}") from None
+        raise ConfigError(source, f"invalid TOML: {exc}") from None
     return _endpoint(data, Path(base_dir))
 
 
@@ -651,7 +730,7 @@ def load(path: Path | str) -> EndpointConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read configuration: {exc}") from None
-    return loads(text, path.parent)
+    return loads(text, path.parent, str(path))
 
 
 # ---------------------------------------------------------------------------------

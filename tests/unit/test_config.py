@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import json
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,48 @@ C = "connections.site-a.children.net"
         (f"{CONN}/retransmit_tries", 101, f"{F}.retransmit_tries", "0..100"),
         (f"{CONN}/retransmit_base", 0.5, f"{F}.retransmit_base", ">= 1.0"),
         (f"{CONN}/dpd_delay", -1, f"{F}.dpd_delay", ">= 0.0"),
+        (
+            f"{CONN}/retransmit_timeout",
+            float("nan"),
+            f"{F}.retransmit_timeout",
+            "finite",
+        ),
+        (
+            f"{CONN}/retransmit_timeout",
+            float("inf"),
+            f"{F}.retransmit_timeout",
+            "finite",
+        ),
+        (f"{CONN}/retransmit_base", float("nan"), f"{F}.retransmit_base", "finite"),
+        (f"{CONN}/retransmit_base", float("inf"), f"{F}.retransmit_base", "finite"),
+        (f"{CONN}/dpd_delay", float("nan"), f"{F}.dpd_delay", "finite"),
+        (f"{CONN}/dpd_delay", float("inf"), f"{F}.dpd_delay", "finite"),
+        (f"{CONN}/local_id", "x" * 65528, f"{F}.local_id", "at most 65527"),
+        (f"{CONN}/remote_id", "a@" + "x" * 65600, f"{F}.remote_id", "ID payload"),
+        (
+            f"{CHILD}/local_ts",
+            [f"10.0.{n // 256}.{n % 256}" for n in range(256)],
+            f"{C}.local_ts",
+            "at most 255 selectors",
+        ),
+        (
+            f"{CHILD}/remote_ts",
+            [f"10.0.{n // 256}.{n % 256}" for n in range(300)],
+            f"{C}.remote_ts",
+            "at most 255 selectors",
+        ),
+        (
+            f"{CONN}/ike_proposals",
+            ["aes256gcm16-prfsha384-x25519"] * 256,
+            f"{F}.ike_proposals",
+            "at most 255 proposals",
+        ),
+        (
+            f"{CHILD}/esp_proposals",
+            ["aes256gcm16"] * 300,
+            f"{C}.esp_proposals",
+            "at most 255 proposals",
+        ),
         (f"{CONN}/keylog", 1, f"{F}.keylog", "a string"),
         (f"{CONN}/typo", 1, f"{F}.typo", "unknown key"),
         (f"{CONN}/children", 1, f"{F}.children", "a table"),
@@ -297,6 +340,79 @@ def test_validation_error_names_field(
     assert error.field == field
     assert message in error.message
     assert str(error).startswith(f"{field}: ")
+
+
+def test_cookie_threshold_up_to_half_open_limit() -> None:
+    data = _with("cookie_threshold", 10)
+    data["half_open_limit"] = 10
+    config = loads(to_toml(data))
+    assert (config.cookie_threshold, config.half_open_limit) == (10, 10)
+    data["cookie_threshold"] = 11
+    error = _error(data)
+    assert error.field == "cookie_threshold"
+    assert "half_open_limit" in error.message
+    assert "11 > 10" in error.message
+
+
+def test_limits_are_inclusive() -> None:
+    data = _with(f"{CONN}/local_id", "x" * 65527)
+    data["connections"]["site-a"]["ike_proposals"] = [
+        "aes256gcm16-prfsha384-x25519"
+    ] * 255
+    net = data["connections"]["site-a"]["children"]["net"]
+    net["local_ts"] = [f"10.0.0.{n}" for n in range(255)]
+    conn = loads(to_toml(data)).connections["site-a"]
+    assert len(conn.local_id.data) == 65527
+    assert len(conn.ike_proposals) == 255
+    assert len(conn.children[0].local_ts) == 255
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("listen = [\n")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert info.value.field == str(path)
+    assert "invalid TOML" in info.value.message
+
+
+def test_keylog_narrows_an_existing_wide_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys.log"
+    path.write_text("old\n")
+    path.chmod(0o644)
+    KeylogFile(path)("row 1")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text() == "old\nrow 1\n"
+
+
+def test_keylog_does_not_follow_symlinks(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.write_text("")
+    (tmp_path / "keys.log").symlink_to(target)
+    with pytest.raises(OSError, match=r"symbolic links|Too many levels") as info:
+        KeylogFile(tmp_path / "keys.log")("row 1")
+    assert info.value.errno == errno.ELOOP
+    assert target.read_text() == ""
+
+
+def test_psk_file_readable_by_others_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("from a file\n")
+    data = _with(f"{CONN}/psk", _DEL)
+    data["connections"]["site-a"]["psk_file"] = "secret.txt"
+    path = tmp_path / "c.toml"
+    path.write_text(to_toml(data))
+    secret.chmod(0o600)
+    with caplog.at_level("WARNING", logger="pqike.config"):
+        load(path)
+    assert not caplog.records
+    secret.chmod(0o640)
+    with caplog.at_level("WARNING", logger="pqike.config"):
+        assert load(path).connections["site-a"].psk == b"from a file"
+    assert "readable by others" in caplog.text
+    assert f"{F}.psk_file" in caplog.text
 
 
 def test_misspelt_required_key_is_reported_as_unknown() -> None:
