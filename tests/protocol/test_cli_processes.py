@@ -129,6 +129,7 @@ def configs(tmp_path: Path) -> tuple[Path, Path]:
     r_ike, r_natt, i_ike, i_natt = free_udp_ports(4)
     ports = {"r_ike": r_ike, "r_natt": r_natt, "i_ike": i_ike, "i_natt": i_natt}
     (tmp_path / "psk.txt").write_text(PSK + "\n")
+    (tmp_path / "psk.txt").chmod(0o600)
     responder = tmp_path / "responder.toml"
     initiator = tmp_path / "initiator.toml"
     responder.write_text(RESPONDER.format(**ports))
@@ -328,3 +329,71 @@ def test_respond_shows_authentication_failures(
     wrong = _variant(configs[1], "psk_env", 'psk = "not the key"\n#')
     assert _initiate(backend_name, wrong, "--timeout", "10").returncode == 1
     assert responder.wait_for("failed"), responder.seen
+
+
+def test_unexpected_error_after_establishment_still_deletes_the_ike_sa(
+    responder: Responder,
+    configs: tuple[Path, Path],
+    backend_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pqike.cli import peer_session
+    from pqike.cli.main import main
+
+    async def broken_ping(*_args: object) -> bool:
+        raise RuntimeError("ping broke")
+
+    monkeypatch.setenv("PQIKE_TEST_PSK", PSK)
+    monkeypatch.setattr(peer_session, "_ping", broken_ping)
+    argv = ["--backend", backend_name, "initiate", "-c", str(configs[1]), "lab"]
+    with pytest.raises(RuntimeError, match="ping broke"):
+        main([*argv, "--ping", "1"])
+    assert responder.wait_for("established as responder"), responder.seen
+    assert responder.wait_for("deleted by peer", timeout=10), responder.seen
+
+
+def test_closed_stdout_deletes_the_ike_sa_and_exits_1(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    # As with `pqike initiate ... | head -4`: the reader goes away while it runs.
+    proc = subprocess.Popen(
+        _command(backend_name, "initiate", "-c", str(configs[1]), "lab"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert any("initiating 'lab'" in line for line in lines), lines
+        proc.stdout.close()
+        assert responder.wait_for("established as responder"), responder.seen
+        status = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert status == 1, err
+    assert "Traceback" not in err
+    assert "stdout was closed" in err
+    assert responder.wait_for("deleted by peer", timeout=10), responder.seen
+
+
+def test_respond_keeps_refused_sa_inits_off_stdout(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    # No proposal the responder accepts: refused in IKE_SA_INIT, three times.
+    refused = _variant(
+        configs[1],
+        'ike_proposals = ["aes256gcm16-prfsha384-x25519-ke1_mlkem768"]',
+        'ike_proposals = ["aes128gcm16-prfsha256-x25519"]',
+    )
+    for _ in range(3):
+        assert _initiate(backend_name, refused, "--timeout", "10").returncode == 1
+    result = _initiate(backend_name, configs[1], "--once")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert responder.wait_for("deleted by peer"), responder.seen
+    assert not [line for line in responder.seen if "failed" in line], responder.seen

@@ -135,3 +135,36 @@ def test_demo_reports_ports_in_use(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert f"cannot bind 127.0.0.1:{port}" in err
     assert "--port-base 0" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["initiate", "-c", "x.toml", "x", "--ping", "70000"],
+        ["initiate", "-c", "x.toml", "x", "--ping=-5"],
+        ["initiate", "-c", "x.toml", "x", "--ping", "many"],
+        ["initiate", "-c", "x.toml", "x", "--timeout", "-1"],
+        ["initiate", "-c", "x.toml", "x", "--timeout", "0"],
+        ["initiate", "-c", "x.toml", "x", "--timeout", "nan"],
+        ["initiate", "-c", "x.toml", "x", "--timeout", "inf"],
+        ["demo", "--packets", "65536"],
+        ["demo", "--packets=-1"],
+        ["demo", "--timeout", "nan"],
+    ],
+)
+def test_counts_and_timeouts_out_of_range_are_usage_errors(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err
+    assert "must be" in err or "is not" in err
+
+
+def test_counts_accept_the_16_bit_range() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["initiate", "-c", "x.toml", "x", "--ping", "65535"])
+    assert args.ping == 65535
+    assert parser.parse_args(["demo", "--packets", "0"]).packets == 0

@@ -4,10 +4,12 @@ its events, a toy ICMP echo "host" behind the tunnel, and exit codes."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import ipaddress
 import logging
+import math
 import os
 import signal
 import socket
@@ -28,12 +30,14 @@ __all__ = [
     "Peer",
     "SignalStop",
     "count_echoes",
+    "echo_count",
     "echo_reply",
     "echo_request",
     "engine_unavailable",
     "format_addr",
     "free_udp_ports",
     "parse_echo",
+    "positive_seconds",
     "run_async",
     "run_session",
     "say",
@@ -157,6 +161,34 @@ async def start_peer(
     return Peer(endpoint, transport, log, config)
 
 
+MAX_ECHOES = 0xFFFF
+"""Most echo requests one run sends: the ICMP sequence number is 16 bits."""
+
+
+def echo_count(text: str) -> int:
+    """argparse type of ``--ping``/``--packets``: an integer 0..65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= MAX_ECHOES:
+        raise argparse.ArgumentTypeError(
+            f"must be 0..{MAX_ECHOES} (16-bit ICMP sequence), got {value}"
+        )
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type of ``--timeout``: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
 def free_udp_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     """``count`` UDP ports that are free on ``host`` right now (for demos/tests)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -170,25 +202,57 @@ def free_udp_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             sock.close()
 
 
+_stdout_closed: list[SignalStop] = []
+"""The stop events to set when stdout's reader goes away (see :func:`say`)."""
+
+
 def say(text: str) -> None:
-    """Print one line of command output to stdout, flushed (tests read it live)."""
-    print(text, flush=True)
+    """Print one line of command output to stdout, flushed (tests read it live).
+
+    When the reader has closed stdout (``pqike initiate ... | head -4``) the
+    BrokenPipeError is not raised (this runs inside event callbacks): stdout is
+    pointed at /dev/null, later lines are dropped, and the running session's
+    :class:`SignalStop` is set with ``broken_pipe``, so that it deletes its SAs and
+    exits 1."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _lose_stdout()
+
+
+def _lose_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    logger.warning("stdout was closed by its reader: stopping")
+    for stop in _stdout_closed:
+        stop.broken_pipe = True
+        stop.set()
 
 
 class SignalStop(asyncio.Event):
-    """An event set by SIGINT or SIGTERM; ``signum`` says which arrived."""
+    """An event set by SIGINT or SIGTERM, or when stdout is closed by its reader;
+    ``signum`` and ``broken_pipe`` say which."""
 
     signum: int | None = None
+    broken_pipe: bool = False
 
     @property
     def exit_status(self) -> int:
-        """128 + the signal number (130 SIGINT, 143 SIGTERM), as shells report."""
+        """128 + the signal number (130 SIGINT, 143 SIGTERM), as shells report;
+        1 when stdout was closed."""
+        if self.broken_pipe and self.signum is None:
+            return EXIT_FAILED
         return 128 + (self.signum or signal.SIGINT)
 
 
 def stop_on_signals() -> SignalStop:
-    """An event set by SIGINT or SIGTERM (for a clean shutdown)."""
+    """An event set by SIGINT or SIGTERM, or when stdout's reader goes away (for a
+    clean shutdown)."""
     stop = SignalStop()
+    _stdout_closed[:] = [stop]
     loop = asyncio.get_running_loop()
 
     def stopped(sig: int) -> None:

@@ -14,7 +14,13 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from pqike.cli.common import EXIT_USAGE, free_udp_ports, run_async
+from pqike.cli.common import (
+    EXIT_USAGE,
+    echo_count,
+    free_udp_ports,
+    positive_seconds,
+    run_async,
+)
 from pqike.config import DEMO_INITIATOR_PORTS, DEMO_RESPONDER_PORTS, demo_pair
 
 __all__ = ["register", "run"]
@@ -29,7 +35,10 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--packets", type=int, default=5, help="echo requests to send (default 5)"
+        "--packets",
+        type=echo_count,
+        default=5,
+        help="echo requests to send, 0..65535 (default 5)",
     )
     parser.add_argument(
         "--size", type=int, default=56, help="echo payload octets (default 56)"
@@ -42,7 +51,10 @@ def register(subparsers: Any) -> None:
         f"ports (default {DEMO_RESPONDER_PORTS} and {DEMO_INITIATOR_PORTS})",
     )
     parser.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds per phase (default 10)"
+        "--timeout",
+        type=positive_seconds,
+        default=10.0,
+        help="seconds per phase (default 10)",
     )
     parser.set_defaults(func=run)
 
@@ -56,8 +68,8 @@ def _ports(base: int | None) -> tuple[tuple[int, int], tuple[int, int]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every echo came back authenticated."""
-    if args.packets < 0 or not 0 <= args.size <= 1400:
-        print("pqike demo: --packets must be >= 0 and --size 0..1400", file=sys.stderr)
+    if not 0 <= args.size <= 1400:
+        print("pqike demo: --size must be 0..1400", file=sys.stderr)
         return EXIT_USAGE
     if args.port_base is not None and not 0 <= args.port_base <= 65532:
         print("pqike demo: --port-base must be 0..65532", file=sys.stderr)

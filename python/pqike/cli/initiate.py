@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pqike.cli.common import run_session
+from pqike.cli.common import echo_count, positive_seconds, run_session
 
 __all__ = ["register", "run"]
 
@@ -33,14 +33,15 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--ping",
-        type=int,
+        type=echo_count,
         default=0,
         metavar="N",
-        help="send N ICMP echo requests through the child and wait for the replies",
+        help="send N (0..65535) ICMP echo requests through the child and wait for "
+        "the replies",
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=30.0,
         help="seconds to wait for the SA, and for ping replies (default 30)",
     )

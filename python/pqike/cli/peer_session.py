@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -123,7 +124,9 @@ class _Printer:
     nothing but IKE_SA_INIT (which anyone can send) is kept off stdout: its
     IKE_SA_INIT line goes to the DEBUG log and is printed only once the SA gets
     further, and its failure goes to the DEBUG log (AUTHENTICATION_FAILED excepted),
-    so that a flood of IKE_SA_INIT requests does not flood the output."""
+    as does the failure of an SA that never completed IKE_SA_INIT (no acceptable
+    proposal, INVALID_KE_PAYLOAD, malformed requests), so that a flood of
+    IKE_SA_INIT requests does not flood the output."""
 
     _PENDING_MAX = 4096
     """IKE_SA_INIT lines kept for SAs that may still get further (oldest dropped;
@@ -172,10 +175,19 @@ class _Printer:
             self.pending[sa] = line
             return True
         held = self.pending.pop(sa, None)
-        if held is None:
-            return False
         failed = isinstance(event, (ConnectionFailed, IkeDeleted))
-        if failed and getattr(event, "notify", None) != _AUTHENTICATION_FAILED:
+        quiet_failure = (
+            failed and getattr(event, "notify", None) != _AUTHENTICATION_FAILED
+        )
+        if held is None:
+            # A ConnectionFailed is only sent while connecting: a responder SA
+            # with no IKE_SA_INIT line held failed in or before IKE_SA_INIT.
+            return (
+                quiet_failure
+                and isinstance(event, ConnectionFailed)
+                and sa not in self.initiated
+            )
+        if quiet_failure:
             return True
         say(held)
         return False
@@ -242,7 +254,7 @@ async def respond(args: argparse.Namespace, config: EndpointConfig) -> int:
     finally:
         await peer.transport.close()
     say("responder stopped")
-    return EXIT_OK
+    return EXIT_FAILED if stop.broken_pipe else EXIT_OK
 
 
 def _first_host(selector: TrafficSelector) -> str | None:
@@ -323,6 +335,12 @@ async def initiate(args: argparse.Namespace, config: EndpointConfig) -> int:
     peer = await _start(config, args.backend)
     try:
         return await _initiate(args, peer, conn, stop)
+    except BaseException:
+        # Whatever went wrong, tell the peer: an IKE SA left up there is an orphan.
+        logger.debug("initiate failed: deleting the IKE SAs", exc_info=True)
+        with contextlib.suppress(Exception):
+            await _delete_all(peer)
+        raise
     finally:
         await peer.transport.close()
 
@@ -377,4 +395,4 @@ async def _initiate(
             return EXIT_FAILED
     await _delete_all(peer)
     say("closed")
-    return EXIT_OK
+    return EXIT_FAILED if stop.broken_pipe else EXIT_OK
