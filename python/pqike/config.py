@@ -322,30 +322,38 @@ class KeylogFile:
         self.path = path
 
     def __call__(self, row: str) -> None:
-        """Append ``row``.
+        """Append ``row``; when the file cannot be opened safely (a symbolic link,
+        a file of another user, no permission) log an ERROR and drop the row: this
+        runs inside the engine, which must not fail because of a debugging aid."""
+        fd = self._open()
+        if fd is None:
+            return
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
+            out.write(row.rstrip("\n") + "\n")
 
-        Raises:
-            OSError: the path is a symbolic link (ELOOP), or the file exists and
-                belongs to another user (PermissionError).
-        """
+    def _open(self) -> int | None:
         # Created readable by the owner only: the rows decrypt the traffic. A
         # symbolic link is not followed, and a file that already existed with a
         # wider mode is narrowed to 0600 before anything is written to it.
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
-        fd = os.open(self.path, flags, 0o600)
         try:
-            info = os.fstat(fd)
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            logger.error("keylog %s: not written: %s", self.path, exc)
+            return None
+        info = os.fstat(fd)
+        try:
             if info.st_uid != os.geteuid():
-                raise PermissionError(
-                    f"keylog {str(self.path)!r} belongs to another user: not written"
-                )
+                logger.error("keylog %s: not written: owned by another user", self.path)
+                os.close(fd)
+                return None
             if stat.S_IMODE(info.st_mode) != 0o600:
                 os.fchmod(fd, 0o600)
-        except BaseException:
+        except OSError as exc:
             os.close(fd)
-            raise
-        with os.fdopen(fd, "a", encoding="utf-8") as out:
-            out.write(row.rstrip("\n") + "\n")
+            logger.error("keylog %s: not written: %s", self.path, exc)
+            return None
+        return fd
 
     def __repr__(self) -> str:
         return f"KeylogFile({str(self.path)!r})"

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import copy
-import errno
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -385,14 +385,28 @@ def test_keylog_narrows_an_existing_wide_file(tmp_path: Path) -> None:
     assert path.read_text() == "old\nrow 1\n"
 
 
-def test_keylog_does_not_follow_symlinks(tmp_path: Path) -> None:
+def test_keylog_does_not_follow_symlinks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     target = tmp_path / "target"
     target.write_text("")
     (tmp_path / "keys.log").symlink_to(target)
-    with pytest.raises(OSError, match=r"symbolic links|Too many levels") as info:
+    with caplog.at_level("ERROR", logger="pqike.config"):
         KeylogFile(tmp_path / "keys.log")("row 1")
-    assert info.value.errno == errno.ELOOP
     assert target.read_text() == ""
+    assert "not written" in caplog.text
+
+
+def test_keylog_refuses_a_file_of_another_user(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keys.log"
+    path.write_text("")
+    monkeypatch.setattr(os, "geteuid", lambda: path.stat().st_uid + 1)
+    with caplog.at_level("ERROR", logger="pqike.config"):
+        KeylogFile(path)("row 1")
+    assert path.read_text() == ""
+    assert "another user" in caplog.text
 
 
 def test_psk_file_readable_by_others_warns(
