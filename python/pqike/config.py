@@ -643,6 +643,32 @@ def _remote_addrs(table: _Table, local: Sequence[str]) -> tuple[str, ...]:
     return addrs
 
 
+_SK_MAX = 65535
+"""An Encrypted payload's length is 16 bits (RFC 7296 §3.2, §3.14)."""
+_SK_OVERHEAD = 4 + 16 + 16 + 16
+"""Generic header, IV, ICV and padding, each at its largest."""
+_AUTH_MAX = 8 + 64
+"""AUTH payload with the longest PRF output (HMAC-SHA2-512)."""
+_NOTIFY_ROOM = 256
+"""Notify payloads of an IKE_AUTH request (INITIAL_CONTACT, USE_TRANSPORT_MODE, ...)."""
+
+
+def _ike_auth_size(conn: ConnectionConfig) -> int:
+    """An upper bound of the Encrypted payload of the IKE_AUTH request: both IDs,
+    AUTH, and the first child's SA and TS payloads."""
+    size = _SK_OVERHEAD + _AUTH_MAX + _NOTIFY_ROOM
+    size += 8 + len(conn.local_id.data) + 8 + len(conn.remote_id.data)
+    if conn.children:
+        child = conn.children[0]
+        size += 4 + sum(
+            8 + 4 + sum(8 + (4 if bits else 0) for _, _, bits in spec.transforms())
+            for spec in child.esp_proposals
+        )
+        for selectors in (child.local_ts, child.remote_ts):
+            size += 8 + sum(8 + 2 * len(ts.start_addr) for ts in selectors)
+    return size
+
+
 def _connection(
     name: str, table: _Table, listen: Sequence[str], base_dir: Path
 ) -> ConnectionConfig:
@@ -670,6 +696,14 @@ def _connection(
         remote_natt_port=table.integer("remote_natt_port", 4500, 1, 65535),
     )
     table.finish()
+    size = _ike_auth_size(conn)
+    if size > _SK_MAX:
+        raise ConfigError(
+            table.field("local_id"),
+            f"with remote_id and the first child's selectors and ESP proposals the "
+            f"IKE_AUTH request needs up to {size} octets in its Encrypted payload, "
+            f"which holds at most {_SK_MAX} (16-bit payload length): shorten the IDs",
+        )
     return conn
 
 

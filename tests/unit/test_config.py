@@ -355,16 +355,26 @@ def test_cookie_threshold_up_to_half_open_limit() -> None:
 
 
 def test_limits_are_inclusive() -> None:
-    data = _with(f"{CONN}/local_id", "x" * 65527)
+    data = _with(f"{CONN}/local_id", "x" * 60000)
     data["connections"]["site-a"]["ike_proposals"] = [
         "aes256gcm16-prfsha384-x25519"
     ] * 255
     net = data["connections"]["site-a"]["children"]["net"]
     net["local_ts"] = [f"10.0.0.{n}" for n in range(255)]
     conn = loads(to_toml(data)).connections["site-a"]
-    assert len(conn.local_id.data) == 65527
+    assert len(conn.local_id.data) == 60000
     assert len(conn.ike_proposals) == 255
     assert len(conn.children[0].local_ts) == 255
+
+
+def test_ids_that_overflow_the_ike_auth_encrypted_payload() -> None:
+    # Each ID fits its own payload, but both share IKE_AUTH's Encrypted payload.
+    data = _with(f"{CONN}/local_id", "x" * 65500)
+    error = _error(data)
+    assert error.field == f"{F}.local_id"
+    assert "Encrypted payload" in error.message
+    assert "65535" in error.message
+    assert loads(to_toml(_with(f"{CONN}/local_id", "x" * 60000)))
 
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
