@@ -191,6 +191,9 @@ class IkeEndpoint:
         try:
             self._receive(bytes(data), local, remote, now)
         except (PqIkeError, ValueError) as exc:
+            # LIMITATION: a failure of our own (encoding a reply, installing a child
+            # mid-IKE_AUTH) lands here too and is logged as a dropped peer datagram;
+            # the SA is not failed locally with its reason (docs/limitations.md).
             _log.debug("dropped datagram from %s:%d: %s", *remote, exc)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr, Addr]]:
