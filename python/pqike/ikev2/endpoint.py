@@ -12,7 +12,8 @@ Demultiplexing (RFC 7296 §2.6, RFC 3948 §2.2):
   ``cookie_threshold`` half-open SAs it asks for a COOKIE (RFC 7296 §2.6), above
   ``half_open_limit`` it drops the request.
 
-Nothing here ever raises on peer input: undecodable or unknown datagrams are dropped.
+Nothing here ever raises: undecodable or unknown datagrams are dropped; a failure of
+our own fails the one SA it happened in (``sa.py``), which is then forgotten.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pqike.ikev2.constants import (
     NotifyType,
 )
 from pqike.ikev2.events import ChildId, EspReceived, Event, SaHandle
-from pqike.ikev2.sa import Addr, IkeSa, SaContext, SaState
+from pqike.ikev2.sa import Addr, IkeSa, SaContext, SaState, describe_error
 from pqike.ikev2.tasks.child_create import ChildSa
 from pqike.ikev2.tasks.child_rekey import ChildRekey
 from pqike.ikev2.tasks.ike_rekey import IkeRekey
@@ -191,10 +192,18 @@ class IkeEndpoint:
         try:
             self._receive(bytes(data), local, remote, now)
         except (PqIkeError, ValueError) as exc:
-            # LIMITATION: a failure of our own (encoding a reply, installing a child
-            # mid-IKE_AUTH) lands here too and is logged as a dropped peer datagram;
-            # the SA is not failed locally with its reason (docs/limitations.md).
+            # the peer's input was rejected while decoding or processing it; our own
+            # failures (building or installing our side) fail their SA in IkeSa.
+            # LIMITATION: a ValueError that is not a pqike error, raised while
+            # *processing* a peer message, is still taken for bad peer input
+            # (docs/limitations.md).
             _log.debug("dropped datagram from %s:%d: %s", *remote, exc)
+        except Exception as exc:  # a bug outside any SA (demultiplexing, admission)
+            _log.warning(
+                "internal error handling a datagram from %s:%d: %s",
+                *remote,
+                describe_error(exc),
+            )
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr, Addr]]:
         """Every queued datagram ``(udp payload, local, remote)``."""
@@ -238,7 +247,13 @@ class IkeEndpoint:
             _, handle = heapq.heappop(self._timers)
             sa = self.sas[SaHandle(handle)]
             self._deadline.pop(handle, None)
-            sa.handle_timer(now)
+            try:
+                sa.handle_timer(now)
+            except Exception as exc:  # a bug of ours: fail this SA, not the endpoint
+                reason = f"local error while handling a timer: {describe_error(exc)}"
+                sa.log.warning("%s", reason)
+                sa.fail(reason, None, now)
+                sa.dead_until = now
             if sa.state is SaState.DEAD and now >= sa.dead_until:
                 self._forget(sa)
             else:
@@ -365,8 +380,12 @@ class IkeEndpoint:
                     "no IKE SA for SPIs %s:%s", header.spi_i.hex(), header.spi_r.hex()
                 )
                 return
-        sa.receive_message(data, header, local, remote, now, message=message)
-        self._after(sa)
+        try:
+            sa.receive_message(data, header, local, remote, now, message=message)
+        finally:
+            self._after(sa)
+            if sa.state is SaState.DEAD and now >= sa.dead_until:
+                self._forget(sa)  # failed locally: no cached answer to linger for
 
     def _lookup(self, header: IkeHeader, remote: Addr) -> IkeSa | None:
         if header.is_initiator:  # sent by the original initiator: we are responder

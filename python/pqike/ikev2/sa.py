@@ -15,6 +15,14 @@ request we answer with that notify (or drop when it is None); on a response the
 exchange failed. Before the SA is established a failure removes it (it lingers a
 little, "dead", so that retransmitted requests still get the cached error answer);
 after that an error in one exchange never disturbs the established SA.
+
+Our own failures are not the peer's: a LocalProtocolError or a non-pqike exception
+(ValueError, struct.error, a bug) while building, encoding or installing our side
+fails the SA locally with a "local error while building ..." reason, logged at
+WARNING. No response left, so the SA is forgotten at once: one still connecting
+emits ConnectionFailed (the unfinished exchange's events are taken back), an
+established one IkeDeleted after a Delete sent once. A Child SA whose ESP SA we
+cannot install is refused alone (NO_PROPOSAL_CHOSEN / a Delete), the IKE SA stays.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from pqike.errors import (
     AuthenticationError,
     DecodeError,
+    LocalProtocolError,
     PqIkeError,
     ProtocolError,
     RemoteProtocolError,
@@ -73,7 +82,7 @@ if TYPE_CHECKING:
     from pqike.crypto.keymat import Keymat
     from pqike.ikev2.negotiation import Selected
 
-__all__ = ["Addr", "IkeSa", "SaState"]
+__all__ = ["Addr", "IkeSa", "SaState", "describe_error"]
 
 Addr = tuple[str, int]
 
@@ -451,6 +460,15 @@ class IkeSa:
         except PqIkeError as exc:
             self.fail(str(exc), getattr(exc, "notify", None), now)
             return
+        except Exception as exc:  # ValueError, struct.error, a bug of ours
+            reason = (
+                f"local error while building {exchange.name} request: "
+                f"{describe_error(exc)}"
+            )
+            self.log.warning("%s", reason)
+            self.fail(reason, None, now)
+            self.dead_until = now  # nothing was sent: nothing to linger for
+            return
         self._after_encode(draft, enc)
         self.manager.start_request(draft.message_id, exchange, enc, now)
         assert self.manager.outstanding is not None
@@ -519,6 +537,17 @@ class IkeSa:
             self.log.debug("dropping MID %d: ICV failed", header.message_id)
         except DecodeError as exc:
             self._on_bad_message(exc, header, now)
+        except (PqIkeError, ValueError):
+            raise  # the peer's input was rejected: the endpoint drops it
+        except Exception as exc:  # a bug of ours while handling a valid message
+            kind = "response" if header.is_response else "request"
+            reason = (
+                f"local error while handling {_name(header.exchange_type)} "
+                f"{kind}: {describe_error(exc)}"
+            )
+            self.log.warning("%s", reason)
+            self.fail(reason, None, now)
+            self.dead_until = now
 
     def _open(
         self, data: bytes, header: IkeHeader, message: Message | None = None
@@ -683,26 +712,91 @@ class IkeSa:
         draft = Draft(
             _EXCHANGES[msg.exchange], is_response=True, message_id=msg.message_id
         )
-        try:
+        was, mark = self.state, len(self._events)
+        try:  # the peer's request: its errors are answered or dropped (§2.21)
             for task in tasks:
                 task.process(msg)
+        except PqIkeError as exc:
+            self._refuse(exc, tasks, header, now)
+            return
+        try:  # our side: a LocalProtocolError or any non-pqike error is ours
             for task in tasks:
                 task.build(draft)
-        except ProtocolError as exc:
+        except LocalProtocolError as exc:
+            self._fail_local(msg.exchange, exc, now, was, mark, tasks)
+            return
+        except PqIkeError as exc:
+            self._refuse(exc, tasks, header, now)
+            return
+        except Exception as exc:  # ValueError, struct.error, a bug: ours, not peer's
+            self._fail_local(msg.exchange, exc, now, was, mark, tasks)
+            return
+        try:
+            self._respond(draft, msg, now)
+            for task in tasks:
+                task.sent(draft)
+        except Exception as exc:
+            self._fail_local(msg.exchange, exc, now, was, mark, tasks)
+
+    def _refuse(
+        self, exc: PqIkeError, tasks: list[Task], header: IkeHeader, now: float
+    ) -> None:
+        """A task rejected the request: answer with its notify, or drop it."""
+        if isinstance(exc, ProtocolError):
             data = next((t.error_data for t in tasks if t.error_data), b"")
             if exc.notify is None:
                 self.fail(str(exc), None, now, quiet=True)
                 return
             self._answer_error(header, int(exc.notify), data, now, str(exc))
             return
-        except PqIkeError as exc:  # a local crypto failure: no answer
-            self.log.info("cannot answer %s: %s", _name(msg.exchange), exc)
-            if self.state is SaState.CONNECTING:
-                self.fail(str(exc), None, now, quiet=True)
-            return
-        self._respond(draft, msg, now)
+        # a local crypto failure: no answer
+        self.log.info("cannot answer %s: %s", _name(header.exchange_type), exc)
+        if self.state is SaState.CONNECTING:
+            self.fail(str(exc), None, now, quiet=True)
+
+    def _fail_local(
+        self,
+        exchange: int,
+        exc: Exception,
+        now: float,
+        was: SaState,
+        mark: int,
+        tasks: list[Task],
+    ) -> None:
+        """Our own failure while answering a valid request (encoding the response,
+        installing our side): the SA fails locally and is forgotten at once.
+
+        The response was never sent, so the peer does not have what this exchange
+        set up: an SA that was still connecting emits ConnectionFailed (the events
+        of the unfinished exchange, e.g. IkeEstablished, are taken back), an
+        established one is deleted (IkeDeleted, with a Delete sent once). No RFC
+        7296 notify means "internal error", so the request itself is not answered.
+        """
+        reason = (
+            f"local error while building {_name(exchange)} response: "
+            f"{describe_error(exc)}"
+        )
+        self.log.warning("%s", reason)
+        if was is SaState.CONNECTING:
+            while len(self._events) > mark:  # only this SA emitted since `mark`
+                self._events.pop()
+            for child_id in list(self.children):  # its ChildEstablished is gone too
+                child = self.children.pop(child_id)
+                if self.ctx.child_removed is not None:
+                    self.ctx.child_removed(child)
+            if self.state is not SaState.DEAD:
+                self.state = SaState.CONNECTING
+        elif self.state is SaState.ESTABLISHED:
+            try:
+                self._send_once([DeletePayload(ProtocolId.IKE)])
+            except Exception as again:  # encoding is what failed: say nothing
+                self.log.warning("cannot send Delete either: %s", describe_error(again))
         for task in tasks:
-            task.sent(draft)
+            spi = getattr(task, "spi_in", 0)
+            if spi and ChildId(spi) not in self.children:
+                self.ctx.release_esp_spi(spi)
+        self.fail(reason, None, now)
+        self.dead_until = now  # no cached answer to linger for
 
     def _respond(self, draft: Draft, msg: Received, now: float) -> None:
         enc = self._encode(draft)
@@ -879,6 +973,20 @@ class IkeSa:
         self.log.info("deleted: %s", reason)
         self._drop_children(reason)
         self.emit(IkeDeleted(self.handle, reason))
+
+
+def describe_error(exc: BaseException) -> str:
+    """``struct.error: 'H' format requires ...`` for a log line or event reason.
+
+    pqike's own messages never carry key material (``errors.py``); the text of
+    anything else (a bug) is cut short.
+    """
+    cls = type(exc)
+    name = cls.__qualname__
+    if cls.__module__ != "builtins":
+        name = f"{cls.__module__}.{name}"
+    text = str(exc)
+    return f"{name}: {text[:200]}" if text else name
 
 
 def _name(exchange: int) -> str:

@@ -46,6 +46,7 @@ from pqike.ikev2.tasks.common import (
     proposal_to_offer,
     sa_payload,
 )
+from pqike.ikev2.tasks.informational import DeleteChild
 
 if TYPE_CHECKING:
     from pqike.config import ChildConfig
@@ -231,7 +232,14 @@ class ChildCreate(Task):
         self.done = True
         if self._accept_response(msg):
             assert self.chosen is not None
-            self._install(int.from_bytes(self.chosen.spi, "big"), initiator=True)
+            try:
+                self._install(int.from_bytes(self.chosen.spi, "big"), initiator=True)
+            except RemoteProtocolError as exc:
+                # our side cannot be installed: the IKE SA stays, the responder's
+                # half of the child is deleted (RFC 7296 §1.4.1)
+                self.sa.log.warning("local error installing the Child SA: %s", exc)
+                self._child_failed(str(exc))
+                self.sa.queue.append(DeleteChild(self.sa, ChildId(0), self.spi_in))
         return TaskStatus.DONE
 
     def _accept_response(self, msg: Received) -> bool:
@@ -329,6 +337,16 @@ class ChildCreate(Task):
 
     def _build_r(self, draft: Draft) -> TaskStatus:
         self.done = True
+        if self.failure is None and self.chosen is not None and self.install_now:
+            try:
+                self._install(int.from_bytes(self.chosen.spi, "big"), initiator=False)
+            except RemoteProtocolError as exc:
+                # our side cannot be installed (e.g. the backend refuses our SPI):
+                # refuse only the child (RFC 7296 §2.21.2), never send SAr2/TS for
+                # a Child SA we do not have
+                self.sa.log.warning("local error installing the Child SA: %s", exc)
+                self.sa.ctx.release_esp_spi(self.spi_in)
+                self.failure = (_N.NO_PROPOSAL_CHOSEN, str(exc))
         if self.failure is not None:
             draft.payloads.append(NotifyPayload(self.failure[0]))
             self.sa.log.info("CHILD_SA not created: %s", self.failure[1])
@@ -349,8 +367,6 @@ class ChildCreate(Task):
             TsiPayload(self.ts_i),
             TsrPayload(self.ts_r),
         ]
-        if self.install_now:
-            self._install(int.from_bytes(self.chosen.spi, "big"), initiator=False)
         return TaskStatus.DONE
 
     # -- both ------------------------------------------------------------------
@@ -384,7 +400,7 @@ class ChildCreate(Task):
             inbound = sa.backend.esp_sa(
                 self.spi_in, encr_id, in_key, esn=esn, replay_window=cfg.replay_window
             )
-        except PqIkeError as exc:
+        except (PqIkeError, ValueError) as exc:  # e.g. an SPI the backend refuses
             raise RemoteProtocolError(
                 f"cannot install ESP SA: {exc}", _N.NO_PROPOSAL_CHOSEN
             ) from None

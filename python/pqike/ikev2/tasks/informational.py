@@ -113,21 +113,29 @@ class DeleteIke(_Once):
 
 
 class DeleteChild(_Once):
-    """Delete one Child SA (Delete payload with our inbound SPI)."""
+    """Delete one Child SA (Delete payload with our inbound SPI).
 
-    def __init__(self, sa: IkeSa, child_id: ChildId) -> None:
+    ``spi_in``: delete the peer's half of a Child SA we could not install (there is
+    no ``child_id`` in ``sa.children`` then).
+    """
+
+    def __init__(self, sa: IkeSa, child_id: ChildId, spi_in: int = 0) -> None:
         super().__init__(sa)
         self.child_id = child_id
+        self.spi_in = spi_in
 
     def _payloads(self) -> list[Any]:
         child = self.sa.children.get(self.child_id)
-        if child is None:
+        spi = child.spi_in if child is not None else self.spi_in
+        if not spi:
             return []
-        return [DeletePayload(ProtocolId.ESP, 4, (struct.pack(">I", child.spi_in),))]
+        return [DeletePayload(ProtocolId.ESP, 4, (struct.pack(">I", spi),))]
 
     def _process_i(self, msg: Received) -> TaskStatus:
         self.done = True
         self.sa.remove_child(self.child_id, "deleted locally")
+        if self.spi_in:
+            self.sa.ctx.release_esp_spi(self.spi_in)
         return TaskStatus.DONE
 
 
