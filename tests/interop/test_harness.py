@@ -24,6 +24,7 @@ from peer import (
     ensure_tree,
     namespace_exists,
     parse_list_sas,
+    run_test_source,
 )
 
 pytestmark = pytest.mark.interop
@@ -203,16 +204,7 @@ def test_deliberately_fails(charon_pair):
 def test_failed_test_report_shows_charon_log_tails(
     interop_tree: Path, tmp_path: Path
 ) -> None:
-    here = Path(__file__).resolve().parent
-    (tmp_path / "test_demo.py").write_text(FAILING_TEST)
-    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    interop: demo\n")
-    env = dict(os.environ, PYTHONPATH=str(here))
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider",
-         "-q", str(tmp_path / "test_demo.py")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-        check=False,
-    )  # fmt: skip
+    done = run_test_source(FAILING_TEST, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "deliberate failure" in done.stdout
     for label in ("left", "right"):
