@@ -7,6 +7,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.constants import PayloadType
 
@@ -16,6 +17,7 @@ _ATTRIBUTE = struct.Struct(">HH")
 _CFG = struct.Struct(">B3x")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CpAttribute:
     """Configuration attribute (RFC 7296 §3.15.1).
@@ -39,6 +41,7 @@ class CpAttribute:
         return _ATTRIBUTE.pack(self.attr_type & 0x7FFF, len(self.value)) + self.value
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CpPayload:
     """Configuration payload (RFC 7296 §3.15).

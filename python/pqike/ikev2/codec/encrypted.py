@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.constants import PayloadType
 
@@ -20,6 +21,7 @@ __all__ = ["SkPayload", "SkfPayload"]
 _FRAGMENT = struct.Struct(">HH")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SkPayload:
     """Encrypted and Authenticated payload (RFC 7296 §3.14).
@@ -58,6 +60,7 @@ class SkPayload:
         return self.body
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SkfPayload:
     """Encrypted Fragment payload (RFC 7383 §2.5).

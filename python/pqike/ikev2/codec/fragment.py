@@ -13,6 +13,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.codec.encrypted import SkfPayload
 from pqike.ikev2.codec.header import IkeHeader
@@ -107,6 +108,7 @@ def fragment_protected(
     return datagrams
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReassembledMessage:
     """A fragmented message put back together (RFC 7383 §2.6)."""

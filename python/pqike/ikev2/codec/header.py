@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.constants import (
     IKE_HEADER_LENGTH,
@@ -27,6 +28,7 @@ _INITIATOR = int(HeaderFlag.INITIATOR)
 """Plain ints: ``int & IntFlag`` goes through the enum machinery on every call."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class IkeHeader:
     """The fixed 28-octet IKE header.

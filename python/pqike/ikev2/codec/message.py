@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.codec.cp import CpPayload
 from pqike.ikev2.codec.encrypted import SkfPayload, SkPayload
@@ -209,6 +210,7 @@ def encode_payloads(payloads: Sequence[Payload]) -> tuple[int, bytes]:
     return first, b"".join(parts)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One IKE message: the header and its payloads in wire order.

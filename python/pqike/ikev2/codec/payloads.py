@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.constants import PayloadType
 
@@ -45,6 +46,7 @@ def _short(name: str, need: int, got: int) -> DecodeError:
     return DecodeError(f"{name} payload body needs {need} octets, got {got}")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class KePayload:
     """Key Exchange payload (RFC 7296 §3.4; ML-KEM data per SPEC §1.2).
@@ -76,6 +78,7 @@ class KePayload:
         return _U16_RES2.pack(self.method) + self.data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class IdPayload:
     """Identification payload body shared by IDi and IDr (RFC 7296 §3.5).
@@ -108,6 +111,7 @@ class IdPayload:
         return _U8_RES3.pack(self.id_type) + self.data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class IdiPayload(IdPayload):
     """IDi: the initiator's identity (payload type 35)."""
@@ -115,6 +119,7 @@ class IdiPayload(IdPayload):
     payload_type: ClassVar[int] = PayloadType.IDI
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class IdrPayload(IdPayload):
     """IDr: the responder's identity (payload type 36)."""
@@ -122,6 +127,7 @@ class IdrPayload(IdPayload):
     payload_type: ClassVar[int] = PayloadType.IDR
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CertPayload:
     """Certificate payload (RFC 7296 §3.6); CERTREQ (§3.7) has the same layout.
@@ -153,6 +159,7 @@ class CertPayload:
         return bytes((self.encoding,)) + self.data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CertReqPayload(CertPayload):
     """Certificate Request payload (RFC 7296 §3.7, payload type 38)."""
@@ -160,6 +167,7 @@ class CertReqPayload(CertPayload):
     payload_type: ClassVar[int] = PayloadType.CERTREQ
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AuthPayload:
     """Authentication payload (RFC 7296 §3.8).
@@ -190,6 +198,7 @@ class AuthPayload:
         return _U8_RES3.pack(self.method) + self.data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NoncePayload:
     """Nonce payload (RFC 7296 §3.9): 16 to 256 octets of random data.
@@ -218,6 +227,7 @@ class NoncePayload:
         return self.data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NotifyPayload:
     """Notify payload (RFC 7296 §3.10).
@@ -262,6 +272,7 @@ class NotifyPayload:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeletePayload:
     """Delete payload (RFC 7296 §3.11); an IKE SA delete has protocol 1 and no SPIs.
@@ -312,6 +323,7 @@ class DeletePayload:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class VendorIdPayload:
     """Vendor ID payload (RFC 7296 §3.12): opaque Vendor ID data.
@@ -336,6 +348,7 @@ class VendorIdPayload:
         return self.data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EapPayload:
     """EAP payload (RFC 7296 §3.16), kept as the opaque EAP message.
@@ -360,6 +373,7 @@ class EapPayload:
         return self.data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UnknownPayload:
     """A payload of a type this codec does not parse, kept verbatim.

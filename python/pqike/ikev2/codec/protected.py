@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.codec.encrypted import SkfPayload, SkPayload
 from pqike.ikev2.codec.header import IkeHeader
@@ -66,6 +67,7 @@ class IkeCipher(Protocol):
         ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OpenedMessage:
     """A protected message after its SK or SKF payload was verified and decrypted."""

@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.constants import KEY_LENGTH_ATTRIBUTE, PayloadType
 
@@ -31,6 +32,7 @@ _MORE_TRANSFORMS = 3
 _TV_BIT = 0x8000
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TransformAttribute:
     """Data Attribute of a transform (RFC 7296 §3.3.5).
@@ -77,6 +79,7 @@ def _decode_attributes(data: bytes) -> tuple[TransformAttribute, ...]:
     return tuple(attrs)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Transform:
     """Transform substructure (RFC 7296 §3.3.2).
@@ -130,6 +133,7 @@ class Transform:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Proposal:
     """Proposal substructure (RFC 7296 §3.3.1).
@@ -235,6 +239,7 @@ def _decode_proposal(data: bytes) -> Proposal:
     )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SaPayload:
     """Security Association payload (RFC 7296 §3.3): one or more proposals.

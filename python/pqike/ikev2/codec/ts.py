@@ -7,6 +7,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
+from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.constants import PayloadType, TsType
 
@@ -26,6 +27,7 @@ _ADDRESS_LENGTH: dict[int, int] = {
 }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TrafficSelector:
     """An IPv4 (type 7, 16 octets) or IPv6 (type 8, 40 octets) address range.
@@ -71,6 +73,7 @@ class TrafficSelector:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UnknownTrafficSelector:
     """A selector of a type other than 7 or 8, kept as the octets after its length."""
@@ -104,6 +107,7 @@ def _decode_selector(data: bytes, offset: int) -> tuple[Selector, int]:
     return TrafficSelector(ts_type, proto, start_port, end_port, start, stop), end
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TsPayload:
     """Traffic Selector payload body shared by TSi and TSr (RFC 7296 §3.13).
@@ -144,6 +148,7 @@ class TsPayload:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TsiPayload(TsPayload):
     """TSi: the initiator's traffic selectors (payload type 44)."""
@@ -151,6 +156,7 @@ class TsiPayload(TsPayload):
     payload_type: ClassVar[int] = PayloadType.TSI
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TsrPayload(TsPayload):
     """TSr: the responder's traffic selectors (payload type 45)."""
