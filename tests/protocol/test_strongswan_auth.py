@@ -19,7 +19,8 @@ from pqike.crypto import Backend
 from pqike.ikev2.codec.header import decode_header
 from pqike.ikev2.codec.message import decode_message
 from pqike.ikev2.codec.payloads import AuthPayload, IdiPayload, IdrPayload, NoncePayload
-from pqike.ikev2.manager import Manager, Opened
+from pqike.ikev2.manager import Manager
+from pqike.ikev2.tasks.base import Received
 from pqike.ikev2.tasks.ike_auth import int_auth_octets, psk_auth
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "strongswan"
@@ -48,7 +49,7 @@ def _secrets(vector: dict[str, Any], name: str) -> list[bytes]:
     ]
 
 
-def _open_all(manager: Manager, datagrams: list[bytes], cipher: Any) -> Opened:
+def _open_all(manager: Manager, datagrams: list[bytes], cipher: Any) -> Received:
     result = None
     for data in datagrams:
         result = manager.open(data, decode_header(data), cipher)

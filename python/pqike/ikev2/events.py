@@ -1,15 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """Events the sans-IO engine hands to its driver (``IkeEndpoint.next_event()``).
 
-Every event is a frozen dataclass. ``sa`` is the :data:`SaHandle` returned by
-``IkeEndpoint.initiate`` (or assigned when a responder SA is created); ``child`` is
-the :data:`ChildId` used with ``IkeEndpoint.send_esp``. Events never carry key bytes.
+Every event is a frozen, slotted dataclass, built through
+:func:`pqike._records.fast_init` (several are emitted per handshake). ``sa`` is the
+:data:`SaHandle` returned by ``IkeEndpoint.initiate`` (or assigned when a responder
+SA is created); ``child`` is the :data:`ChildId` used with
+``IkeEndpoint.send_esp``. Events never carry key bytes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import NewType
+
+from pqike._records import fast_init
 
 __all__ = [
     "ChildDeleted",
@@ -34,7 +38,8 @@ ChildId = NewType("ChildId", int)
 """Local number of one Child SA, unique within an ``IkeEndpoint``."""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class SuiteInfo:
     """The negotiated IKE SA suite, as names and IANA numbers."""
 
@@ -64,7 +69,8 @@ class SuiteInfo:
         return "/".join(parts)
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class IkeEstablished:
     """The IKE SA is authenticated (IKE_AUTH done on both sides)."""
 
@@ -80,7 +86,8 @@ class IkeEstablished:
     """Name of the connection from the config."""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ChildEstablished:
     """A Child SA is installed: ESP can flow through ``send_esp(child, ...)``."""
 
@@ -98,7 +105,8 @@ class ChildEstablished:
     """Child config name."""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class EspReceived:
     """One ESP packet was authenticated and decrypted on a Child SA."""
 
@@ -107,7 +115,8 @@ class EspReceived:
     next_header: int
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class IkeRekeyed:
     """The IKE SA was rekeyed (RFC 7296 §2.18); its Child SAs now belong to
     ``new_sa``. The old SA's IkeDeleted follows."""
@@ -116,7 +125,8 @@ class IkeRekeyed:
     new_sa: SaHandle
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ChildRekeyed:
     """A Child SA was rekeyed: use ``new_child`` from now on; ChildDeleted for the
     old ``child`` follows once the old pair is deleted."""
@@ -126,7 +136,8 @@ class ChildRekeyed:
     new_child: ChildId
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class IkeDeleted:
     """The IKE SA is gone (deleted by either side, or torn down after a failure)."""
 
@@ -134,7 +145,8 @@ class IkeDeleted:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ChildDeleted:
     """A Child SA is gone."""
 
@@ -143,7 +155,8 @@ class ChildDeleted:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ConnectionFailed:
     """Setting up (or keeping) the IKE SA failed; the SA is being removed."""
 
@@ -153,7 +166,8 @@ class ConnectionFailed:
     """The error Notify type sent or received, if any."""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ExchangeCompleted:
     """One request/response exchange finished (for the demo's per-exchange sizes)."""
 

@@ -25,6 +25,7 @@ IntAuth chains and the AUTH octets never depend on which copy arrived.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,11 +47,16 @@ from pqike.ikev2.codec.protected import (
     open_protected,
     seal_payloads,
 )
-from pqike.ikev2.constants import IKE_HEADER_LENGTH
+from pqike.ikev2.constants import IKE_HEADER_LENGTH, PayloadType
+from pqike.ikev2.tasks.base import Received
 
-__all__ = ["Cached", "Encoded", "Manager", "Opened", "Outstanding", "ip_overhead"]
+__all__ = ["Cached", "Encoded", "Manager", "Outstanding", "ip_overhead"]
 
 _ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
+_GENERIC = struct.Struct(">BBH")
+_SK = int(PayloadType.SK)
+_SK_AAD_END = IKE_HEADER_LENGTH + 4
+"""The associated data of an SK-only message: the header and the SK generic header."""
 _IPV4_UDP = 20 + 8
 _IPV6_UDP = 40 + 8
 
@@ -61,30 +67,23 @@ def ip_overhead(remote_host: str, natt: bool) -> int:
     return base + (4 if natt else 0)
 
 
-@dataclass(frozen=True)
 class Encoded:
-    """A message ready to send: its datagrams and its RFC 9242 A | P chunk."""
+    """A message ready to send: its datagrams and its RFC 9242 A | P chunk.
 
-    datagrams: tuple[bytes, ...]
-    int_auth_chunk: bytes
+    ``int_auth_chunk`` is empty unless :meth:`Manager.encode` was asked for it
+    (only IKE_INTERMEDIATE messages are covered by IntAuth).
+    """
 
-    @property
-    def size(self) -> int:
-        return sum(len(d) for d in self.datagrams)
+    __slots__ = ("datagrams", "int_auth_chunk", "size")
 
-
-@dataclass(frozen=True)
-class Opened:
-    """A received message with its inner payloads (decrypted, reassembled)."""
-
-    header: IkeHeader
-    payloads: tuple[Any, ...]
-    int_auth_chunk: bytes
-    size: int
-    fragments: int
+    def __init__(self, datagrams: tuple[bytes, ...], int_auth_chunk: bytes) -> None:
+        self.datagrams = datagrams
+        self.int_auth_chunk = int_auth_chunk
+        self.size = sum(map(len, datagrams))
+        """Octets on the wire, all fragments together."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outstanding:
     """Our request waiting for its response."""
 
@@ -98,7 +97,7 @@ class Outstanding:
     """What the request was for (ExchangeCompleted.detail)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Cached:
     """Our response to the peer's last request (resent on retransmissions)."""
 
@@ -148,16 +147,18 @@ class Manager:
         *,
         may_fragment: bool = False,
         overhead: int = _IPV4_UDP,
+        int_auth: bool = True,
     ) -> Encoded:
         """Encode one message; SK-protect it when ``cipher`` is given.
 
         With ``may_fragment`` a protected message whose datagram would exceed
         ``fragment_size`` is split into SKF fragments (RFC 7383 §2.5).
+        ``int_auth``: also build the RFC 9242 A | P chunk of a protected message.
         """
         if cipher is None:
             return Encoded((encode_message(Message(header, tuple(payloads))),), b"")
         first, plain = encode_payloads(payloads)
-        a, p = int_auth_chunks(header, first, plain)
+        chunk = _chunk(header, first, plain) if int_auth else b""
         sk_length = 4 + cipher.sealed_length(len(plain))
         whole_size = IKE_HEADER_LENGTH + sk_length
         if (
@@ -177,9 +178,9 @@ class Manager:
                 overhead,
                 first_payload=first,
             )
-            return Encoded(tuple(parts), a + p)
+            return Encoded(tuple(parts), chunk)
         whole = seal_payloads(header, first, plain, cipher, self._next_iv(cipher))
-        return Encoded((whole,), a + p)
+        return Encoded((whole,), chunk)
 
     def start_request(self, mid: int, exchange: int, enc: Encoded, now: float) -> None:
         """Record a sent request as outstanding; arms the retransmission timer."""
@@ -219,8 +220,18 @@ class Manager:
         out = self.outstanding
         return out is not None and header.message_id == out.mid
 
-    def open(self, data: bytes, header: IkeHeader, cipher: IkeCipher) -> Opened | None:
+    def open(
+        self,
+        data: bytes,
+        header: IkeHeader,
+        cipher: IkeCipher,
+        *,
+        int_auth: bool = True,
+    ) -> Received | None:
         """Verify and decrypt a protected message; reassemble SKF fragments.
+
+        ``int_auth``: also build the RFC 9242 A | P chunk (IKE_INTERMEDIATE needs
+        it; for other exchanges it would be built for nothing).
 
         Returns:
             The message, or None while fragments are still missing.
@@ -230,12 +241,31 @@ class Manager:
                 limits (notify None: drop).
             AuthenticationError: the ICV did not verify (drop).
         """
+        if (
+            header.next_payload == _SK
+            and header.length == len(data)
+            and len(data) >= _SK_AAD_END
+        ):
+            # The common shape: the SK payload alone, right after the header. Same
+            # checks and errors as open_protected, without its intermediate records.
+            first, _, sk_length = _GENERIC.unpack_from(data, IKE_HEADER_LENGTH)
+            if IKE_HEADER_LENGTH + sk_length == len(data):
+                body_length = sk_length - 4
+                if body_length < cipher.sealed_length(0):
+                    raise DecodeError(
+                        f"encrypted body of {body_length} octets is too short"
+                    )
+                plain = cipher.open(data[:_SK_AAD_END], data[_SK_AAD_END:])
+                payloads = decode_payloads(plain, first, inner=True)
+                chunk = _chunk(header, first, plain) if int_auth else b""
+                return Received(header, payloads, data, chunk, len(data), 1)
         opened = open_protected(data, cipher, header)
         enc = opened.encrypted
         if isinstance(enc, SkPayload):
-            payloads = decode_payloads(opened.plaintext, enc.first_payload, inner=True)
-            a, p = int_auth_chunks(header, enc, opened.plaintext)
-            return Opened(header, payloads, a + p, len(data), 1)
+            plain = opened.plaintext
+            payloads = decode_payloads(plain, enc.first_payload, inner=True)
+            chunk = _chunk(header, enc.first_payload, plain) if int_auth else b""
+            return Received(header, payloads, data, chunk, len(data), 1)
         key = (header.message_id, header.is_response)
         size, count = self._rx_sizes.get(key, (0, 0))
         self._rx_sizes[key] = (size + len(data), count + 1)
@@ -243,10 +273,14 @@ class Manager:
         if whole is None:
             return None
         size, count = self._rx_sizes.pop(key, (len(data), 1))
-        a, p = int_auth_chunks(whole.header, whole.first_payload, whole.plaintext)
-        return Opened(whole.header, whole.payloads, a + p, size, count)
+        chunk = (
+            _chunk(whole.header, whole.first_payload, whole.plaintext)
+            if int_auth
+            else b""
+        )
+        return Received(whole.header, whole.payloads, data, chunk, size, count)
 
-    def decode_plain(self, data: bytes, message: Message | None = None) -> Opened:
+    def decode_plain(self, data: bytes, message: Message | None = None) -> Received:
         """Decode an unprotected message (IKE_SA_INIT); ``message``: ``data``
         already decoded by the caller.
 
@@ -257,13 +291,19 @@ class Manager:
         for p in msg.payloads:
             if isinstance(p, _ENCRYPTED_CLASSES):
                 raise DecodeError("IKE_SA_INIT must not be encrypted", notify=None)
-        return Opened(msg.header, msg.payloads, b"", len(data), 1)
+        return Received(msg.header, msg.payloads, data, b"", len(data), 1)
 
     def finish_request(self, mid: int, response: Encoded) -> None:
         """Cache our response to request ``mid`` and expect ``mid + 1`` next."""
         self.peer_mid = mid + 1
         self.cached = Cached(mid, response)
         self.reassembler.discard(mid, False)
+
+
+def _chunk(header: IkeHeader, first_payload: int, plaintext: bytes) -> bytes:
+    """The RFC 9242 A | P chunk of a message (see ``int_auth_chunks``)."""
+    a, p = int_auth_chunks(header, first_payload, plaintext)
+    return a + p
 
 
 def _fragment_number(data: bytes) -> int | None:

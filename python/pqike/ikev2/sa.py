@@ -63,7 +63,7 @@ from pqike.ikev2.events import (
     IkeRekeyed,
     SaHandle,
 )
-from pqike.ikev2.manager import Encoded, Manager, Opened, ip_overhead
+from pqike.ikev2.manager import Encoded, Manager, ip_overhead
 from pqike.ikev2.suite import notify_name as _notify_name
 from pqike.ikev2.suite import suite_info as _suite_info
 from pqike.ikev2.tasks.base import Draft, Received, Task, TaskStatus
@@ -90,6 +90,8 @@ _log = logging.getLogger(__name__)
 
 _INITIATOR = int(HeaderFlag.INITIATOR)
 _RESPONSE = int(HeaderFlag.RESPONSE)
+_IKE_SA_INIT = int(ExchangeType.IKE_SA_INIT)
+_IKE_INTERMEDIATE = int(ExchangeType.IKE_INTERMEDIATE)
 _EXCHANGES: dict[int, ExchangeType] = {int(e): e for e in ExchangeType}
 """Exchange Type number -> member (a dict look-up, not ``ExchangeType(n)``)."""
 
@@ -419,6 +421,7 @@ class IkeSa:
             self.cipher_out(),
             may_fragment=self.peer_fragmentation,
             overhead=ip_overhead(self.remote[0], self.natt),
+            int_auth=draft.exchange == _IKE_INTERMEDIATE,
         )
 
     def send_notify_once(self, notify_type: int) -> None:
@@ -551,14 +554,17 @@ class IkeSa:
 
     def _open(
         self, data: bytes, header: IkeHeader, message: Message | None = None
-    ) -> Opened | None:
-        if header.exchange_type == ExchangeType.IKE_SA_INIT:
+    ) -> Received | None:
+        exchange = header.exchange_type
+        if exchange == _IKE_SA_INIT:
             if message is None:
                 message = decode_message(data, header)
             return self.manager.decode_plain(data, message)
         if self.keymat is None:
             raise DecodeError("protected message before keys exist", notify=None)
-        return self.manager.open(data, header, self.cipher_in())
+        return self.manager.open(
+            data, header, self.cipher_in(), int_auth=exchange == _IKE_INTERMEDIATE
+        )
 
     def _on_bad_message(self, exc: DecodeError, header: IkeHeader, now: float) -> None:
         """Malformed input: §2.21 answer only for an authenticated request."""
@@ -578,8 +584,8 @@ class IkeSa:
         if not self.manager.accept_response(header):
             self.log.debug("dropping response MID %d: not expected", header.message_id)
             return
-        opened = self._open(data, header)
-        if opened is None:
+        msg = self._open(data, header)
+        if msg is None:
             return
         out = self.manager.outstanding
         assert out is not None
@@ -590,7 +596,6 @@ class IkeSa:
         if header.exchange_type == ExchangeType.IKE_SA_INIT:
             self.spi_r = header.spi_r
             self.init_response = data
-        msg = self._received(data, opened)
         if self.log.isEnabledFor(logging.DEBUG):
             self.log.debug(
                 "received %s response MID %d: %s",
@@ -599,7 +604,7 @@ class IkeSa:
                 _PayloadNames(msg.payloads),
             )
         if header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
-            self.extend_int_auth(not self.is_initiator, opened.int_auth_chunk)
+            self.extend_int_auth(not self.is_initiator, msg.int_auth_chunk)
         self._complete(
             out.exchange,
             out.encoded.size,
@@ -611,19 +616,6 @@ class IkeSa:
             out.detail,
         )
         self._process_response(msg, now)
-
-    def _received(self, data: bytes, opened: Opened) -> Received:
-        h = opened.header
-        return Received(
-            h.exchange_type,
-            h.is_response,
-            h.message_id,
-            opened.payloads,
-            data,
-            opened.int_auth_chunk,
-            opened.size,
-            opened.fragments,
-        )
 
     def _process_response(self, msg: Received, now: float) -> None:
         critical = _unsupported_critical(msg.payloads)
@@ -665,18 +657,17 @@ class IkeSa:
         if verdict != "new" or self.state is SaState.DEAD:
             self.log.debug("dropping request MID %d (%s)", header.message_id, verdict)
             return
-        opened = self._open(data, header, message)
-        if opened is None:
+        msg = self._open(data, header, message)
+        if msg is None:
             return
         self.local, self.remote = local, remote
         self.natt = (
             local[1] == self.ctx.natt_port and self.ctx.natt_port != self.ctx.port
         )
-        msg = self._received(data, opened)
         if header.exchange_type == ExchangeType.IKE_SA_INIT:
             self.init_request = data
         elif header.exchange_type == ExchangeType.IKE_INTERMEDIATE:
-            self.extend_int_auth(True, opened.int_auth_chunk)
+            self.extend_int_auth(True, msg.int_auth_chunk)
         self._process_request(msg, header, now)
 
     def _process_request(self, msg: Received, header: IkeHeader, now: float) -> None:

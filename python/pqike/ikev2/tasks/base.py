@@ -14,13 +14,15 @@ A task signals failure by raising :class:`~pqike.errors.ProtocolError` whose
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pqike.ikev2.constants import ExchangeType
+from pqike.ikev2.constants import ExchangeType, HeaderFlag
 
 if TYPE_CHECKING:
+    from pqike.ikev2.codec.header import IkeHeader
     from pqike.ikev2.sa import IkeSa
+
+_RESPONSE = int(HeaderFlag.RESPONSE)
 
 __all__ = ["Draft", "Received", "Task", "TaskStatus"]
 
@@ -33,33 +35,68 @@ class TaskStatus(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass
 class Draft:
     """A message being built: exchange type and the inner payloads in order."""
 
-    exchange: ExchangeType
-    payloads: list[Any] = field(default_factory=list)
-    is_response: bool = False
-    message_id: int = 0
-    detail: str = ""
-    """Short summary for ExchangeCompleted ("KE round 1 of 2: ML_KEM_768")."""
+    __slots__ = ("detail", "exchange", "is_response", "message_id", "payloads")
+
+    def __init__(
+        self,
+        exchange: ExchangeType,
+        payloads: list[Any] | None = None,
+        is_response: bool = False,
+        message_id: int = 0,
+        detail: str = "",
+    ) -> None:
+        self.exchange = exchange
+        self.payloads: list[Any] = [] if payloads is None else payloads
+        self.is_response = is_response
+        self.message_id = message_id
+        self.detail = detail
+        """Short summary for ExchangeCompleted ("KE round 1 of 2: ML_KEM_768")."""
 
 
-@dataclass(frozen=True)
 class Received:
-    """A decoded (and, if protected, decrypted and reassembled) message."""
+    """A decoded (and, if protected, decrypted and reassembled) message.
 
-    exchange: int
-    is_response: bool
-    message_id: int
-    payloads: tuple[Any, ...]
-    raw: bytes = b""
-    """The whole message as received (IKE_SA_INIT: RealMessage for AUTH)."""
-    int_auth_chunk: bytes = b""
-    """RFC 9242 §3.3.2 A | P chunk of a protected message (empty for IKE_SA_INIT)."""
-    size: int = 0
-    """Octets on the wire (all fragments)."""
-    fragments: int = 1
+    Built once per message by the manager and only read afterwards.
+    """
+
+    __slots__ = (
+        "exchange",
+        "fragments",
+        "header",
+        "int_auth_chunk",
+        "is_response",
+        "message_id",
+        "payloads",
+        "raw",
+        "size",
+    )
+
+    def __init__(
+        self,
+        header: IkeHeader,
+        payloads: tuple[Any, ...],
+        raw: bytes = b"",
+        int_auth_chunk: bytes = b"",
+        size: int = 0,
+        fragments: int = 1,
+    ) -> None:
+        self.header = header
+        """The IKE header (of fragment 1 when reassembled)."""
+        self.exchange: int = header.exchange_type
+        self.is_response: bool = bool(header.flags & _RESPONSE)
+        self.message_id: int = header.message_id
+        self.payloads = payloads
+        self.raw = raw
+        """The message as received (IKE_SA_INIT: RealMessage for AUTH)."""
+        self.int_auth_chunk = int_auth_chunk
+        """RFC 9242 §3.3.2 A | P chunk of a protected message; empty unless the
+        manager was asked for it (IKE_INTERMEDIATE)."""
+        self.size = size
+        """Octets on the wire (all fragments)."""
+        self.fragments = fragments
 
 
 class Task:
