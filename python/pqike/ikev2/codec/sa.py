@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from pqike._records import fast_init
 from pqike.errors import DecodeError
+from pqike.ikev2.codec._memo import WireMemo, remember
 from pqike.ikev2.constants import KEY_LENGTH_ATTRIBUTE, PayloadType
 
 __all__ = [
@@ -30,6 +31,11 @@ _LAST = 0
 _MORE_PROPOSALS = 2
 _MORE_TRANSFORMS = 3
 _TV_BIT = 0x8000
+
+_transforms_wire: WireMemo = {}
+"""Encoded transform lists (RFC 7296 §3.3.2, Last Substruc set) by the identity
+of their tuple: the engine proposes and answers with the same configured tuples
+every time (see :mod:`._memo`)."""
 
 
 @fast_init
@@ -166,22 +172,45 @@ class Proposal:
         return tuple(t for t in self.transforms if t.transform_type == transform_type)
 
     def encode(self, last: bool) -> bytes:
-        count = len(self.transforms)
-        if not 1 <= count <= 255 or len(self.spi) > 255:
+        transforms = self.transforms
+        count = len(transforms)
+        spi = self.spi
+        if not 1 <= count <= 255 or len(spi) > 255:
             raise ValueError(
                 "a proposal holds 1..255 transforms and at most 255 SPI octets"
             )
-        final = count - 1
-        body = b"".join([t.encode(i == final) for i, t in enumerate(self.transforms)])
+        entry = _transforms_wire.get(id(transforms))
+        if entry is not None and entry[0] is transforms:
+            body = entry[1]
+        else:
+            body = _encode_transforms(transforms)
         header = _PROPOSAL.pack(
             _LAST if last else _MORE_PROPOSALS,
-            8 + len(self.spi) + len(body),
+            8 + len(spi) + len(body),
             self.number,
             self.protocol_id,
-            len(self.spi),
+            len(spi),
             count,
         )
-        return header + self.spi + body
+        return header + spi + body
+
+
+def _encode_transforms(transforms: tuple[Transform, ...]) -> bytes:
+    """Encode a proposal's transforms, remembering the octets when the tuple and
+    everything in it is immutable (exact codec classes, int or bytes values)."""
+    final = len(transforms) - 1
+    body = b"".join([t.encode(i == final) for i, t in enumerate(transforms)])
+    if type(transforms) is tuple and all(
+        type(t) is Transform
+        and type(t.attributes) is tuple
+        and all(
+            type(a) is TransformAttribute and type(a.value) in (int, bytes)
+            for a in t.attributes
+        )
+        for t in transforms
+    ):
+        remember(_transforms_wire, transforms, body)
+    return body
 
 
 def _split_substructures(data: bytes, more: int, what: str, owner: str) -> list[bytes]:
@@ -262,5 +291,8 @@ class SaPayload:
         return cls(tuple(_decode_proposal(part) for part in parts))
 
     def encode(self) -> bytes:
-        last = len(self.proposals) - 1
-        return b"".join([p.encode(i == last) for i, p in enumerate(self.proposals)])
+        proposals = self.proposals
+        if len(proposals) == 1:  # the usual case: no list, no join
+            return proposals[0].encode(True)
+        last = len(proposals) - 1
+        return b"".join([p.encode(i == last) for i, p in enumerate(proposals)])

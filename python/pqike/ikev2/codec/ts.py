@@ -9,6 +9,7 @@ from typing import ClassVar, Self
 
 from pqike._records import fast_init
 from pqike.errors import DecodeError
+from pqike.ikev2.codec._memo import WireMemo, remember
 from pqike.ikev2.constants import PayloadType, TsType
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
 
 _SELECTOR = struct.Struct(">BBHHH")
 _COUNT = struct.Struct(">B3x")
+_UNKNOWN = struct.Struct(">BxH")
 _ADDRESS_LENGTH: dict[int, int] = {
     TsType.TS_IPV4_ADDR_RANGE: 4,
     TsType.TS_IPV6_ADDR_RANGE: 16,
@@ -82,10 +84,15 @@ class UnknownTrafficSelector:
     data: bytes
 
     def encode(self) -> bytes:
-        return struct.pack(">BxH", self.ts_type, 4 + len(self.data)) + self.data
+        return _UNKNOWN.pack(self.ts_type, 4 + len(self.data)) + self.data
 
 
 Selector = TrafficSelector | UnknownTrafficSelector
+
+_selectors_wire: WireMemo = {}
+"""Encoded TS payload bodies by the identity of their selector tuple: the
+initiator sends its configured selectors, the same tuples, every time (see
+:mod:`._memo`)."""
 
 
 def _decode_selector(data: bytes, offset: int) -> tuple[Selector, int]:
@@ -141,11 +148,23 @@ class TsPayload:
         return cls(tuple(selectors))
 
     def encode(self) -> bytes:
-        if len(self.selectors) > 255:
+        selectors = self.selectors
+        entry = _selectors_wire.get(id(selectors))
+        if entry is not None and entry[0] is selectors:
+            return entry[1]
+        if len(selectors) > 255:
             raise ValueError("a TS payload holds at most 255 selectors")
-        return _COUNT.pack(len(self.selectors)) + b"".join(
-            s.encode() for s in self.selectors
-        )
+        body = _COUNT.pack(len(selectors)) + b"".join([s.encode() for s in selectors])
+        if type(selectors) is tuple and all(map(_immutable, selectors)):
+            remember(_selectors_wire, selectors, body)
+        return body
+
+
+def _immutable(selector: object) -> bool:
+    """An exact codec selector whose octets are ``bytes`` (nothing can change it)."""
+    if type(selector) is TrafficSelector:
+        return type(selector.start_addr) is bytes and type(selector.end_addr) is bytes
+    return type(selector) is UnknownTrafficSelector and type(selector.data) is bytes
 
 
 @fast_init
