@@ -50,6 +50,10 @@ __all__ = ["IkeEndpoint"]
 _log = logging.getLogger(__name__)
 
 _COOKIE_VERSION = b"\x01"
+_ZERO_SPI = bytes(8)
+_INITIATOR = int(HeaderFlag.INITIATOR)
+_RESPONSE = int(HeaderFlag.RESPONSE)
+_IKE_SA_INIT = int(ExchangeType.IKE_SA_INIT)
 _KEEPALIVE = b"\xff"
 
 
@@ -214,8 +218,9 @@ class IkeEndpoint:
     def _after(self, sa: IkeSa) -> None:
         """Re-read the deadlines of ``sa`` and of SAs created meanwhile (rekeys)."""
         self._touch(sa)
-        while self._fresh:
-            self._touch(self._fresh.pop())
+        fresh = self._fresh
+        while fresh:
+            self._touch(fresh.pop())
 
     def _touch(self, sa: IkeSa) -> None:
         """Re-read an SA's deadline after it did something (heap, lazy deletion)."""
@@ -349,29 +354,26 @@ class IkeEndpoint:
             del self._by_init[init]
 
     def _receive(self, data: bytes, local: Addr, remote: Addr, now: float) -> None:
-        natt = (
-            local[1] == self.config.natt_port
-            and self.config.natt_port != self.config.port
-        )
-        if natt:
-            if data == _KEEPALIVE:
-                return
+        config = self.config
+        if local[1] == config.natt_port and config.natt_port != config.port:
             if data[:4] != NON_ESP_MARKER:
-                self._receive_esp(data, now)
+                if data != _KEEPALIVE:
+                    self._receive_esp(data, now)
                 return
             data = data[4:]
         header = decode_header(data)
         if header.length != len(data):
             raise DecodeError("IKE Length does not match the datagram")
         sa = self._lookup(header, remote)
-        if sa is not None and _is_new_init(header) and sa.init_request != data:
+        new_init = header.exchange_type == _IKE_SA_INIT and _is_new_init(header)
+        if sa is not None and new_init and sa.init_request != data:
             if sa.state is not SaState.DEAD:
                 return  # a different IKE_SA_INIT while ours is in progress
             self._forget(sa)  # a retry after INVALID_KE_PAYLOAD
             sa = None
         message: Message | None = None
         if sa is None:
-            if _is_new_init(header):
+            if new_init:
                 message = decode_message(data, header)  # the SA gets it too
                 sa = self._new_responder(message, local, remote, now)
             if sa is None:
@@ -388,8 +390,8 @@ class IkeEndpoint:
                 self._forget(sa)  # failed locally: no cached answer to linger for
 
     def _lookup(self, header: IkeHeader, remote: Addr) -> IkeSa | None:
-        if header.is_initiator:  # sent by the original initiator: we are responder
-            if not any(header.spi_r):
+        if header.flags & _INITIATOR:  # sent by the original initiator: responder
+            if header.spi_r == _ZERO_SPI:
                 return self._by_init.get((header.spi_i, remote[0], remote[1]))
             sa = self._by_spi.get(header.spi_r)
             return sa if sa is not None and not sa.is_initiator else None
@@ -502,9 +504,9 @@ class IkeEndpoint:
 
 def _is_new_init(header: IkeHeader) -> bool:
     return (
-        header.exchange_type == ExchangeType.IKE_SA_INIT
-        and not header.is_response
+        header.exchange_type == _IKE_SA_INIT
+        and not header.flags & _RESPONSE
         and header.message_id == 0
-        and not any(header.spi_r)
-        and any(header.spi_i)  # RFC 7296 §3.1: the initiator's SPI is never zero
+        and header.spi_r == _ZERO_SPI
+        and header.spi_i != _ZERO_SPI  # RFC 7296 §3.1: never zero
     )

@@ -182,11 +182,13 @@ class Manager:
         whole = seal_payloads(header, first, plain, cipher, self._next_iv(cipher))
         return Encoded((whole,), chunk)
 
-    def start_request(self, mid: int, exchange: int, enc: Encoded, now: float) -> None:
+    def start_request(
+        self, mid: int, exchange: int, enc: Encoded, now: float, detail: str = ""
+    ) -> None:
         """Record a sent request as outstanding; arms the retransmission timer."""
         self.next_mid = mid + 1
         self.outstanding = Outstanding(
-            mid, exchange, enc, now + self.retransmit_timeout, now
+            mid, exchange, enc, now + self.retransmit_timeout, now, 0, detail
         )
 
     def retransmit_due(self, now: float) -> tuple[bytes, ...] | None:

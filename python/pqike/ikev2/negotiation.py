@@ -22,7 +22,9 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
+
+from pqike._records import fast_init
 
 __all__ = [
     "ADDKE_TYPES",
@@ -30,6 +32,7 @@ __all__ = [
     "Offer",
     "Selected",
     "SpecLike",
+    "local_offers",
     "offer_from_spec",
     "select",
     "validate_choice",
@@ -72,7 +75,8 @@ class SpecLike(Protocol):
     def __hash__(self) -> int: ...
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Offer:
     """One proposal: protocol (1 IKE, 3 ESP), number, SPI and transforms by type."""
 
@@ -82,7 +86,8 @@ class Offer:
     spi: bytes = b""
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Selected:
     """The responder's choice: one ``(id, key_bits)`` per transform type present."""
 
@@ -105,12 +110,20 @@ class Selected:
 
     def as_offer(self) -> Offer:
         """The choice as a one-transform-per-type proposal (for the response)."""
-        return Offer(
-            self.protocol,
-            {t: (self.chosen[t],) for t in self.response_types if t in self.chosen},
-            self.number,
-            self.spi,
-        )
+        chosen = self.chosen
+        if type(chosen) is not MappingProxyType:
+            return Offer(self.protocol, _one_each(self), self.number, self.spi)
+        key = (id(chosen), self.response_types)
+        hit = _as_offer_memo.get(key)
+        if hit is None:
+            hit = (chosen, MappingProxyType(_one_each(self)))
+            _remember(_as_offer_memo, key, hit)
+        return Offer(self.protocol, hit[1], self.number, self.spi)
+
+
+def _one_each(selected: Selected) -> dict[int, tuple[Pair, ...]]:
+    chosen = selected.chosen
+    return {t: (chosen[t],) for t in selected.response_types if t in chosen}
 
 
 def offer_from_spec(
@@ -165,6 +178,46 @@ def _spec_transforms(
             for t, pairs in types.items()
         }
     return MappingProxyType(types)
+
+
+def local_offers(
+    specs: Sequence[SpecLike],
+    protocol: int,
+    *,
+    spi: bytes = b"",
+    with_ke: bool = True,
+    supports: Callable[[int, int], bool] | None = None,
+) -> tuple[Offer, ...]:
+    """Our configured proposals as Offers, in order, numbered 1.. (RFC 7296 §3.3.1).
+
+    A proposal left with a transform type that has nothing the backend supports is
+    dropped before numbering, so the numbers are the ones sent on the wire. Built
+    once per configuration (specs are frozen); only the SPI differs per call.
+    """
+    try:
+        base = _local_offers(tuple(specs), protocol, with_ke, supports)
+    except TypeError:  # unhashable specs: no cache
+        base = _local_offers.__wrapped__(tuple(specs), protocol, with_ke, supports)
+    if not spi:
+        return base
+    return tuple(Offer(o.protocol, o.transforms, o.number, spi) for o in base)
+
+
+@functools.lru_cache(maxsize=256)
+def _local_offers(
+    specs: tuple[SpecLike, ...],
+    protocol: int,
+    with_ke: bool,
+    supports: Callable[[int, int], bool] | None,
+) -> tuple[Offer, ...]:
+    usable = [
+        transforms
+        for spec in specs
+        if all(
+            (transforms := _spec_transforms(spec, protocol, with_ke, supports)).values()
+        )
+    ]
+    return tuple(Offer(protocol, t, n) for n, t in enumerate(usable, 1))
 
 
 def _normalised(offer: Offer, ignore_ke: bool) -> dict[int, tuple[Pair, ...]]:
@@ -281,14 +334,96 @@ def select(
     Returns:
         The choice, or None (-> NO_PROPOSAL_CHOSEN).
     """
-    for offer in offers:
+    offers = offers if isinstance(offers, list | tuple) else list(offers)
+    key = _memo_key(offers, local, ignore_ke)
+    if key is not None:
+        hit = _select_memo.get(key)
+        if hit is not None:
+            index, template = hit[1], hit[2]
+            if template is None:
+                return None
+            return _with_number_and_spi(template, offers[index])
+    index, chosen = -1, None
+    for index, offer in enumerate(offers):  # noqa: B007 - the index is memoised
         for mine in local:
             if mine.protocol != offer.protocol:
                 continue
             chosen = _match(offer, mine, ignore_ke)
             if chosen is not None:
-                return chosen
-    return None
+                break
+        if chosen is not None:
+            break
+    if key is not None:
+        _remember(_select_memo, key, (_keep(offers, local), index, _frozen(chosen)))
+    return chosen
+
+
+# Proposal matching is a pure function of the transform maps, the protocols and the
+# proposal numbers; the same configured and received proposals come back for every
+# handshake. The memos are keyed by the *identity* of read-only transform maps
+# (``MappingProxyType``, as built by offer_from_spec/local_offers and by
+# ``tasks.common.proposal_to_offer``), and every entry keeps those maps alive, so an
+# id can never be reused for another map while its entry exists. Bounded: cleared
+# when full. Plain dicts are not memoised (they could change).
+_MEMO_MAX = 256
+_select_memo: dict[tuple[Any, ...], tuple[Any, int, Selected | None]] = {}
+_validate_memo: dict[tuple[Any, ...], tuple[Any, Selected | None]] = {}
+_as_offer_memo: dict[tuple[Any, ...], tuple[Any, Mapping[int, tuple[Pair, ...]]]] = {}
+
+
+def _memo_key(
+    offers: Sequence[Offer], local: Sequence[Offer], ignore_ke: bool
+) -> tuple[Any, ...] | None:
+    key: list[Any] = [ignore_ke]
+    for offer in (*offers, None, *local):
+        if offer is None:
+            key.append(None)
+            continue
+        transforms = offer.transforms
+        if type(transforms) is not MappingProxyType:
+            return None
+        key.append(id(transforms))
+        key.append(offer.protocol)
+        key.append(offer.number)
+    return tuple(key)
+
+
+def _keep(*groups: Sequence[Offer]) -> tuple[Any, ...]:
+    """The transform maps a memo entry's key refers to, kept alive with it."""
+    return tuple(o.transforms for group in groups for o in group)
+
+
+def _remember(
+    memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any
+) -> None:
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+
+
+def _frozen(chosen: Selected | None) -> Selected | None:
+    """``chosen`` with a read-only ``chosen`` map, since memo hits share it."""
+    if chosen is None or type(chosen.chosen) is MappingProxyType:
+        return chosen
+    return Selected(
+        chosen.protocol,
+        MappingProxyType(dict(chosen.chosen)),
+        chosen.number,
+        chosen.spi,
+        chosen.response_types,
+    )
+
+
+def _with_number_and_spi(template: Selected, source: Offer) -> Selected:
+    if template.number == source.number and template.spi == source.spi:
+        return template
+    return Selected(
+        template.protocol,
+        template.chosen,
+        source.number,
+        source.spi,
+        template.response_types,
+    )
 
 
 def validate_choice(
@@ -299,6 +434,23 @@ def validate_choice(
     Returns the choice as a Selected, or None when the response is not a valid
     selection from the proposal with the same number (RFC 7296 §2.7).
     """
+    key = _memo_key((response,), sent, ignore_ke)
+    if key is not None:
+        hit = _validate_memo.get(key)
+        if hit is not None:
+            template = hit[1]
+            return (
+                None if template is None else _with_number_and_spi(template, response)
+            )
+    chosen = _frozen(_validate(response, sent, ignore_ke))
+    if key is not None:
+        _remember(_validate_memo, key, (_keep((response,), sent), chosen))
+    return chosen
+
+
+def _validate(
+    response: Offer, sent: Sequence[Offer], ignore_ke: bool
+) -> Selected | None:
     for match in sent:
         if match.number == response.number:
             break

@@ -94,6 +94,7 @@ _IKE_SA_INIT = int(ExchangeType.IKE_SA_INIT)
 _IKE_INTERMEDIATE = int(ExchangeType.IKE_INTERMEDIATE)
 _EXCHANGES: dict[int, ExchangeType] = {int(e): e for e in ExchangeType}
 """Exchange Type number -> member (a dict look-up, not ``ExchangeType(n)``)."""
+_EXCHANGE_NAMES: dict[int, str] = {int(e): e.name for e in ExchangeType}
 
 # LIMITATION: the two timeouts below are constants, not config fields.
 DEAD_LINGER = 30.0
@@ -350,14 +351,16 @@ class IkeSa:
 
     def get_timer(self) -> float | None:
         """The next deadline (retransmission, half-open or linger timeout)."""
-        if self.state is SaState.DEAD:
+        state = self.state
+        if state is SaState.DEAD:
             return self.dead_until
         outstanding = self.manager.outstanding  # Manager.timer(), inlined
+        if state is SaState.ESTABLISHED:
+            if outstanding is not None:
+                return outstanding.deadline  # no liveness check meanwhile
+            return self._dpd_deadline()
         best = outstanding.deadline if outstanding is not None else None
-        dpd = self._dpd_deadline()
-        if dpd is not None and (best is None or dpd < best):
-            best = dpd
-        if self.state is SaState.CONNECTING and not self.is_initiator:
+        if not self.is_initiator:
             half_open = self.created + HALF_OPEN_TIMEOUT
             if best is None or half_open < best:
                 best = half_open
@@ -402,8 +405,13 @@ class IkeSa:
     # -- sending -------------------------------------------------------------------
 
     def _queue_datagrams(self, datagrams: tuple[bytes, ...]) -> None:
-        prefix = NON_ESP_MARKER if self.natt else b""
-        self._out.extend((prefix + d, self.local, self.remote) for d in datagrams)
+        local, remote, out = self.local, self.remote, self._out
+        if self.natt:
+            for d in datagrams:
+                out.append((NON_ESP_MARKER + d, local, remote))
+        else:
+            for d in datagrams:
+                out.append((d, local, remote))
 
     def _header(self, exchange: int, mid: int, response: bool) -> IkeHeader:
         flags = _INITIATOR if self.is_initiator else 0
@@ -443,22 +451,25 @@ class IkeSa:
         """Start the next initiator exchange if none is outstanding."""
         if self.state is SaState.DEAD or self.manager.outstanding is not None:
             return
-        while self.queue and self.queue[0].pending_exchange() is None:
-            self.queue.pop(0)
-        if not self.queue:
+        queue = self.queue
+        exchange = None
+        while queue:
+            exchange = queue[0].pending_exchange()
+            if exchange is not None:
+                break
+            queue.pop(0)
+        if exchange is None:
             return
-        exchange = self.queue[0].pending_exchange()
-        assert exchange is not None
         # only IKE_AUTH is composed of several tasks (ike_auth + child_create)
         self.active = (
-            [t for t in self.queue if t.pending_exchange() == exchange]
+            [t for t in queue if t.pending_exchange() == exchange]
             if exchange == ExchangeType.IKE_AUTH
-            else [self.queue[0]]
+            else [queue[0]]
         )
-        draft = Draft(exchange, message_id=self.manager.next_mid)
+        draft = Draft(exchange, None, False, self.manager.next_mid)
         try:
             for task in self.active:
-                task.build(draft)
+                task._build_i(draft)  # a request: the initiator's side
             enc = self._encode(draft)
         except PqIkeError as exc:
             self.fail(str(exc), getattr(exc, "notify", None), now)
@@ -473,10 +484,8 @@ class IkeSa:
             self.dead_until = now  # nothing was sent: nothing to linger for
             return
         self._after_encode(draft, enc)
-        self.manager.start_request(draft.message_id, exchange, enc, now)
-        assert self.manager.outstanding is not None
-        self.manager.outstanding.detail = draft.detail
-        if self.log.isEnabledFor(logging.DEBUG):
+        self.manager.start_request(draft.message_id, exchange, enc, now, draft.detail)
+        if _log.isEnabledFor(logging.DEBUG):
             self.log.debug("request payloads: %s", _PayloadNames(draft.payloads))
             self.log.debug(
                 "sending %s request MID %d (%d octets, %d datagram(s))",
@@ -596,7 +605,7 @@ class IkeSa:
         if header.exchange_type == ExchangeType.IKE_SA_INIT:
             self.spi_r = header.spi_r
             self.init_response = data
-        if self.log.isEnabledFor(logging.DEBUG):
+        if _log.isEnabledFor(logging.DEBUG):
             self.log.debug(
                 "received %s response MID %d: %s",
                 _name(msg.exchange),
@@ -625,7 +634,7 @@ class IkeSa:
                     f"response carries unknown critical payload {critical}",
                     NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
                 )
-            statuses = [(t, t.process(msg)) for t in self.active]
+            statuses = [(t, t._process_i(msg)) for t in self.active]
         except PqIkeError as exc:
             notify = getattr(exc, "notify", None)
             if self.state is SaState.ESTABLISHED and notify is None:
@@ -671,7 +680,7 @@ class IkeSa:
         self._process_request(msg, header, now)
 
     def _process_request(self, msg: Received, header: IkeHeader, now: float) -> None:
-        if self.log.isEnabledFor(logging.DEBUG):
+        if _log.isEnabledFor(logging.DEBUG):
             self.log.debug(
                 "received %s request MID %d: %s",
                 _name(msg.exchange),
@@ -706,13 +715,13 @@ class IkeSa:
         was, mark = self.state, len(self._events)
         try:  # the peer's request: its errors are answered or dropped (§2.21)
             for task in tasks:
-                task.process(msg)
+                task._process_r(msg)  # a request: the responder's side
         except PqIkeError as exc:
             self._refuse(exc, tasks, header, now)
             return
         try:  # our side: a LocalProtocolError or any non-pqike error is ours
             for task in tasks:
-                task.build(draft)
+                task._build_r(draft)
         except LocalProtocolError as exc:
             self._fail_local(msg.exchange, exc, now, was, mark, tasks)
             return
@@ -981,8 +990,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 def _name(exchange: int) -> str:
-    member = _EXCHANGES.get(exchange)
-    return member.name if member is not None else f"EXCHANGE_{exchange}"
+    name = _EXCHANGE_NAMES.get(exchange)
+    return name if name is not None else f"EXCHANGE_{exchange}"
 
 
 class _PayloadNames:

@@ -32,7 +32,7 @@ from pqike.ikev2.negotiation import (
     INTEG,
     Offer,
     Selected,
-    offer_from_spec,
+    local_offers,
     select,
     validate_choice,
 )
@@ -42,8 +42,8 @@ from pqike.ikev2.tasks.common import (
     error_notifies,
     find,
     notify,
-    offer_to_proposal,
     proposal_to_offer,
+    response_sa_payload,
     sa_payload,
 )
 from pqike.ikev2.tasks.informational import DeleteChild
@@ -199,18 +199,15 @@ class ChildCreate(Task):
 
     def _local_offers(self, spi: bytes) -> list[Offer]:
         assert self.cfg is not None
-        offers = [
-            offer_from_spec(
-                s,
+        return list(
+            local_offers(
+                self.cfg.esp_proposals,
                 ProtocolId.ESP,
-                number=n + 1,
                 spi=spi,
                 with_ke=self.with_ke,
                 supports=self.sa.backend.supports,
             )
-            for n, s in enumerate(self.cfg.esp_proposals)
-        ]
-        return [o for o in offers if all(o.transforms.values())]
+        )
 
     # -- initiator -------------------------------------------------------------
 
@@ -363,7 +360,7 @@ class ChildCreate(Task):
         if self.transport:
             draft.payloads.append(NotifyPayload(_N.USE_TRANSPORT_MODE))
         draft.payloads += [
-            SaPayload((offer_to_proposal(mine.as_offer()),)),
+            response_sa_payload(mine),
             TsiPayload(self.ts_i),
             TsrPayload(self.ts_r),
         ]

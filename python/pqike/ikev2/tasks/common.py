@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pqike.errors import (
@@ -14,7 +15,7 @@ from pqike.errors import (
 from pqike.ikev2.codec.payloads import NotifyPayload
 from pqike.ikev2.codec.sa import Proposal, SaPayload, Transform
 from pqike.ikev2.constants import NotifyType
-from pqike.ikev2.negotiation import Offer, Pair
+from pqike.ikev2.negotiation import Offer, Pair, Selected
 
 if TYPE_CHECKING:
     from pqike.crypto.kex import KeyExchange
@@ -31,6 +32,7 @@ __all__ = [
     "proposal_to_offer",
     "require",
     "responder_ke",
+    "response_sa_payload",
     "sa_payload",
 ]
 
@@ -81,18 +83,24 @@ def error_notifies(payloads: Iterable[Any]) -> list[NotifyPayload]:
 
 
 def proposal_to_offer(proposal: Proposal) -> Offer:
-    """Codec Proposal -> negotiation Offer (transforms grouped by type, order kept)."""
-    types: dict[int, list[Pair]] = {}
-    for t in proposal.transforms:
-        types.setdefault(t.transform_type, []).append(
-            (t.transform_id, t.key_length or 0)
-        )
-    return Offer(
-        proposal.protocol_id,
-        {k: tuple(v) for k, v in types.items()},
-        proposal.number,
-        proposal.spi,
-    )
+    """Codec Proposal -> negotiation Offer (transforms grouped by type, order kept).
+
+    The transform map is read-only and shared by every proposal with the same
+    transforms, so proposal matching can be memoised (``negotiation``).
+    """
+    key = (proposal.protocol_id, proposal.transforms)
+    transforms = _OFFER_TRANSFORMS.get(key)
+    if transforms is None:
+        types: dict[int, list[Pair]] = {}
+        for t in proposal.transforms:
+            types.setdefault(t.transform_type, []).append(
+                (t.transform_id, t.key_length or 0)
+            )
+        transforms = MappingProxyType({k: tuple(v) for k, v in types.items()})
+        if len(_OFFER_TRANSFORMS) >= _MEMO_MAX:
+            _OFFER_TRANSFORMS.clear()
+        _OFFER_TRANSFORMS[key] = transforms
+    return Offer(proposal.protocol_id, transforms, proposal.number, proposal.spi)
 
 
 def offer_to_proposal(offer: Offer) -> Proposal:
@@ -102,9 +110,15 @@ def offer_to_proposal(offer: Offer) -> Proposal:
     )
 
 
+_MEMO_MAX = 256
+_OFFER_TRANSFORMS: dict[tuple[int, tuple[Transform, ...]], Mapping[int, Any]] = {}
+"""Read-only transform maps by (protocol, codec transforms)."""
 _TRANSFORMS: dict[tuple[Any, ...], tuple[Transform, ...]] = {}
 """Codec transforms by the Offer's transform map (as a tuple): the same few
 suites are proposed and answered over and over; Transforms are immutable."""
+_SA_PAYLOADS: dict[tuple[Any, ...], tuple[Any, SaPayload]] = {}
+"""SA payloads by what they carry, for proposals without SPI (the IKE SA's): the
+same payload object, so its encoding can be reused (see codec/sa.py)."""
 
 
 def _transforms(types: Mapping[int, tuple[Pair, ...]]) -> tuple[Transform, ...]:
@@ -116,7 +130,7 @@ def _transforms(types: Mapping[int, tuple[Pair, ...]]) -> tuple[Transform, ...]:
             for t in sorted(types)
             for tid, bits in types[t]
         )
-        if len(_TRANSFORMS) >= 256:
+        if len(_TRANSFORMS) >= _MEMO_MAX:
             _TRANSFORMS.clear()
         _TRANSFORMS[key] = built
     return built
@@ -124,7 +138,34 @@ def _transforms(types: Mapping[int, tuple[Pair, ...]]) -> tuple[Transform, ...]:
 
 def sa_payload(offers: Sequence[Offer]) -> SaPayload:
     """An SA payload carrying ``offers`` (renumbered 1.. in order)."""
-    return SaPayload(tuple(offer_to_proposal(o) for o in _numbered(offers)))
+    numbered = _numbered(offers)
+    key = _sa_key(numbered)
+    if key is not None:
+        hit = _SA_PAYLOADS.get(key)
+        if hit is not None:
+            return hit[1]
+    payload = SaPayload(tuple(offer_to_proposal(o) for o in numbered))
+    if key is not None:
+        if len(_SA_PAYLOADS) >= _MEMO_MAX:
+            _SA_PAYLOADS.clear()
+        # the entry keeps the transform maps alive: their ids stay unique
+        _SA_PAYLOADS[key] = (tuple(o.transforms for o in numbered), payload)
+    return payload
+
+
+def response_sa_payload(chosen: Selected) -> SaPayload:
+    """The responder's SA payload: the one chosen proposal (RFC 7296 §3.3)."""
+    return sa_payload((chosen.as_offer(),))
+
+
+def _sa_key(offers: Sequence[Offer]) -> tuple[Any, ...] | None:
+    """Identity key of SPI-less offers with read-only transform maps, else None."""
+    key: list[Any] = []
+    for o in offers:
+        if o.spi or type(o.transforms) is not MappingProxyType:
+            return None
+        key.append((id(o.transforms), o.protocol, o.number))
+    return tuple(key)
 
 
 def _numbered(offers: Sequence[Offer]) -> list[Offer]:

@@ -33,7 +33,7 @@ from pqike.ikev2.constants import ExchangeType, NotifyType
 from pqike.ikev2.negotiation import (
     KE,
     Offer,
-    offer_from_spec,
+    local_offers,
     select,
     validate_choice,
 )
@@ -44,10 +44,10 @@ from pqike.ikev2.tasks.common import (
     initiator_ke,
     notify,
     notify_types,
-    offer_to_proposal,
     proposal_to_offer,
     require,
     responder_ke,
+    response_sa_payload,
     sa_payload,
 )
 
@@ -116,11 +116,9 @@ class IkeInit(Task):
 
     def __init__(self, sa: IkeSa) -> None:
         super().__init__(sa)
-        self.offers: list[Offer] = [
-            offer_from_spec(spec, 1, number=n + 1, supports=sa.backend.supports)
-            for n, spec in enumerate(sa.conn.ike_proposals)
-        ]
-        self.offers = [o for o in self.offers if all(o.transforms.values())]
+        self.offers: list[Offer] = list(
+            local_offers(sa.conn.ike_proposals, 1, supports=sa.backend.supports)
+        )
         self.method = self.offers[0].transforms[KE][0][0] if self.offers else 0
         self.kx: KeyExchange | None = None
         self.cookie = b""
@@ -292,7 +290,7 @@ class IkeInit(Task):
         assert sa.suite is not None
         assert self.kx is not None
         draft.payloads += [
-            SaPayload((offer_to_proposal(sa.suite.as_offer()),)),
+            response_sa_payload(sa.suite),
             KePayload(self.kx.method, self.kx.public_key()),
             NoncePayload(sa.nr),
             *_capability_notifies(sa, with_intermediate=sa.peer_intermediate),

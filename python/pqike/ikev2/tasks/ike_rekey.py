@@ -24,7 +24,7 @@ from pqike.ikev2.negotiation import (
     KE,
     Offer,
     Selected,
-    offer_from_spec,
+    local_offers,
     select,
     validate_choice,
 )
@@ -34,10 +34,10 @@ from pqike.ikev2.tasks.common import (
     find_all,
     initiator_ke,
     notify,
-    offer_to_proposal,
     proposal_to_offer,
     require,
     responder_ke,
+    response_sa_payload,
     sa_payload,
 )
 from pqike.ikev2.tasks.ike_init import NONCE_LENGTH
@@ -85,17 +85,14 @@ class IkeRekey(Task):
         return self.followup.exchange if self.in_followup else self.exchange
 
     def _local_offers(self) -> list[Offer]:
-        offers = [
-            offer_from_spec(
-                spec,
+        return list(
+            local_offers(
+                self.sa.conn.ike_proposals,
                 ProtocolId.IKE,
-                number=n + 1,
                 spi=self.spi,
                 supports=self.sa.backend.supports,
             )
-            for n, spec in enumerate(self.sa.conn.ike_proposals)
-        ]
-        return [o for o in offers if all(o.transforms.values())]
+        )
 
     def _spawn(self, initiator: bool) -> None:
         """Create the new IKE SA and move the Child SAs over (RFC 7296 §2.18)."""
@@ -242,7 +239,7 @@ class IkeRekey(Task):
             self.chosen.response_types,
         )
         draft.payloads += [
-            SaPayload((offer_to_proposal(mine.as_offer()),)),
+            response_sa_payload(mine),
             NoncePayload(self.nr),
             KePayload(self.kx.method, self.kx.public_key()),
         ]
