@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from pqike.errors import DecodeError
 from pqike.ikev2.codec import IkeHeader, decode_header, ike_from_natt_datagram
+from pqike.ikev2.codec.header import header_layout, pack_header
 from pqike.ikev2.constants import ExchangeType, HeaderFlag, NotifyType, PayloadType
 
 SPI_I = bytes.fromhex("0102030405060708")
@@ -87,3 +90,45 @@ def test_natt_marker_is_stripped_from_ike() -> None:
 )
 def test_natt_non_ike_datagram_is_none(datagram: bytes) -> None:
     assert ike_from_natt_datagram(datagram) is None
+
+
+def _step_by_step(header: IkeHeader, next_payload: int, length: int) -> bytes:
+    buf = bytearray(32)
+    header.encode_into(buf, next_payload, length)
+    struct.pack_into(">BBH", buf, 28, 41, 0, length - 28)
+    return bytes(buf)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        IkeHeader(SPI_I, SPI_R, 37, 0x20, 7),
+        IkeHeader(SPI_I, SPI_R, 255, 0xFF, (1 << 32) - 1, 9, 99, 15, 15),
+    ],
+)
+def test_pack_header_equals_encode_into_then_tail(header: IkeHeader) -> None:
+    layout = header_layout("BBH")
+    assert layout.size == 32
+    packed = pack_header(layout, header, PayloadType.SK, 120, 41, 0, 92)
+    assert packed == _step_by_step(header, PayloadType.SK, 120)
+    bare = pack_header(header_layout(""), header, 33, 28)
+    assert bare == packed[:16] + b"\x21" + packed[17:24] + (28).to_bytes(4, "big")
+    assert header.encode() == pack_header(
+        header_layout(""), header, header.next_payload, header.length
+    )
+
+
+@pytest.mark.parametrize(("spi_i", "spi_r"), [(b"\x00" * 9, SPI_R), (SPI_I, b"")])
+def test_pack_header_rejects_spi_not_8_octets(spi_i: bytes, spi_r: bytes) -> None:
+    header = IkeHeader(spi_i, spi_r, 34, 0, 0)
+    with pytest.raises(ValueError, match="8 octets"):
+        pack_header(header_layout("BBH"), header, 46, 32, 0, 0, 4)
+
+
+def test_pack_header_out_of_range_fails_as_step_by_step() -> None:
+    with pytest.raises(ValueError, match="IKE header field out of range"):
+        pack_header(header_layout(""), IkeHeader(SPI_I, SPI_R, 256, 0, 0), 0, 28)
+    with pytest.raises(struct.error):  # a tail field: what struct.pack_into raises
+        pack_header(
+            header_layout("BBH"), IkeHeader(SPI_I, SPI_R, 34, 0, 0), 46, 0, 0, 0, 65536
+        )

@@ -146,3 +146,32 @@ def test_decode_rejects_sk_inside_sk_plaintext() -> None:
 def test_decode_rejects_skf_numbering(wire: str) -> None:
     with pytest.raises(DecodeError, match="SKF fragment"):
         decode_payloads(bytes.fromhex(wire), PayloadType.SKF)
+
+
+def test_critical_unknown_payload_last_keeps_its_critical_bit() -> None:
+    chain = (NoncePayload(bytes(16)), UnknownPayload(201, True, b"x"))
+    first, body = encode_payloads(chain)
+    assert first == PayloadType.NONCE
+    assert body[:4] == bytes([201, 0, 0, 20])
+    assert body[20:24] == bytes([0, 0x80, 0, 5])
+    assert decode_payloads(body, first) == chain
+
+
+def test_payload_subclass_encodes_like_its_base() -> None:
+    class MyNotify(NotifyPayload):
+        __slots__ = ()
+
+    mine = MyNotify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)
+    base = NotifyPayload(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)
+    assert encode_payloads((mine, mine)) == encode_payloads((base, base))
+
+
+def test_encode_rejects_skf_before_other_payloads_even_when_unknown_follow() -> None:
+    with pytest.raises(ValueError, match="last payload"):
+        encode_payloads(
+            (
+                NoncePayload(bytes(16)),
+                SkfPayload(0, 1, 1, b""),
+                UnknownPayload(9, True, b""),
+            )
+        )

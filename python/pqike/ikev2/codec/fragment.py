@@ -9,17 +9,16 @@ Total Fragments), RFC 7383 §2.5.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.codec.encrypted import SkfPayload
-from pqike.ikev2.codec.header import IkeHeader
+from pqike.ikev2.codec.header import IkeHeader, header_layout, pack_header
 from pqike.ikev2.codec.message import Payload, decode_payloads
 from pqike.ikev2.codec.protected import IkeCipher
-from pqike.ikev2.constants import IKE_HEADER_LENGTH, PayloadType
+from pqike.ikev2.constants import PayloadType
 
 __all__ = [
     "ReassembledMessage",
@@ -27,8 +26,11 @@ __all__ = [
     "fragment_protected",
 ]
 
-_SKF_HEADER = struct.Struct(">BBHHH")
-_SKF_OVERHEAD = IKE_HEADER_LENGTH + _SKF_HEADER.size
+_SKF_PREFIX = header_layout("BBHHH")
+"""IKE header | SKF generic header | Fragment Number | Total Fragments: the
+associated data of a fragment (RFC 7383 §2.5)."""
+_SKF_OVERHEAD = _SKF_PREFIX.size
+_SKF = int(PayloadType.SKF)
 
 
 def _chunk_size(cipher: IkeCipher, space: int) -> int:
@@ -92,19 +94,18 @@ def fragment_protected(
         if len(iv) != cipher.iv_length:
             raise ValueError(f"IV must be {cipher.iv_length} octets, got {len(iv)}")
         sealed = cipher.sealed_length(len(piece))
-        aad = bytearray(_SKF_OVERHEAD)
-        header.encode_into(aad, PayloadType.SKF, _SKF_OVERHEAD + sealed)
-        _SKF_HEADER.pack_into(
-            aad,
-            IKE_HEADER_LENGTH,
+        aad = pack_header(
+            _SKF_PREFIX,
+            header,
+            _SKF,
+            _SKF_OVERHEAD + sealed,
             first_payload if number == 1 else 0,
             0,
             8 + sealed,
             number,
             total,
         )
-        aad_bytes = bytes(aad)
-        datagrams.append(aad_bytes + cipher.seal(aad_bytes, iv, piece))
+        datagrams.append(aad + cipher.seal(aad, iv, piece))
     return datagrams
 
 

@@ -19,10 +19,13 @@ from pqike.ikev2.constants import (
 __all__ = [
     "IkeHeader",
     "decode_header",
+    "header_layout",
     "ike_from_natt_datagram",
+    "pack_header",
 ]
 
-_HEADER = struct.Struct(">8s8sBBBBII")
+_HEADER_FORMAT = ">8s8sBBBBII"
+_HEADER = struct.Struct(_HEADER_FORMAT)
 _RESPONSE = int(HeaderFlag.RESPONSE)
 _INITIATOR = int(HeaderFlag.INITIATOR)
 """Plain ints: ``int & IntFlag`` goes through the enum machinery on every call."""
@@ -87,9 +90,7 @@ class IkeHeader:
         Raises:
             ValueError: an SPI is not 8 octets or a field is out of range.
         """
-        buf = bytearray(IKE_HEADER_LENGTH)
-        self.encode_into(buf, self.next_payload, self.length)
-        return bytes(buf)
+        return pack_header(_HEADER, self, self.next_payload, self.length)
 
     def encode_into(self, buf: bytearray, next_payload: int, length: int) -> None:
         """Write this header into ``buf[0:28]`` with the given Next Payload and Length.
@@ -116,6 +117,53 @@ class IkeHeader:
             )
         except struct.error as exc:
             raise ValueError(f"IKE header field out of range: {exc}") from None
+
+
+def header_layout(tail: str) -> struct.Struct:
+    """A struct for the IKE header followed by ``tail`` (a struct format without a
+    byte-order prefix, e.g. ``"BBH"`` for a generic payload header); for
+    :func:`pack_header`."""
+    return struct.Struct(_HEADER_FORMAT + tail)
+
+
+def pack_header(
+    layout: struct.Struct,
+    header: IkeHeader,
+    next_payload: int,
+    length: int,
+    *tail: int,
+) -> bytes:
+    """The header with the given Next Payload and Length, then ``tail`` packed as
+    the rest of ``layout`` (see :func:`header_layout`), in one ``pack``.
+
+    Raises:
+        ValueError: as :meth:`IkeHeader.encode_into`; a ``tail`` value out of
+            range raises what ``struct.pack_into`` raises for it.
+    """
+    spi_i = header.spi_i
+    spi_r = header.spi_r
+    if len(spi_i) == 8 and len(spi_r) == 8:
+        try:
+            return layout.pack(
+                spi_i,
+                spi_r,
+                next_payload,
+                (header.major_version << 4) | header.minor_version,
+                header.exchange_type,
+                header.flags,
+                header.message_id,
+                length,
+                *tail,
+            )
+        except struct.error:
+            pass  # the step-by-step path below says which part is wrong
+    buf = bytearray(layout.size)
+    header.encode_into(buf, next_payload, length)
+    if tail:
+        struct.pack_into(
+            ">" + layout.format[len(_HEADER_FORMAT) :], buf, IKE_HEADER_LENGTH, *tail
+        )
+    return bytes(buf)
 
 
 def decode_header(data: bytes) -> IkeHeader:

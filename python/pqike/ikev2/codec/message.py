@@ -17,7 +17,12 @@ from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.codec.cp import CpPayload
 from pqike.ikev2.codec.encrypted import SkfPayload, SkPayload
-from pqike.ikev2.codec.header import IkeHeader, decode_header
+from pqike.ikev2.codec.header import (
+    IkeHeader,
+    decode_header,
+    header_layout,
+    pack_header,
+)
 from pqike.ikev2.codec.payloads import (
     AuthPayload,
     CertPayload,
@@ -71,6 +76,7 @@ Payload = (
 EncryptedPayload = SkPayload | SkfPayload
 
 _GENERIC = struct.Struct(">BBH")
+_HEADER = header_layout("")
 _CRITICAL = 0x80
 
 _DECODERS: dict[int, Callable[[bytes], Payload]] = {
@@ -98,13 +104,63 @@ _ENCRYPTED: dict[int, Callable[[bytes, int], Payload]] = {
 _ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
 """For ``isinstance``: a ``SkPayload | SkfPayload`` union is built on every call."""
 
+_MEMO_MAX_BODY = 512
+_MEMO_ENTRIES = 256
+_memo: dict[tuple[int, bytes], Payload] = {}
+
+
+def _memoised(
+    payload_type: int, decoder: Callable[[bytes], Payload]
+) -> Callable[[bytes], Payload]:
+    """``decoder``, reusing an earlier result for the same octets (errors are not
+    remembered: a malformed body raises every time)."""
+
+    def decode(body: bytes) -> Payload:
+        if len(body) > _MEMO_MAX_BODY:
+            return decoder(body)
+        key = (payload_type, body)
+        payload = _memo.get(key)
+        if payload is None:
+            payload = decoder(body)
+            if len(_memo) >= _MEMO_ENTRIES:
+                _memo.clear()  # bounded: peers cannot grow it
+            _memo[key] = payload
+        return payload
+
+    return decode
+
+
 _MEMO_TYPES = frozenset({PayloadType.SA, PayloadType.TSI, PayloadType.TSR})
 """Payload types whose decoding is memoised by body: pure functions of the octets
 with immutable results (frozen, tuples only), and the same proposals and
 selectors arrive over and over; each takes several objects to build."""
-_MEMO_MAX_BODY = 512
-_MEMO_ENTRIES = 256
-_memo: dict[tuple[int, bytes], Payload] = {}
+_DECODE: dict[int, Callable[[bytes], Payload]] = {
+    t: _memoised(t, d) if t in _MEMO_TYPES else d for t, d in _DECODERS.items()
+}
+"""What :func:`decode_payloads` calls per payload type."""
+
+_PLAIN_CLASSES = frozenset(
+    {
+        SaPayload,
+        KePayload,
+        IdiPayload,
+        IdrPayload,
+        CertPayload,
+        CertReqPayload,
+        AuthPayload,
+        NoncePayload,
+        NotifyPayload,
+        DeletePayload,
+        VendorIdPayload,
+        TsiPayload,
+        TsrPayload,
+        CpPayload,
+        EapPayload,
+    }
+)
+"""Payload classes that are neither encrypted nor carry a Critical bit: their
+generic header is ``(next, 0, length)`` (anything else, subclasses too, takes the
+``isinstance`` path in :func:`encode_payloads`)."""
 
 P = TypeVar("P")
 
@@ -126,55 +182,42 @@ def decode_payloads(
             follow the last payload, or SK/SKF is not last (or nested).
     """
     payloads: list[Payload] = []
+    append = payloads.append
     end = len(data)
     next_type = first_type
     unpack_from = _GENERIC.unpack_from
-    decoders = _DECODERS
+    decoders = _DECODE
     while next_type:
         if end - offset < 4:
             raise DecodeError(f"payload type {next_type} truncated at offset {offset}")
         following, flags, length = unpack_from(data, offset)
-        if length < 4 or offset + length > end:
+        stop = offset + length
+        if length < 4 or stop > end:
             raise DecodeError(
                 f"payload type {next_type} length {length} exceeds the "
                 f"{end - offset} octets left"
             )
-        body = data[offset + 4 : offset + length]
-        offset += length
         decoder = decoders.get(next_type)
         if decoder is not None:
-            if next_type in _MEMO_TYPES and len(body) <= _MEMO_MAX_BODY:
-                payloads.append(_decode_memoised(next_type, body, decoder))
-            else:
-                payloads.append(decoder(body))
+            append(decoder(data[offset + 4 : stop]))
         elif next_type in _ENCRYPTED:
             if inner:
                 raise DecodeError("encrypted payload inside an encrypted payload")
-            if offset != end:
+            if stop != end:
                 raise DecodeError("encrypted payload is not the last payload")
-            payloads.append(_ENCRYPTED[next_type](body, following))
+            append(_ENCRYPTED[next_type](data[offset + 4 : stop], following))
             return tuple(payloads)
         else:
-            payloads.append(UnknownPayload(next_type, bool(flags & _CRITICAL), body))
+            append(
+                UnknownPayload(
+                    next_type, bool(flags & _CRITICAL), data[offset + 4 : stop]
+                )
+            )
+        offset = stop
         next_type = following
     if offset != end:
         raise DecodeError(f"{end - offset} octets after the last payload")
     return tuple(payloads)
-
-
-def _decode_memoised(
-    payload_type: int, body: bytes, decoder: Callable[[bytes], Payload]
-) -> Payload:
-    """``decoder(body)``, reusing an earlier result for the same octets (errors
-    are not remembered: a malformed body raises every time)."""
-    key = (payload_type, body)
-    payload = _memo.get(key)
-    if payload is None:
-        payload = decoder(body)
-        if len(_memo) >= _MEMO_ENTRIES:
-            _memo.clear()  # bounded: peers cannot grow it
-        _memo[key] = payload
-    return payload
 
 
 def encode_payloads(payloads: Sequence[Payload]) -> tuple[int, bytes]:
@@ -187,27 +230,44 @@ def encode_payloads(payloads: Sequence[Payload]) -> tuple[int, bytes]:
     Raises:
         ValueError: a payload is longer than 65535 octets or SK/SKF is not last.
     """
+    if not payloads:
+        return 0, b""
     parts: list[bytes] = []
-    last = len(payloads) - 1
+    append = parts.append
     pack = _GENERIC.pack
+    plain = _PLAIN_CLASSES
+    last = len(payloads) - 1
     for index, payload in enumerate(payloads):
         body = payload.encode()
-        flags = 0
-        if isinstance(payload, _ENCRYPTED_CLASSES):
-            if index != last:
-                raise ValueError("an SK/SKF payload must be the last payload")
+        if index != last:
+            flags = 0 if type(payload) in plain else _chained_flags(payload)
+            following = payloads[index + 1].payload_type
+        elif isinstance(payload, _ENCRYPTED_CLASSES):
+            flags = 0
             following = payload.first_payload
         else:
-            following = payloads[index + 1].payload_type if index < last else 0
-            if isinstance(payload, UnknownPayload) and payload.critical:
-                flags = _CRITICAL
+            flags = 0 if type(payload) in plain else _chained_flags(payload)
+            following = 0
         length = 4 + len(body)
         if length > 0xFFFF:
             raise ValueError(f"payload type {payload.payload_type} is {length} octets")
-        parts.append(pack(following, flags, length))
-        parts.append(body)
-    first = payloads[0].payload_type if payloads else 0
-    return first, b"".join(parts)
+        append(pack(following, flags, length))
+        append(body)
+    return payloads[0].payload_type, b"".join(parts)
+
+
+def _chained_flags(payload: Payload) -> int:
+    """Generic header flags of a payload that is not a plain class: the Critical
+    bit of an :class:`UnknownPayload`.
+
+    Raises:
+        ValueError: ``payload`` is SK or SKF, and another payload follows it.
+    """
+    if isinstance(payload, _ENCRYPTED_CLASSES):
+        raise ValueError("an SK/SKF payload must be the last payload")
+    if isinstance(payload, UnknownPayload) and payload.critical:
+        return _CRITICAL
+    return 0
 
 
 @fast_init
@@ -279,7 +339,5 @@ def encode_message(message: Message) -> bytes:
         ValueError: see :func:`encode_payloads` and :meth:`IkeHeader.encode`.
     """
     first, body = encode_payloads(message.payloads)
-    buf = bytearray(IKE_HEADER_LENGTH)
-    message.header.encode_into(buf, first, IKE_HEADER_LENGTH + len(body))
-    buf += body
-    return bytes(buf)
+    header = pack_header(_HEADER, message.header, first, IKE_HEADER_LENGTH + len(body))
+    return header + body

@@ -14,7 +14,6 @@ docs/contracts.md); this module only lays out the octets:
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,7 +21,7 @@ from typing import Protocol
 from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.codec.encrypted import SkfPayload, SkPayload
-from pqike.ikev2.codec.header import IkeHeader
+from pqike.ikev2.codec.header import IkeHeader, header_layout, pack_header
 from pqike.ikev2.codec.message import (
     EncryptedPayload,
     Payload,
@@ -42,8 +41,11 @@ __all__ = [
     "seal_payloads",
 ]
 
-_GENERIC = struct.Struct(">BBH")
-_SKF_HEADER = struct.Struct(">BBHHH")
+_SK_PREFIX = header_layout("BBH")
+"""IKE header | SK generic header: the associated data of a whole message, and
+IntAuth's A (RFC 9242 §3.3.2)."""
+_ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
+_SK = int(PayloadType.SK)
 
 
 class IkeCipher(Protocol):
@@ -124,14 +126,19 @@ def seal_payloads(
     sk_length = 4 + sealed
     if sk_length > 0xFFFF:
         raise ValueError(f"SK payload would be {sk_length} octets")
-    aad = bytearray(IKE_HEADER_LENGTH + 4)
-    header.encode_into(aad, PayloadType.SK, IKE_HEADER_LENGTH + sk_length)
-    _GENERIC.pack_into(aad, IKE_HEADER_LENGTH, first_payload, 0, sk_length)
-    aad_bytes = bytes(aad)
-    body = cipher.seal(aad_bytes, iv, plaintext)
+    aad = pack_header(
+        _SK_PREFIX,
+        header,
+        _SK,
+        IKE_HEADER_LENGTH + sk_length,
+        first_payload,
+        0,
+        sk_length,
+    )
+    body = cipher.seal(aad, iv, plaintext)
     if len(body) != sealed:
         raise ValueError(f"cipher sealed {len(body)} octets, announced {sealed}")
-    return aad_bytes + body
+    return aad + body
 
 
 def open_protected(
@@ -147,9 +154,7 @@ def open_protected(
         pqike.errors.AuthenticationError: the ICV or tag does not verify.
     """
     message = decode_message(data, header)
-    if not message.payloads or not isinstance(
-        message.payloads[-1], SkPayload | SkfPayload
-    ):
+    if not message.payloads or not isinstance(message.payloads[-1], _ENCRYPTED_CLASSES):
         raise DecodeError("message has no SK or SKF payload")
     encrypted = message.payloads[-1]
     if len(encrypted.body) < cipher.sealed_length(0):
@@ -207,7 +212,8 @@ def int_auth_chunks(
         inner_plaintext: the complete decrypted (or to-be-encrypted) inner payloads.
     """
     first = encrypted if isinstance(encrypted, int) else encrypted.first_payload
-    a = bytearray(IKE_HEADER_LENGTH + 4)
-    header.encode_into(a, PayloadType.SK, IKE_HEADER_LENGTH + 4 + len(inner_plaintext))
-    _GENERIC.pack_into(a, IKE_HEADER_LENGTH, first, 0, 4 + len(inner_plaintext))
-    return bytes(a), inner_plaintext
+    sk_length = 4 + len(inner_plaintext)
+    a = pack_header(
+        _SK_PREFIX, header, _SK, IKE_HEADER_LENGTH + sk_length, first, 0, sk_length
+    )
+    return a, inner_plaintext
