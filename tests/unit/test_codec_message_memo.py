@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pqike.errors import DecodeError
-from pqike.ikev2.codec import message
+from pqike.ikev2.codec import _memo, message, sa
 from pqike.ikev2.codec.message import decode_payloads, encode_payloads
 from pqike.ikev2.codec.sa import Proposal, SaPayload, Transform
 from pqike.ikev2.codec.ts import TrafficSelector, TsiPayload
@@ -45,3 +45,34 @@ def test_decode_memoised_cache_stays_bounded() -> None:
         first, octets = encode_payloads([TsiPayload((ts,))])
         assert decode_payloads(octets, first) == (TsiPayload((ts,)),)
     assert len(message._memo) <= message._MEMO_ENTRIES
+
+
+def _child_sa(spi: bytes, encr_bits: int = 256) -> SaPayload:
+    transforms = (Transform.of(1, 20, encr_bits), Transform.of(5, 0))
+    return SaPayload((Proposal(1, 3, spi, transforms),))
+
+
+def test_decode_proposals_differing_only_in_spi_share_their_transforms() -> None:
+    one = SaPayload.decode(_child_sa(b"\x00\x00\x00\x01").encode())
+    two = SaPayload.decode(_child_sa(b"\x00\x00\x00\x02").encode())
+    assert one == _child_sa(b"\x00\x00\x00\x01")
+    assert two == _child_sa(b"\x00\x00\x00\x02")
+    assert one.proposals[0].transforms is two.proposals[0].transforms
+    fresh = sa._decode_transforms(_child_sa(b"").encode()[8:], 2)
+    assert fresh == two.proposals[0].transforms
+
+
+def test_decode_memoised_transforms_with_wrong_count_raise_every_time() -> None:
+    octets = bytearray(_child_sa(b"\x00\x00\x00\x01").encode())
+    SaPayload.decode(bytes(octets))  # the transforms are remembered now
+    octets[7] = 3  # Num Transforms 3, but 2 follow
+    for _ in range(3):
+        with pytest.raises(DecodeError, match="announces 3 transforms"):
+            SaPayload.decode(bytes(octets))
+
+
+def test_decode_memoised_transforms_stay_bounded() -> None:
+    for bits in range(_memo.MEMO_ENTRIES * 2):
+        got = SaPayload.decode(_child_sa(b"\x00\x00\x00\x07", bits).encode())
+        assert got == _child_sa(b"\x00\x00\x00\x07", bits)
+    assert len(sa._transforms_decoded) <= _memo.MEMO_ENTRIES

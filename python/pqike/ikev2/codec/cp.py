@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import ClassVar
 
 from pqike._records import fast_init
@@ -15,6 +16,7 @@ __all__ = ["CpAttribute", "CpPayload"]
 
 _ATTRIBUTE = struct.Struct(">HH")
 _CFG = struct.Struct(">B3x")
+_ENCODE = methodcaller("encode")
 
 
 @fast_init
@@ -80,4 +82,4 @@ class CpPayload:
         return cls(body[0], tuple(attrs))
 
     def encode(self) -> bytes:
-        return _CFG.pack(self.cfg_type) + b"".join(a.encode() for a in self.attributes)
+        return _CFG.pack(self.cfg_type) + b"".join(map(_ENCODE, self.attributes))

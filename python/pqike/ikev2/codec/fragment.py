@@ -215,7 +215,7 @@ class Reassembler:
         if len(state.parts) < total or state.first_header is None:
             return None
         del self._pending[key]
-        joined = b"".join(state.parts[n] for n in range(1, total + 1))
+        joined = b"".join(map(state.parts.__getitem__, range(1, total + 1)))
         payloads = decode_payloads(joined, state.first_payload, inner=True)
         return ReassembledMessage(
             state.first_header, state.first_payload, joined, payloads

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import ClassVar
 
 from pqike._records import fast_init
 from pqike.errors import DecodeError
-from pqike.ikev2.codec._memo import WireMemo, remember
+from pqike.ikev2.codec._memo import MEMO_ENTRIES, WireMemo, remember
 from pqike.ikev2.constants import KEY_LENGTH_ATTRIBUTE, PayloadType
 
 __all__ = [
@@ -31,11 +32,19 @@ _LAST = 0
 _MORE_PROPOSALS = 2
 _MORE_TRANSFORMS = 3
 _TV_BIT = 0x8000
+_ENCODE = methodcaller("encode")
 
 _transforms_wire: WireMemo = {}
 """Encoded transform lists (RFC 7296 §3.3.2, Last Substruc set) by the identity
 of their tuple: the engine proposes and answers with the same configured tuples
 every time (see :mod:`._memo`)."""
+
+_transforms_decoded: dict[tuple[int, bytes], tuple[Transform, ...]] = {}
+"""Decoded transform lists by (Num Transforms, octets): a Child SA proposal
+differs from the last one only in its SPI, so the whole-payload memo of
+:func:`pqike.ikev2.codec.message.decode_payloads` misses it; the result is
+immutable (frozen records, tuples, int and bytes)."""
+_DECODED_MAX_OCTETS = 512
 
 
 @fast_init
@@ -130,7 +139,7 @@ class Transform:
         more = _LAST if last else _MORE_TRANSFORMS
         if not self.attributes:
             return _TRANSFORM.pack(more, 8, self.transform_type, self.transform_id)
-        attrs = b"".join([a.encode() for a in self.attributes])
+        attrs = b"".join(map(_ENCODE, self.attributes))
         return (
             _TRANSFORM.pack(
                 more, 8 + len(attrs), self.transform_type, self.transform_id
@@ -263,9 +272,16 @@ def _decode_proposal(data: bytes) -> Proposal:
     if 8 + spi_size > len(data):
         raise DecodeError(f"proposal SPI Size {spi_size} exceeds the proposal")
     spi = data[8 : 8 + spi_size]
-    return Proposal(
-        number, protocol_id, spi, _decode_transforms(data[8 + spi_size :], count)
-    )
+    wire = data[8 + spi_size :]
+    key = (count, wire)
+    transforms = _transforms_decoded.get(key)
+    if transforms is None:
+        transforms = _decode_transforms(wire, count)  # errors are not remembered
+        if len(wire) <= _DECODED_MAX_OCTETS:
+            if len(_transforms_decoded) >= MEMO_ENTRIES:
+                _transforms_decoded.clear()  # bounded: peers cannot grow it
+            _transforms_decoded[key] = transforms
+    return Proposal(number, protocol_id, spi, transforms)
 
 
 @fast_init
@@ -288,7 +304,7 @@ class SaPayload:
     @classmethod
     def decode(cls, body: bytes) -> SaPayload:
         parts = _split_substructures(body, _MORE_PROPOSALS, "proposal", "SA payload")
-        return cls(tuple(_decode_proposal(part) for part in parts))
+        return cls(tuple(map(_decode_proposal, parts)))
 
     def encode(self) -> bytes:
         proposals = self.proposals

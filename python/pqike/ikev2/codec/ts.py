@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import ClassVar, Self
 
 from pqike._records import fast_init
@@ -23,6 +24,7 @@ __all__ = [
 _SELECTOR = struct.Struct(">BBHHH")
 _COUNT = struct.Struct(">B3x")
 _UNKNOWN = struct.Struct(">BxH")
+_ENCODE = methodcaller("encode")
 _ADDRESS_LENGTH: dict[int, int] = {
     TsType.TS_IPV4_ADDR_RANGE: 4,
     TsType.TS_IPV6_ADDR_RANGE: 16,
@@ -154,7 +156,7 @@ class TsPayload:
             return entry[1]
         if len(selectors) > 255:
             raise ValueError("a TS payload holds at most 255 selectors")
-        body = _COUNT.pack(len(selectors)) + b"".join([s.encode() for s in selectors])
+        body = _COUNT.pack(len(selectors)) + b"".join(map(_ENCODE, selectors))
         if type(selectors) is tuple and all(map(_immutable, selectors)):
             remember(_selectors_wire, selectors, body)
         return body
