@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The proposal memos (issue #5) return what a fresh computation returns.
+"""The engine's memos (issue #5) return what a fresh computation returns.
 
 ``select``/``validate_choice`` remember results by the identity of read-only
 transform maps; ``proposal_to_offer`` and ``local_offers`` hand out such maps. These
@@ -16,13 +16,18 @@ import pytest
 
 from pqike.ikev2 import negotiation
 from pqike.ikev2.codec.sa import SaPayload
+from pqike.ikev2.codec.ts import TrafficSelector
 from pqike.ikev2.negotiation import (
     KE_TYPES,
     Offer,
+    Selected,
     local_offers,
     select,
     validate_choice,
 )
+from pqike.ikev2.suite import suite_info
+from pqike.ikev2.tasks import child_create
+from pqike.ikev2.tasks.child_create import narrow
 from pqike.ikev2.tasks.common import proposal_to_offer, response_sa_payload, sa_payload
 from pqike.proposals import parse_proposal
 
@@ -130,3 +135,51 @@ def test_sa_payloads_round_trip_through_the_memos(text: str) -> None:
     assert len(answer.proposals) == 1
     back = proposal_to_offer(SaPayload.decode(answer.encode()).proposals[0])
     assert validate_choice(back, list(offers)) == chosen
+
+
+def _random_ts(rng: random.Random) -> TrafficSelector:
+    lo, hi = sorted(rng.randrange(0, 256) for _ in range(2))
+    plo, phi = sorted(rng.choice((0, 80, 443, 500, 65535)) for _ in range(2))
+    return TrafficSelector(
+        7,
+        rng.choice((0, 6, 17)),
+        plo,
+        phi,
+        bytes((10, 0, 0, lo)),
+        bytes((10, 0, 0, hi)),
+    )
+
+
+def test_narrowing_memo_equals_fresh_narrowing() -> None:
+    rng = random.Random(11)
+    pool = [tuple(_random_ts(rng) for _ in range(rng.randint(1, 3))) for _ in range(30)]
+    for _ in range(2000):
+        offered, ours = rng.choice(pool), rng.choice(pool)
+        assert narrow(offered, ours) == child_create._narrow(offered, ours)
+        got = narrow(offered, ours)
+        fresh = bool(got) and all(
+            any(child_create._intersect(g, p) == g for p in ours) for g in got
+        )
+        assert child_create._within(got, ours) == fresh
+    assert len(child_create._NARROWED) <= child_create._MEMO_MAX
+    assert len(child_create._WITHIN) <= child_create._MEMO_MAX
+
+
+def test_suite_info_memo_equals_fresh_suite_info() -> None:
+    specs = (parse_proposal("aes256gcm16-prfsha384-x25519-ke1_mlkem768", "ike"),)
+    offers = local_offers(specs, 1)
+    chosen = select(list(offers), list(offers))
+    assert chosen is not None
+    assert type(chosen.chosen) is MappingProxyType  # the memoised kind
+    plain = Selected(
+        chosen.protocol,
+        dict(chosen.chosen),
+        chosen.number,
+        chosen.spi,
+        chosen.response_types,
+    )
+    assert suite_info(chosen) == suite_info(plain)
+    assert suite_info(chosen) is suite_info(chosen)
+    assert str(suite_info(chosen)) == (
+        "AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE25519/ADDKE1=ML_KEM_768"
+    )

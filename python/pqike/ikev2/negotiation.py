@@ -354,7 +354,8 @@ def select(
         if chosen is not None:
             break
     if key is not None:
-        _remember(_select_memo, key, (_keep(offers, local), index, _frozen(chosen)))
+        chosen = _frozen(chosen)
+        _remember(_select_memo, key, (_keep(offers, local), index, chosen))
     return chosen
 
 

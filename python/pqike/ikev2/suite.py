@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from enum import IntEnum
+from types import MappingProxyType
 
 from pqike.ikev2.constants import EncrId, IntegId, KeMethod, NotifyType, PrfId
 from pqike.ikev2.events import SuiteInfo
@@ -49,6 +50,25 @@ def notify_name(notify_type: int) -> str:
 
 def suite_info(suite: Selected) -> SuiteInfo:
     """The SuiteInfo of a negotiated IKE proposal."""
+    chosen = suite.chosen
+    if type(chosen) is MappingProxyType:  # shared by every SA with this choice
+        hit = _BY_CHOICE.get(id(chosen))
+        if hit is not None and hit[0] is chosen:
+            return hit[1]
+        info = _suite_info_of(suite)
+        if len(_BY_CHOICE) >= 64:
+            _BY_CHOICE.clear()
+        _BY_CHOICE[id(chosen)] = (chosen, info)
+        return info
+    return _suite_info_of(suite)
+
+
+_BY_CHOICE: dict[int, tuple[object, SuiteInfo]] = {}
+"""SuiteInfo by the identity of a read-only ``chosen`` map (negotiation's memos
+hand out one per distinct choice); the entry keeps the map alive."""
+
+
+def _suite_info_of(suite: Selected) -> SuiteInfo:
     encr_id, bits = suite.chosen.get(ENCR, (0, 0))
     prf, integ, ke = suite.id_of(PRF), suite.id_of(INTEG), suite.id_of(KE)
     rounds = tuple(n for n, t in enumerate(ADDKE_TYPES, 1) if suite.id_of(t))

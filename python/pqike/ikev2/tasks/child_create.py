@@ -95,7 +95,29 @@ def _intersect(a: WireTs, b: Any) -> WireTs | None:
 
 
 def narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ...]:
-    """Every non-empty intersection of an offered selector with one of ours."""
+    """Every non-empty intersection of an offered selector with one of ours.
+
+    Selector tuples are immutable and the same ones (configured, or decoded once per
+    distinct octets by the codec) come back every handshake: the answer is
+    remembered by their identity (the entry keeps both alive).
+    """
+    key = (id(offered), id(ours))
+    hit = _NARROWED.get(key)
+    if hit is not None and hit[0] is offered and hit[1] is ours:
+        return hit[2]
+    result = _narrow(offered, ours)
+    if len(_NARROWED) >= _MEMO_MAX:
+        _NARROWED.clear()
+    _NARROWED[key] = (offered, ours, result)
+    return result
+
+
+_MEMO_MAX = 256
+_NARROWED: dict[tuple[int, int], tuple[Any, Any, tuple[WireTs, ...]]] = {}
+_WITHIN: dict[tuple[int, int], tuple[Any, Any, bool]] = {}
+
+
+def _narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ...]:
     out: list[WireTs] = []
     for theirs in offered:
         if not isinstance(theirs, WireTs):
@@ -108,11 +130,20 @@ def narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ...
 
 
 def _within(got: tuple[Any, ...], proposed: tuple[Any, ...]) -> bool:
-    """True when every selector the responder returned lies inside ours."""
-    return bool(got) and all(
+    """True when every selector the responder returned lies inside ours
+    (remembered like :func:`narrow`)."""
+    key = (id(got), id(proposed))
+    hit = _WITHIN.get(key)
+    if hit is not None and hit[0] is got and hit[1] is proposed:
+        return hit[2]
+    result = bool(got) and all(
         isinstance(g, WireTs) and any(_intersect(g, p) == g for p in proposed)
         for g in got
     )
+    if len(_WITHIN) >= _MEMO_MAX:
+        _WITHIN.clear()
+    _WITHIN[key] = (got, proposed, result)
+    return result
 
 
 def _ranges(selectors: tuple[Any, ...]) -> tuple[WireTs, ...]:

@@ -100,8 +100,10 @@ class IkeMultiKe(Task):
 
     def plan(self, suite: Selected) -> None:
         """Fix the rounds from the negotiated proposal (ADDKE1..7, NONE left out)."""
-        ids = [(t, suite.id_of(t)) for t in ADDKE_TYPES]
-        self.rounds = [Round(t, method) for t, method in ids if method != 0]
+        get = suite.chosen.get
+        self.rounds = [
+            Round(t, pair[0]) for t in ADDKE_TYPES if (pair := get(t)) and pair[0]
+        ]
 
     @property
     def finished(self) -> bool:
