@@ -9,8 +9,10 @@ import pytest
 from pqike.errors import DecodeError
 from pqike.ikev2.codec import _memo, message, sa
 from pqike.ikev2.codec.message import decode_payloads, encode_payloads
+from pqike.ikev2.codec.payloads import IdiPayload, NotifyPayload
 from pqike.ikev2.codec.sa import Proposal, SaPayload, Transform
 from pqike.ikev2.codec.ts import TrafficSelector, TsiPayload
+from pqike.ikev2.constants import IdType, NotifyType, PayloadType
 
 
 def _sa(encr_bits: int) -> SaPayload:
@@ -76,3 +78,26 @@ def test_decode_memoised_transforms_stay_bounded() -> None:
         got = SaPayload.decode(_child_sa(b"\x00\x00\x00\x07", bits).encode())
         assert got == _child_sa(b"\x00\x00\x00\x07", bits)
     assert len(sa._transforms_decoded) <= _memo.MEMO_ENTRIES
+
+
+def test_decode_memoises_short_notifies_and_identities_only() -> None:
+    short = NotifyPayload(NotifyType.SIGNATURE_HASH_ALGORITHMS, bytes.fromhex("0002"))
+    nat = NotifyPayload(NotifyType.NAT_DETECTION_SOURCE_IP, bytes(20))
+    ident = IdiPayload(IdType.ID_FQDN, b"initiator.example")
+    first, octets = encode_payloads([short, nat, ident])
+    once = decode_payloads(octets, first)
+    twice = decode_payloads(bytes(octets), first)
+    assert once == twice == (short, nat, ident)
+    assert once[0] is twice[0]  # remembered
+    assert once[1] is not twice[1]  # 24 octets: never remembered
+    assert once[2] is twice[2]
+    assert (PayloadType.NOTIFY, short.encode()) in message._memo
+    assert (PayloadType.NOTIFY, nat.encode()) not in message._memo
+
+
+def test_decode_memoised_notify_with_bad_spi_size_raises_every_time() -> None:
+    body = bytes([0, 9]) + NotifyType.REKEY_SA.to_bytes(2, "big") + bytes(4)
+    chain = bytes([0, 0, 0, 4 + len(body)]) + body
+    for _ in range(3):
+        with pytest.raises(DecodeError, match="SPI Size 9"):
+            decode_payloads(chain, PayloadType.NOTIFY)

@@ -104,19 +104,19 @@ _ENCRYPTED: dict[int, Callable[[bytes, int], Payload]] = {
 _ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
 """For ``isinstance``: a ``SkPayload | SkfPayload`` union is built on every call."""
 
-_MEMO_MAX_BODY = 512
 _MEMO_ENTRIES = 256
 _memo: dict[tuple[int, bytes], Payload] = {}
 
 
 def _memoised(
-    payload_type: int, decoder: Callable[[bytes], Payload]
+    payload_type: int, decoder: Callable[[bytes], Payload], max_body: int
 ) -> Callable[[bytes], Payload]:
-    """``decoder``, reusing an earlier result for the same octets (errors are not
-    remembered: a malformed body raises every time)."""
+    """``decoder``, reusing an earlier result for the same octets (up to
+    ``max_body`` of them; errors are not remembered: a malformed body raises
+    every time)."""
 
     def decode(body: bytes) -> Payload:
-        if len(body) > _MEMO_MAX_BODY:
+        if len(body) > max_body:
             return decoder(body)
         key = (payload_type, body)
         payload = _memo.get(key)
@@ -130,12 +130,23 @@ def _memoised(
     return decode
 
 
-_MEMO_TYPES = frozenset({PayloadType.SA, PayloadType.TSI, PayloadType.TSR})
-"""Payload types whose decoding is memoised by body: pure functions of the octets
-with immutable results (frozen, tuples only), and the same proposals and
-selectors arrive over and over; each takes several objects to build."""
+_MEMO_MAX_BODY: dict[int, int] = {
+    PayloadType.SA: 512,
+    PayloadType.TSI: 512,
+    PayloadType.TSR: 512,
+    PayloadType.IDI: 512,
+    PayloadType.IDR: 512,
+    PayloadType.NOTIFY: 16,
+}
+"""Payload types whose decoding is memoised by body, with the largest body worth
+remembering: pure functions of the octets with immutable results (frozen, ints,
+bytes and tuples only) that arrive over and over: the configured proposals,
+selectors and identities, and status notifies with no or a few constant octets
+of data (FRAGMENTATION_SUPPORTED, SIGNATURE_HASH_ALGORITHMS, ...). NAT detection
+hashes (24 octets) and cookies differ every time and stay out."""
 _DECODE: dict[int, Callable[[bytes], Payload]] = {
-    t: _memoised(t, d) if t in _MEMO_TYPES else d for t, d in _DECODERS.items()
+    t: _memoised(t, d, _MEMO_MAX_BODY[t]) if t in _MEMO_MAX_BODY else d
+    for t, d in _DECODERS.items()
 }
 """What :func:`decode_payloads` calls per payload type."""
 
