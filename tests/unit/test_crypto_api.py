@@ -159,3 +159,22 @@ def test_hmac_verify_tag_lengths(backend: Backend) -> None:
     assert backend.constant_time_eq(b"ab", b"ab")
     assert not backend.constant_time_eq(b"ab", b"ac")
     assert not backend.constant_time_eq(b"ab", b"abc")
+
+
+def test_why_unsupported_gives_the_reason(backend: Backend) -> None:
+    """why_unsupported is None exactly where supports is True, else the reason."""
+    for transform_type in range(14):
+        for transform_id in (*range(40), 1000):
+            reason = backend.why_unsupported(transform_type, transform_id)
+            supported = backend.supports(transform_type, transform_id)
+            assert (reason is None) == supported, (transform_type, transform_id)
+    assert (
+        backend.why_unsupported(1, 3)
+        == "pqike does not implement transform type 1 id 3"
+    )
+    if backend.name == "reference":
+        assert backend.why_unsupported(6, 35) == (
+            "reference backend: pyca/cryptography has no mlkem512"
+        )
+    else:
+        assert backend.why_unsupported(6, 35) is None

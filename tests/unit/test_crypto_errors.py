@@ -321,6 +321,47 @@ def _keymat(b: Backend) -> Any:
     return b.keymat_derive(5, 20, 128, 0, SECRET, NI, NR, SPI_I, SPI_R)
 
 
+# A Key Length the ENCR transform does not allow: the message names that length and
+# the allowed ones, not only the transform ID.
+BAD_KEY_BITS: list[Any] = [
+    pytest.param(
+        20,
+        "ENCR 20 does not allow a 100-bit key (Key Length 128, 192 or 256)",
+        lambda b: b.keymat_derive(5, 20, 100, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-gcm-100",
+    ),
+    pytest.param(
+        28,
+        "ENCR 28 does not allow a 128-bit key (Key Length 0 or 256)",
+        lambda b: b.keymat_derive(5, 28, 128, 0, SECRET, NI, NR, SPI_I, SPI_R),
+        id="keymat-chacha-128",
+    ),
+    pytest.param(
+        12,
+        "ENCR 12 does not allow a 64-bit key (Key Length 128, 192 or 256)",
+        lambda b: _keymat(b).rekey_ike([SECRET], NI, NR, SPI_I, SPI_R, 5, 12, 64, 12),
+        id="rekey-cbc-64",
+    ),
+    pytest.param(
+        20,
+        "ENCR 20 does not allow a 255-bit key (Key Length 128, 192 or 256)",
+        lambda b: b.ike_cipher(20, 255, 0, SALTED),
+        id="cipher-gcm-255",
+    ),
+]
+
+
+@pytest.mark.parametrize(("encr_id", "message", "call"), BAD_KEY_BITS)
+def test_bad_key_length_named(
+    backend: Backend, encr_id: int, message: str, call: Call
+) -> None:
+    """keymat_derive(encr_key_bits=100) names the 100-bit key, on both backends."""
+    with pytest.raises(UnsupportedTransform) as info:
+        call(backend)
+    assert (info.value.transform_type, info.value.transform_id) == (1, encr_id)
+    assert str(info.value) == message
+
+
 BIG = 2**70
 # (exception class, regex the message must match (the contract), call). The classes are
 # exact for ValueError and TypeError: InvalidLength and UnsupportedTransform are

@@ -9,6 +9,8 @@ ENCR 12 AES-CBC with INTEG 2/12/13/14 (RFC 7296 §3.14, encrypt-then-MAC over
 
 from typing import final
 
+from pqike.crypto._args import BytesLike
+
 __all__ = [
     "IkeCipher",
     "aead_open",
@@ -24,8 +26,8 @@ class IkeCipher:
         encr_id: int,
         key_bits: int,
         integ_id: int,
-        encr_key: bytes,
-        integ_key: bytes = b"",
+        encr_key: BytesLike,
+        integ_key: BytesLike = b"",
     ) -> IkeCipher:
         """Key one direction.
 
@@ -61,7 +63,7 @@ class IkeCipher:
     def sealed_length(self, plaintext_len: int) -> int:
         """``len(iv | ciphertext | icv)``; the ciphertext includes the padding."""
 
-    def seal(self, aad: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    def seal(self, aad: BytesLike, iv: BytesLike, plaintext: BytesLike) -> bytes:
         """Return ``iv | E(plaintext | padding | pad length) | icv``.
 
         ``aad`` is the IKE header through the SK generic header with final lengths;
@@ -69,18 +71,22 @@ class IkeCipher:
         length.
         """
 
-    def open(self, aad: bytes, body: bytes) -> bytes:
+    def open(self, aad: BytesLike, body: BytesLike) -> bytes:
         """Verify and decrypt ``iv | ciphertext | icv``; return the inner payloads.
 
         Raises AuthenticationError for a bad ICV, a short body or impossible padding.
         """
 
 def aead_seal(
-    encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
+    encr_id: int, key: BytesLike, nonce: BytesLike, aad: BytesLike, plaintext: BytesLike
 ) -> bytes:
     """Raw AEAD (key without salt, 12-octet nonce) -> ``ciphertext | tag``. For KATs."""
 
 def aead_open(
-    encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes
+    encr_id: int,
+    key: BytesLike,
+    nonce: BytesLike,
+    aad: BytesLike,
+    ct_and_tag: BytesLike,
 ) -> bytes:
     """Raw AEAD open of ``ciphertext | tag``. Raises AuthenticationError. For KATs."""

@@ -5,8 +5,10 @@ Packets are ``SPI | Seq | IV(8) | E(payload | 1, 2, 3.. padding | pad length |
 next header) | ICV``; the IV is the 64-bit sequence number, so no caller picks a nonce.
 """
 
+from collections.abc import Sequence
 from typing import final
 
+from pqike.crypto._args import BytesLike
 from pqike.errors import PqIkeError
 
 __all__ = [
@@ -24,7 +26,7 @@ class EspSa:
         cls,
         spi: int,
         encr_id: int,
-        key: bytes,
+        key: BytesLike,
         *,
         esn: bool = False,
         replay_window: int = 64,
@@ -62,18 +64,22 @@ class EspSa:
     def highest_received(self) -> int:
         """Highest authenticated inbound sequence number (0 before the first packet)."""
 
-    def seal(self, payload: bytes, next_header: int) -> bytes:
+    def seal(self, payload: BytesLike, next_header: int) -> bytes:
         """Seal one packet. Raises SequenceExhausted instead of wrapping the counter."""
 
-    def seal_batch(self, payloads: list[bytes], next_header: int) -> list[bytes]:
+    def seal_batch(
+        self, payloads: Sequence[BytesLike], next_header: int
+    ) -> list[bytes]:
         """Seal several packets (GIL released); none if the counter cannot hold all."""
 
-    def open(self, packet: bytes) -> tuple[bytes, int]:
+    def open(self, packet: BytesLike) -> tuple[bytes, int]:
         """Open one packet -> ``(payload, next_header)``; next header 59 = dummy packet.
 
         Raises DecodeError (short, other SPI, bad padding), ReplayError (checked before
         decryption), AuthenticationError (the window moves only after authentication).
         """
 
-    def open_batch(self, packets: list[bytes]) -> list[tuple[bytes, int] | PqIkeError]:
+    def open_batch(
+        self, packets: Sequence[BytesLike]
+    ) -> list[tuple[bytes, int] | PqIkeError]:
         """Open several packets in order (GIL released); failures are returned."""

@@ -5,6 +5,8 @@
 (RFC 8031), 35/36/37 ML-KEM-512/768/1024 (FIPS 203, draft-ietf-ipsecme-ikev2-mlkem).
 """
 
+from pqike.crypto._args import BytesLike
+
 __all__ = [
     "SUPPORTED_METHODS",
     "KeyExchange",
@@ -24,7 +26,7 @@ class KeyExchange:
     responder when ``set_peer_public()`` does. ``repr()`` shows method and role only.
     """
 
-    def __new__(cls, method: int, seed: bytes | None = None) -> KeyExchange:
+    def __new__(cls, method: int, seed: BytesLike | None = None) -> KeyExchange:
         """Create one side of an exchange.
 
         Args:
@@ -54,7 +56,7 @@ class KeyExchange:
         it the initiator; the ciphertext (768/1088/1568) on a responder.
         """
 
-    def set_peer_public(self, data: bytes) -> None:
+    def set_peer_public(self, data: BytesLike) -> None:
         """Process the peer's KE data and compute the shared secret.
 
         Raises:

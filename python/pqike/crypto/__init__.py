@@ -21,6 +21,7 @@ import os
 from typing import Literal
 
 from pqike.crypto import suites
+from pqike.crypto._args import BytesLike
 from pqike.crypto.aead import IkeCipher
 from pqike.crypto.backend import Backend, TestingHooks
 from pqike.crypto.esp import EspSa
@@ -31,6 +32,7 @@ from pqike.crypto.suites import supports as known_transform
 __all__ = [
     "BACKEND_NAMES",
     "Backend",
+    "BytesLike",
     "EspSa",
     "IkeCipher",
     "KeyExchange",
@@ -134,17 +136,17 @@ def supports(transform_type: int, transform_id: int) -> bool:
     return default_backend().supports(transform_type, transform_id)
 
 
-def key_exchange(method: int, seed: bytes | None = None) -> KeyExchange:
+def key_exchange(method: int, seed: BytesLike | None = None) -> KeyExchange:
     """``default_backend().key_exchange(method, seed)``."""
     return default_backend().key_exchange(method, seed)
 
 
-def prf(prf_id: int, key: bytes, data: bytes) -> bytes:
+def prf(prf_id: int, key: BytesLike, data: BytesLike) -> bytes:
     """``default_backend().prf(prf_id, key, data)``."""
     return default_backend().prf(prf_id, key, data)
 
 
-def prf_plus(prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
+def prf_plus(prf_id: int, key: BytesLike, seed: BytesLike, length: int) -> bytes:
     """``default_backend().prf_plus(prf_id, key, seed, length)``."""
     return default_backend().prf_plus(prf_id, key, seed, length)
 
@@ -154,11 +156,11 @@ def keymat_derive(
     encr_id: int,
     encr_key_bits: int,
     integ_id: int,
-    shared_secret: bytes,
-    ni: bytes,
-    nr: bytes,
-    spi_i: bytes,
-    spi_r: bytes,
+    shared_secret: BytesLike,
+    ni: BytesLike,
+    nr: BytesLike,
+    spi_i: BytesLike,
+    spi_r: BytesLike,
 ) -> Keymat:
     """``default_backend().keymat_derive(...)``: SKEYSEED and SK_* (RFC 7296 §2.14)."""
     return default_backend().keymat_derive(
@@ -167,7 +169,11 @@ def keymat_derive(
 
 
 def ike_cipher(
-    encr_id: int, key_bits: int, integ_id: int, encr_key: bytes, integ_key: bytes = b""
+    encr_id: int,
+    key_bits: int,
+    integ_id: int,
+    encr_key: BytesLike,
+    integ_key: BytesLike = b"",
 ) -> IkeCipher:
     """``default_backend().ike_cipher(...)``."""
     return default_backend().ike_cipher(
@@ -178,7 +184,7 @@ def ike_cipher(
 def esp_sa(
     spi: int,
     encr_id: int,
-    key: bytes,
+    key: BytesLike,
     *,
     esn: bool = False,
     replay_window: int = 64,
@@ -191,14 +197,18 @@ def esp_sa(
 
 
 def aead_seal(
-    encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
+    encr_id: int, key: BytesLike, nonce: BytesLike, aad: BytesLike, plaintext: BytesLike
 ) -> bytes:
     """``default_backend().aead_seal(...)``."""
     return default_backend().aead_seal(encr_id, key, nonce, aad, plaintext)
 
 
 def aead_open(
-    encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes
+    encr_id: int,
+    key: BytesLike,
+    nonce: BytesLike,
+    aad: BytesLike,
+    ct_and_tag: BytesLike,
 ) -> bytes:
     """``default_backend().aead_open(...)``."""
     return default_backend().aead_open(encr_id, key, nonce, aad, ct_and_tag)

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any, cast
 
 from pqike.crypto import suites
+from pqike.crypto._args import BytesLike
 from pqike.crypto.aead import IkeCipher
 from pqike.crypto.esp import EspSa
 from pqike.crypto.kex import KeyExchange
@@ -46,35 +47,41 @@ class RustTesting:
         """Wrap the native testing module."""
         self._t = testing
 
-    def mlkem_keygen(self, method: int, seed_dz: bytes) -> tuple[bytes, bytes]:
+    def mlkem_keygen(self, method: int, seed_dz: BytesLike) -> tuple[bytes, bytes]:
         """``(ek, dk)`` from ``d || z``."""
         return cast("tuple[bytes, bytes]", self._t.mlkem_keygen(method, seed_dz))
 
-    def mlkem_public_key(self, method: int, seed_dz: bytes) -> bytes:
+    def mlkem_public_key(self, method: int, seed_dz: BytesLike) -> bytes:
         """ek from ``d || z``."""
         return self.mlkem_keygen(method, seed_dz)[0]
 
-    def mlkem_encaps(self, method: int, ek: bytes, m: bytes) -> tuple[bytes, bytes]:
+    def mlkem_encaps(
+        self, method: int, ek: BytesLike, m: BytesLike
+    ) -> tuple[bytes, bytes]:
         """``(ct, K)`` for randomness ``m``."""
         return cast("tuple[bytes, bytes]", self._t.mlkem_encaps(method, ek, m))
 
-    def mlkem_decaps(self, method: int, dk: bytes, ct: bytes) -> bytes:
+    def mlkem_decaps(self, method: int, dk: BytesLike, ct: BytesLike) -> bytes:
         """``K`` for an expanded dk."""
         return cast(bytes, self._t.mlkem_decaps(method, dk, ct))
 
-    def mlkem_decaps_seed(self, method: int, seed_dz: bytes, ct: bytes) -> bytes:
+    def mlkem_decaps_seed(
+        self, method: int, seed_dz: BytesLike, ct: BytesLike
+    ) -> bytes:
         """``K`` for the key pair derived from ``d || z``."""
         return self.mlkem_decaps(method, self.mlkem_keygen(method, seed_dz)[1], ct)
 
-    def x25519(self, private: bytes, public: bytes) -> bytes:
+    def x25519(self, private: BytesLike, public: BytesLike) -> bytes:
         """X25519 with the all-zero check."""
         return cast(bytes, self._t.x25519(private, public))
 
-    def x448(self, private: bytes, public: bytes) -> bytes:
+    def x448(self, private: BytesLike, public: BytesLike) -> bytes:
         """X448 with the all-zero check."""
         return cast(bytes, self._t.x448(private, public))
 
-    def ecdh(self, method: int, private_scalar: bytes, peer_public_xy: bytes) -> bytes:
+    def ecdh(
+        self, method: int, private_scalar: BytesLike, peer_public_xy: BytesLike
+    ) -> bytes:
         """ECDH on group 19/20/21."""
         return cast(bytes, self._t.ecdh(method, private_scalar, peer_public_xy))
 
@@ -124,33 +131,42 @@ class RustBackend:
 
     def supports(self, transform_type: int, transform_id: int) -> bool:
         """True if pqike knows the transform and the Rust core implements it."""
-        if not suites.supports(transform_type, transform_id):
-            return False
-        if transform_type == suites.KE or transform_type in suites.ADDKE_TYPES:
-            return transform_id == 0 or transform_id in self._methods
-        return True
+        return self.why_unsupported(transform_type, transform_id) is None
 
-    def key_exchange(self, method: int, seed: bytes | None = None) -> KeyExchange:
+    def why_unsupported(self, transform_type: int, transform_id: int) -> str | None:
+        """Why the transform cannot be used on this backend; None if it can."""
+        return suites.why_unsupported(
+            transform_type,
+            transform_id,
+            self._methods,
+            "rust backend: this build of the Rust core has no {name}",
+        )
+
+    def key_exchange(self, method: int, seed: BytesLike | None = None) -> KeyExchange:
         """A fresh native KeyExchange."""
         return cast(KeyExchange, self._kex.KeyExchange(method, seed))
 
-    def prf(self, prf_id: int, key: bytes, data: bytes) -> bytes:
+    def prf(self, prf_id: int, key: BytesLike, data: BytesLike) -> bytes:
         """``prf(key, data)``."""
         return cast(bytes, self._prf.prf(prf_id, key, data))
 
-    def prf_plus(self, prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
+    def prf_plus(
+        self, prf_id: int, key: BytesLike, seed: BytesLike, length: int
+    ) -> bytes:
         """``prf+(key, seed)`` truncated to ``length``."""
         return cast(bytes, self._prf.prf_plus(prf_id, key, seed, length))
 
-    def integ_mac(self, integ_id: int, key: bytes, data: bytes) -> bytes:
+    def integ_mac(self, integ_id: int, key: BytesLike, data: BytesLike) -> bytes:
         """Truncated HMAC ICV."""
         return cast(bytes, self._prf.integ_mac(integ_id, key, data))
 
-    def hmac_verify(self, prf_id: int, key: bytes, data: bytes, tag: bytes) -> bool:
+    def hmac_verify(
+        self, prf_id: int, key: BytesLike, data: BytesLike, tag: BytesLike
+    ) -> bool:
         """Constant-time check of a (possibly truncated) HMAC tag."""
         return cast(bool, self._prf.hmac_verify(prf_id, key, data, tag))
 
-    def constant_time_eq(self, a: bytes, b: bytes) -> bool:
+    def constant_time_eq(self, a: BytesLike, b: BytesLike) -> bool:
         """Constant-time comparison."""
         return cast(bool, self._prf.constant_time_eq(a, b))
 
@@ -160,11 +176,11 @@ class RustBackend:
         encr_id: int,
         encr_key_bits: int,
         integ_id: int,
-        shared_secret: bytes,
-        ni: bytes,
-        nr: bytes,
-        spi_i: bytes,
-        spi_r: bytes,
+        shared_secret: BytesLike,
+        ni: BytesLike,
+        nr: BytesLike,
+        spi_i: BytesLike,
+        spi_r: BytesLike,
     ) -> Keymat:
         """SKEYSEED and SK_* after IKE_SA_INIT (native ``Keymat.derive``)."""
         return cast(
@@ -187,8 +203,8 @@ class RustBackend:
         encr_id: int,
         key_bits: int,
         integ_id: int,
-        encr_key: bytes,
-        integ_key: bytes = b"",
+        encr_key: BytesLike,
+        integ_key: BytesLike = b"",
     ) -> IkeCipher:
         """A native SK payload cipher."""
         return cast(
@@ -200,7 +216,7 @@ class RustBackend:
         self,
         spi: int,
         encr_id: int,
-        key: bytes,
+        key: BytesLike,
         *,
         esn: bool = False,
         replay_window: int = 64,
@@ -220,13 +236,23 @@ class RustBackend:
         )
 
     def aead_seal(
-        self, encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
+        self,
+        encr_id: int,
+        key: BytesLike,
+        nonce: BytesLike,
+        aad: BytesLike,
+        plaintext: BytesLike,
     ) -> bytes:
         """Raw AEAD encryption."""
         return cast(bytes, self._aead.aead_seal(encr_id, key, nonce, aad, plaintext))
 
     def aead_open(
-        self, encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes
+        self,
+        encr_id: int,
+        key: BytesLike,
+        nonce: BytesLike,
+        aad: BytesLike,
+        ct_and_tag: BytesLike,
     ) -> bytes:
         """Raw AEAD decryption."""
         return cast(bytes, self._aead.aead_open(encr_id, key, nonce, aad, ct_and_tag))

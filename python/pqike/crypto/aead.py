@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from pqike.crypto._args import BytesLike
+
 __all__ = ["IkeCipher"]
 
 
@@ -45,7 +47,7 @@ class IkeCipher(Protocol):
         """Return ``len(iv | ciphertext incl. padding and pad length | icv)``."""
         ...
 
-    def seal(self, aad: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    def seal(self, aad: BytesLike, iv: BytesLike, plaintext: BytesLike) -> bytes:
         """Pad, encrypt and authenticate the inner payloads.
 
         Args:
@@ -61,7 +63,7 @@ class IkeCipher(Protocol):
         """
         ...
 
-    def open(self, aad: bytes, body: bytes) -> bytes:
+    def open(self, aad: BytesLike, body: BytesLike) -> bytes:
         """Verify and decrypt ``iv | ciphertext | icv``; return the inner payloads.
 
         Raises:

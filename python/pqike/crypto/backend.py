@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from pqike.crypto._args import BytesLike
 from pqike.crypto.aead import IkeCipher
 from pqike.crypto.esp import EspSa
 from pqike.crypto.kex import KeyExchange
@@ -21,15 +22,17 @@ class TestingHooks(Protocol):
     ML-KEM encapsulation) raises ``UnsupportedTransform`` with the reason.
     """
 
-    def mlkem_keygen(self, method: int, seed_dz: bytes) -> tuple[bytes, bytes]:
+    def mlkem_keygen(self, method: int, seed_dz: BytesLike) -> tuple[bytes, bytes]:
         """Return ``(ek, dk)`` from the 64-octet seed ``d || z`` (FIPS 203 §7.1)."""
         ...
 
-    def mlkem_public_key(self, method: int, seed_dz: bytes) -> bytes:
+    def mlkem_public_key(self, method: int, seed_dz: BytesLike) -> bytes:
         """Return the encapsulation key derived from ``d || z``."""
         ...
 
-    def mlkem_encaps(self, method: int, ek: bytes, m: bytes) -> tuple[bytes, bytes]:
+    def mlkem_encaps(
+        self, method: int, ek: BytesLike, m: BytesLike
+    ) -> tuple[bytes, bytes]:
         """Return ``(ct, K)`` for the 32-octet randomness ``m`` (FIPS 203 §6.2).
 
         Raises:
@@ -37,23 +40,27 @@ class TestingHooks(Protocol):
         """
         ...
 
-    def mlkem_decaps(self, method: int, dk: bytes, ct: bytes) -> bytes:
+    def mlkem_decaps(self, method: int, dk: BytesLike, ct: BytesLike) -> bytes:
         """Return ``K`` for an expanded decapsulation key (FIPS 203 §7.3)."""
         ...
 
-    def mlkem_decaps_seed(self, method: int, seed_dz: bytes, ct: bytes) -> bytes:
+    def mlkem_decaps_seed(
+        self, method: int, seed_dz: BytesLike, ct: BytesLike
+    ) -> bytes:
         """Return ``K`` for the key pair derived from ``d || z``."""
         ...
 
-    def x25519(self, private: bytes, public: bytes) -> bytes:
+    def x25519(self, private: BytesLike, public: BytesLike) -> bytes:
         """Return X25519(private, public), rejecting an all-zero result."""
         ...
 
-    def x448(self, private: bytes, public: bytes) -> bytes:
+    def x448(self, private: BytesLike, public: BytesLike) -> bytes:
         """Return X448(private, public), rejecting an all-zero result."""
         ...
 
-    def ecdh(self, method: int, private_scalar: bytes, peer_public_xy: bytes) -> bytes:
+    def ecdh(
+        self, method: int, private_scalar: BytesLike, peer_public_xy: BytesLike
+    ) -> bytes:
         """Return the x coordinate of ``private_scalar * peer`` on ECP ``method``."""
         ...
 
@@ -76,7 +83,15 @@ class Backend(Protocol):
         """Return True if this backend implements the transform."""
         ...
 
-    def key_exchange(self, method: int, seed: bytes | None = None) -> KeyExchange:
+    def why_unsupported(self, transform_type: int, transform_id: int) -> str | None:
+        """Return why this backend cannot use the transform, or None if it can.
+
+        For example ``"reference backend: pyca/cryptography has no mlkem512"``;
+        configurations name it when a proposal needs such a transform.
+        """
+        ...
+
+    def key_exchange(self, method: int, seed: BytesLike | None = None) -> KeyExchange:
         """Return a fresh KeyExchange for a DH group or ML-KEM parameter set.
 
         Args:
@@ -90,11 +105,13 @@ class Backend(Protocol):
         """
         ...
 
-    def prf(self, prf_id: int, key: bytes, data: bytes) -> bytes:
+    def prf(self, prf_id: int, key: BytesLike, data: BytesLike) -> bytes:
         """Return ``prf(key, data)`` (HMAC, RFC 7296 §2.13)."""
         ...
 
-    def prf_plus(self, prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
+    def prf_plus(
+        self, prf_id: int, key: BytesLike, seed: BytesLike, length: int
+    ) -> bytes:
         """Return ``length`` octets of ``prf+(key, seed)`` (RFC 7296 §2.13).
 
         Raises:
@@ -102,15 +119,17 @@ class Backend(Protocol):
         """
         ...
 
-    def integ_mac(self, integ_id: int, key: bytes, data: bytes) -> bytes:
+    def integ_mac(self, integ_id: int, key: BytesLike, data: BytesLike) -> bytes:
         """Return the truncated ICV of an INTEG transform."""
         ...
 
-    def hmac_verify(self, prf_id: int, key: bytes, data: bytes, tag: bytes) -> bool:
+    def hmac_verify(
+        self, prf_id: int, key: BytesLike, data: BytesLike, tag: BytesLike
+    ) -> bool:
         """Compare ``tag`` with a prefix of ``HMAC(key, data)`` in constant time."""
         ...
 
-    def constant_time_eq(self, a: bytes, b: bytes) -> bool:
+    def constant_time_eq(self, a: BytesLike, b: BytesLike) -> bool:
         """Compare two byte strings without data-dependent timing."""
         ...
 
@@ -120,11 +139,11 @@ class Backend(Protocol):
         encr_id: int,
         encr_key_bits: int,
         integ_id: int,
-        shared_secret: bytes,
-        ni: bytes,
-        nr: bytes,
-        spi_i: bytes,
-        spi_r: bytes,
+        shared_secret: BytesLike,
+        ni: BytesLike,
+        nr: BytesLike,
+        spi_i: BytesLike,
+        spi_r: BytesLike,
     ) -> Keymat:
         """Derive SKEYSEED and SK_* after IKE_SA_INIT (RFC 7296 §2.14).
 
@@ -139,8 +158,8 @@ class Backend(Protocol):
         encr_id: int,
         key_bits: int,
         integ_id: int,
-        encr_key: bytes,
-        integ_key: bytes = b"",
+        encr_key: BytesLike,
+        integ_key: BytesLike = b"",
     ) -> IkeCipher:
         """Return an SK payload cipher; ``encr_key`` includes the salt for AEADs.
 
@@ -154,7 +173,7 @@ class Backend(Protocol):
         self,
         spi: int,
         encr_id: int,
-        key: bytes,
+        key: BytesLike,
         *,
         esn: bool = False,
         replay_window: int = 64,
@@ -170,7 +189,12 @@ class Backend(Protocol):
         ...
 
     def aead_seal(
-        self, encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
+        self,
+        encr_id: int,
+        key: BytesLike,
+        nonce: BytesLike,
+        aad: BytesLike,
+        plaintext: BytesLike,
     ) -> bytes:
         """Raw AEAD: key without salt, 12-octet nonce; return ``ct | tag``.
 
@@ -181,7 +205,12 @@ class Backend(Protocol):
         ...
 
     def aead_open(
-        self, encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes
+        self,
+        encr_id: int,
+        key: BytesLike,
+        nonce: BytesLike,
+        aad: BytesLike,
+        ct_and_tag: BytesLike,
     ) -> bytes:
         """Raw AEAD decryption of ``ct | tag``.
 

@@ -13,8 +13,10 @@ advanced only after the ICV verified.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from pqike.crypto._args import BytesLike
 from pqike.errors import PqIkeError
 
 __all__ = ["EspSa"]
@@ -44,7 +46,7 @@ class EspSa(Protocol):
         """Highest authenticated inbound sequence number (initial_seq - 1 at first)."""
         ...
 
-    def seal(self, payload: bytes, next_header: int) -> bytes:
+    def seal(self, payload: BytesLike, next_header: int) -> bytes:
         """Build one ESP packet.
 
         Raises:
@@ -53,7 +55,9 @@ class EspSa(Protocol):
         """
         ...
 
-    def seal_batch(self, payloads: list[bytes], next_header: int) -> list[bytes]:
+    def seal_batch(
+        self, payloads: Sequence[BytesLike], next_header: int
+    ) -> list[bytes]:
         """Seal several payloads in one call (the Rust backend releases the GIL).
 
         Raises:
@@ -61,7 +65,7 @@ class EspSa(Protocol):
         """
         ...
 
-    def open(self, packet: bytes) -> tuple[bytes, int]:
+    def open(self, packet: BytesLike) -> tuple[bytes, int]:
         """Verify, decrypt and replay-check one packet.
 
         Returns:
@@ -74,6 +78,8 @@ class EspSa(Protocol):
         """
         ...
 
-    def open_batch(self, packets: list[bytes]) -> list[tuple[bytes, int] | PqIkeError]:
+    def open_batch(
+        self, packets: Sequence[BytesLike]
+    ) -> list[tuple[bytes, int] | PqIkeError]:
         """Open several packets in order; failures are returned, not raised."""
         ...

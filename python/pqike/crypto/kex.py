@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from pqike.crypto._args import BytesLike
+
 __all__ = ["KeyExchange"]
 
 
@@ -53,7 +55,7 @@ class KeyExchange(Protocol):
         """
         ...
 
-    def set_peer_public(self, data: bytes) -> None:
+    def set_peer_public(self, data: BytesLike) -> None:
         """Process the peer's KE data and compute the shared secret.
 
         Raises:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from pqike.crypto._args import BytesLike
 from pqike.crypto.aead import IkeCipher
 
 __all__ = ["SECRET_NAMES", "Keymat"]
@@ -60,7 +61,7 @@ class Keymat(Protocol):
         """Negotiated INTEG (Transform Type 3 ID); 0 with AEADs."""
         ...
 
-    def update_after_ke(self, shared_secret: bytes) -> Keymat:
+    def update_after_ke(self, shared_secret: BytesLike) -> Keymat:
         """Return the keys after one more key exchange (RFC 9370 §2.2.2).
 
         ``SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)``; nonces and SPIs unchanged.
@@ -69,11 +70,11 @@ class Keymat(Protocol):
 
     def rekey_ike(
         self,
-        shared_secrets: Sequence[bytes],
-        ni: bytes,
-        nr: bytes,
-        spi_i: bytes,
-        spi_r: bytes,
+        shared_secrets: Sequence[BytesLike],
+        ni: BytesLike,
+        nr: BytesLike,
+        spi_i: BytesLike,
+        spi_r: BytesLike,
         prf_id: int,
         encr_id: int,
         encr_key_bits: int,
@@ -94,9 +95,9 @@ class Keymat(Protocol):
     def child_keymat(
         self,
         length: int,
-        ni: bytes,
-        nr: bytes,
-        shared_secrets: Sequence[bytes] = (),
+        ni: BytesLike,
+        nr: BytesLike,
+        shared_secrets: Sequence[BytesLike] = (),
     ) -> bytes:
         """Return ``length`` octets of Child SA KEYMAT (RFC 7296 §2.17, RFC 9370).
 
@@ -110,7 +111,7 @@ class Keymat(Protocol):
         ...
 
     def int_auth(
-        self, sender_is_initiator: bool, prev: bytes, a: bytes, p: bytes
+        self, sender_is_initiator: bool, prev: BytesLike, a: BytesLike, p: BytesLike
     ) -> bytes:
         """Return ``prf(SK_pi or SK_pr, prev | A | P)`` (RFC 9242 §3.3.2)."""
         ...
@@ -118,11 +119,11 @@ class Keymat(Protocol):
     def psk_auth(
         self,
         signer_is_initiator: bool,
-        psk: bytes,
-        real_message: bytes,
-        peer_nonce: bytes,
-        id_body: bytes,
-        int_auth: bytes = b"",
+        psk: BytesLike,
+        real_message: BytesLike,
+        peer_nonce: BytesLike,
+        id_body: BytesLike,
+        int_auth: BytesLike = b"",
     ) -> bytes:
         """Return the PSK AUTH value (RFC 7296 §2.15).
 
@@ -133,10 +134,10 @@ class Keymat(Protocol):
     def signed_octets(
         self,
         signer_is_initiator: bool,
-        real_message: bytes,
-        peer_nonce: bytes,
-        id_body: bytes,
-        int_auth: bytes = b"",
+        real_message: BytesLike,
+        peer_nonce: BytesLike,
+        id_body: BytesLike,
+        int_auth: BytesLike = b"",
     ) -> bytes:
         """Return ``RealMessage | peer nonce | prf(SK_p*, id_body) | IntAuth``."""
         ...

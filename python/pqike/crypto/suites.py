@@ -10,9 +10,11 @@ plus, for AES-GCM (RFC 5282) and ChaCha20-Poly1305 (RFC 7634), a 4-octet salt.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Final
 
+from pqike.crypto._args import integer
 from pqike.errors import UnsupportedTransform
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "prf_key_length",
     "prf_output_length",
     "supports",
+    "why_unsupported",
 ]
 
 ENCR: Final = 1
@@ -150,13 +153,18 @@ def encr_key_length(encr_id: int, key_bits: int) -> int:
         UnsupportedTransform: unknown ENCR ID or a key length it does not allow.
     """
     bits, salt, _icv, _iv, _block = _encr(encr_id)
-    if encr_id in _FIXED_KEY and key_bits == 0:
-        key_bits = bits[0]
-    if key_bits not in bits:
+    allowed = (0, *bits) if encr_id in _FIXED_KEY else bits
+    if key_bits not in allowed:
+        # The same text as the Rust backend's (rust/pqike-py/src/aead.rs).
+        choices = ", ".join(map(str, allowed[:-1]))
+        choices = f"{choices} or {allowed[-1]}" if choices else str(allowed[-1])
         raise UnsupportedTransform(
-            ENCR, encr_id, f"ENCR {encr_id} does not allow a {key_bits}-bit key"
+            ENCR,
+            encr_id,
+            f"ENCR {encr_id} does not allow a {key_bits}-bit key "
+            f"(Key Length {choices})",
         )
-    return key_bits // 8 + salt
+    return (key_bits or bits[0]) // 8 + salt
 
 
 def encr_icv_length(encr_id: int) -> int:
@@ -248,7 +256,12 @@ def supports(transform_type: int, transform_id: int) -> bool:
     Args:
         transform_type: 1 ENCR, 2 PRF, 3 INTEG, 4 KE, 5 ESN, 6..12 ADDKE1..7.
         transform_id: the IANA ID within that type.
+
+    Raises:
+        TypeError: a type or ID that is a bool or no integer (docs/contracts.md §2).
     """
+    transform_type = integer(transform_type, "transform_type")
+    transform_id = integer(transform_id, "transform_id")
     if transform_type == ENCR:
         return transform_id in _ENCR
     if transform_type == PRF:
@@ -263,3 +276,35 @@ def supports(transform_type: int, transform_id: int) -> bool:
     if transform_type == ESN:
         return transform_id in (0, 1)
     return False
+
+
+def why_unsupported(
+    transform_type: int,
+    transform_id: int,
+    ke_methods: Container[int] | None = None,
+    ke_gap: str = "",
+) -> str | None:
+    """Return why a transform cannot be used, or None if it can.
+
+    Without ``ke_methods`` this is :func:`supports` with a reason. A backend passes the
+    KE methods it implements and ``ke_gap``, the reason for the others, with
+    ``{name}`` standing for the method's keyword (``mlkem512``).
+
+    Raises:
+        TypeError: a type or ID that is a bool or no integer.
+    """
+    transform_type = integer(transform_type, "transform_type")
+    transform_id = integer(transform_id, "transform_id")
+    if not supports(transform_type, transform_id):
+        return (
+            f"pqike does not implement transform type {transform_type} "
+            f"id {transform_id}"
+        )
+    is_ke = transform_type == KE or transform_type in ADDKE_TYPES
+    if is_ke and transform_id != 0 and ke_methods is not None:
+        return (
+            None
+            if transform_id in ke_methods
+            else ke_gap.format(name=ke_method(transform_id).name)
+        )
+    return None

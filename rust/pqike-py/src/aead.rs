@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `pqike._native.aead`: IKE SK payload ciphers and the raw AEADs (for known-answer tests).
 use pqike_core::aead::{self, SALT_LEN};
-use pqike_core::error::TRANSFORM_TYPE_ENCR;
+use pqike_core::error::{Error, TRANSFORM_TYPE_ENCR};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::{checked_int, CoreError, EncrId, IntegId, InvalidLength, UnsupportedTransform};
+use crate::args::Bytes;
+use crate::errors::{
+    checked_int, to_pyerr, CoreError, EncrId, IntegId, InvalidLength, UnsupportedTransform,
+};
 
 /// Largest `plaintext_len` of `sealed_length`: a whole IKE message, header included, is at
 /// most 2^32 - 1 octets (RFC 7296 §3.1, the 4-octet Length field).
@@ -27,17 +30,52 @@ fn plaintext_len(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
 /// The Key Length attribute for `encr_id`: an int outside 0..=65535 raises
 /// `UnsupportedTransform(1, encr_id)`, as a size in range that the transform does not allow.
 pub(crate) fn key_bits(encr_id: u16, obj: &Bound<'_, PyAny>) -> PyResult<u16> {
-    checked_int(
-        obj,
-        |_: &u16| true,
-        |obj| {
-            UnsupportedTransform::new_err((
-                TRANSFORM_TYPE_ENCR,
-                encr_id,
-                format!("ENCR {encr_id} does not allow a {obj}-bit key"),
-            ))
-        },
-    )
+    checked_int(obj, |_: &u16| true, |obj| bad_key_bits(encr_id, obj))
+}
+
+/// Key Length attributes an ENCR transform allows (empty for an unknown ID).
+fn allowed_key_bits(encr_id: u16) -> Vec<u16> {
+    [0, 128, 192, 256]
+        .into_iter()
+        .filter(|&bits| aead::encr_key_length(encr_id, bits).is_ok())
+        .collect()
+}
+
+/// `UnsupportedTransform(1, encr_id)` naming the Key Length `bits` that ENCR `encr_id`
+/// does not allow, and the ones it does (the text of `pqike.crypto.suites`).
+fn bad_key_bits(encr_id: u16, bits: impl std::fmt::Display) -> PyErr {
+    let allowed = allowed_key_bits(encr_id);
+    let hint = if allowed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (Key Length {})",
+            one_of(allowed.iter().map(|&b| usize::from(b)))
+        )
+    };
+    UnsupportedTransform::new_err((
+        TRANSFORM_TYPE_ENCR,
+        encr_id,
+        format!("ENCR {encr_id} does not allow a {bits}-bit key{hint}"),
+    ))
+}
+
+/// Maps a core error of a call that took (`encr_id`, `key_bits`): the core reports a
+/// Key Length its ENCR does not allow as a bare `UnsupportedTransform(1, encr_id)`, which
+/// would name the transform, not the length; this names the length.
+pub(crate) fn suite_error(e: Error, encr_id: u16, key_bits: u16) -> PyErr {
+    match e {
+        Error::UnsupportedTransform {
+            transform_type: TRANSFORM_TYPE_ENCR,
+            id,
+        } if id == encr_id
+            && aead::encr_key_length(encr_id, key_bits).is_err()
+            && !allowed_key_bits(encr_id).is_empty() =>
+        {
+            bad_key_bits(encr_id, key_bits)
+        }
+        e => to_pyerr(e),
+    }
 }
 
 /// Name and key lengths (without the salt) of an AEAD ENCR transform.
@@ -102,19 +140,19 @@ impl PyIkeCipher {
 impl PyIkeCipher {
     #[new]
     #[pyo3(
-        signature = (encr_id, key_bits, integ_id, encr_key, integ_key = b"".as_slice()),
+        signature = (encr_id, key_bits, integ_id, encr_key, integ_key = Bytes::empty()),
         text_signature = "(encr_id, key_bits, integ_id, encr_key, integ_key=b'')"
     )]
     fn new(
         encr_id: EncrId,
         key_bits: &Bound<'_, PyAny>,
         integ_id: IntegId,
-        encr_key: &[u8],
-        integ_key: &[u8],
+        encr_key: Bytes<'_>,
+        integ_key: Bytes<'_>,
     ) -> PyResult<Self> {
         let key_bits = self::key_bits(encr_id.0, key_bits)?;
-        let inner = aead::IkeCipher::new(encr_id.0, key_bits, integ_id.0, encr_key, integ_key)
-            .map_err(CoreError)?;
+        let inner = aead::IkeCipher::new(encr_id.0, key_bits, integ_id.0, &encr_key, &integ_key)
+            .map_err(|e| suite_error(e, encr_id.0, key_bits))?;
         Ok(Self::from_core(inner))
     }
 
@@ -152,21 +190,21 @@ impl PyIkeCipher {
     fn seal<'py>(
         &self,
         py: Python<'py>,
-        aad: &[u8],
-        iv: &[u8],
-        plaintext: &[u8],
+        aad: Bytes<'py>,
+        iv: Bytes<'py>,
+        plaintext: Bytes<'py>,
     ) -> Result<Bound<'py, PyBytes>, CoreError> {
-        Ok(PyBytes::new(py, &self.inner.seal(aad, iv, plaintext)?))
+        Ok(PyBytes::new(py, &self.inner.seal(&aad, &iv, &plaintext)?))
     }
 
     /// body = iv | ciphertext | icv -> inner payloads.
     fn open<'py>(
         &self,
         py: Python<'py>,
-        aad: &[u8],
-        body: &[u8],
+        aad: Bytes<'py>,
+        body: Bytes<'py>,
     ) -> Result<Bound<'py, PyBytes>, CoreError> {
-        Ok(PyBytes::new(py, &self.inner.open(aad, body)?))
+        Ok(PyBytes::new(py, &self.inner.open(&aad, &body)?))
     }
 
     fn __repr__(&self) -> String {
@@ -184,13 +222,13 @@ impl PyIkeCipher {
 fn aead_seal<'py>(
     py: Python<'py>,
     encr_id: EncrId,
-    key: &[u8],
-    nonce: &[u8],
-    aad: &[u8],
-    plaintext: &[u8],
+    key: Bytes<'py>,
+    nonce: Bytes<'py>,
+    aad: Bytes<'py>,
+    plaintext: Bytes<'py>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     check_aead_key(encr_id.0, key.len(), false)?;
-    let out = aead::aead_seal(encr_id.0, key, nonce, aad, plaintext).map_err(CoreError)?;
+    let out = aead::aead_seal(encr_id.0, &key, &nonce, &aad, &plaintext).map_err(CoreError)?;
     Ok(PyBytes::new(py, &out))
 }
 
@@ -199,13 +237,13 @@ fn aead_seal<'py>(
 fn aead_open<'py>(
     py: Python<'py>,
     encr_id: EncrId,
-    key: &[u8],
-    nonce: &[u8],
-    aad: &[u8],
-    ct_and_tag: &[u8],
+    key: Bytes<'py>,
+    nonce: Bytes<'py>,
+    aad: Bytes<'py>,
+    ct_and_tag: Bytes<'py>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     check_aead_key(encr_id.0, key.len(), false)?;
-    let out = aead::aead_open(encr_id.0, key, nonce, aad, ct_and_tag).map_err(CoreError)?;
+    let out = aead::aead_open(encr_id.0, &key, &nonce, &aad, &ct_and_tag).map_err(CoreError)?;
     Ok(PyBytes::new(py, &out))
 }
 

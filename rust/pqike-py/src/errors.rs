@@ -10,8 +10,9 @@
 use pqike_core::error::{
     Error, TRANSFORM_TYPE_ENCR, TRANSFORM_TYPE_INTEG, TRANSFORM_TYPE_KE, TRANSFORM_TYPE_PRF,
 };
-use pyo3::exceptions::{PyOverflowError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBool;
 
 pyo3::import_exception!(pqike.errors, PqIkeError);
 pyo3::import_exception!(pqike.errors, UnsupportedTransform);
@@ -74,6 +75,21 @@ fn is_overflow(py: Python<'_>, e: &PyErr) -> bool {
     e.is_instance_of::<PyOverflowError>(py)
 }
 
+/// `obj` as the integer type `T`, except that a bool is a TypeError (contracts.md §2:
+/// `True` is not transform ID 1, nor a length of 1). A float or str is a TypeError as
+/// PyO3 raises it; a Python int outside `T` is PyO3's OverflowError.
+fn extract_int<'a, 'py, T>(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<T>
+where
+    T: FromPyObject<'a, 'py, Error = PyErr>,
+{
+    if obj.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(
+            "'bool' object cannot be interpreted as an integer",
+        ));
+    }
+    obj.extract::<T>()
+}
+
 /// An IANA transform ID of transform type `TYPE` (1 ENCR, 2 PRF, 3 INTEG, 4 KE): a Python
 /// int outside `0..=65535` raises `UnsupportedTransform(TYPE, id)`, like an unknown ID.
 #[derive(Clone, Copy, Debug)]
@@ -93,7 +109,7 @@ impl<'py, const TYPE: u8> FromPyObject<'_, 'py> for TransformId<TYPE> {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
-        match obj.extract::<u16>() {
+        match extract_int::<u16>(obj) {
             Ok(id) => Ok(Self(id)),
             Err(e) if is_overflow(obj.py(), &e) => {
                 let id = obj.to_owned();
@@ -113,7 +129,7 @@ impl<'py> FromPyObject<'_, 'py> for Length {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
-        match obj.extract::<usize>() {
+        match extract_int::<usize>(obj) {
             Ok(n) => Ok(Self(n)),
             Err(e) if is_overflow(obj.py(), &e) => Err(InvalidLength::new_err(format!(
                 "a length must be an integer in [0, {}], got {}",
@@ -137,7 +153,7 @@ macro_rules! field_from_py {
             type Error = PyErr;
 
             fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
-                match obj.extract::<$t>() {
+                match extract_int::<$t>(obj) {
                     Ok(v) => Ok(Self(v)),
                     Err(e) if is_overflow(obj.py(), &e) => Err(PyValueError::new_err(format!(
                         "{} is outside the {}-bit field [0, {}]",
@@ -166,7 +182,7 @@ pub(crate) fn checked_int<'a, 'py, T>(
 where
     T: FromPyObject<'a, 'py, Error = PyErr>,
 {
-    match obj.extract::<T>() {
+    match extract_int::<T>(obj.as_borrowed()) {
         Ok(v) if valid(&v) => Ok(v),
         Ok(_) => Err(err(obj)),
         Err(e) if is_overflow(obj.py(), &e) => Err(err(obj)),

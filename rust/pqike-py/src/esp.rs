@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::aead::check_aead_key;
+use crate::args::{slices, Bytes};
 use crate::errors::{checked_int, to_pyerr, CoreError, EncrId, Field};
 
 /// `spi`: 1..=2^32-1; SPI 0 is reserved and never sent (RFC 4303 §2.1).
@@ -104,14 +105,14 @@ impl PyEspSa {
     fn new(
         #[pyo3(from_py_with = spi_arg)] spi: u32,
         encr_id: EncrId,
-        key: &[u8],
+        key: Bytes<'_>,
         esn: bool,
         #[pyo3(from_py_with = replay_window_arg)] replay_window: u32,
         #[pyo3(from_py_with = initial_seq_arg)] initial_seq: u64,
     ) -> PyResult<Self> {
         let encr_id = encr_id.0;
         check_aead_key(encr_id, key.len(), true)?;
-        let sa = esp::EspSa::new(spi, encr_id, key, esn, replay_window, initial_seq)
+        let sa = esp::EspSa::new(spi, encr_id, &key, esn, replay_window, initial_seq)
             .map_err(CoreError)?;
         Ok(Self {
             inner: Mutex::new(State {
@@ -153,14 +154,16 @@ impl PyEspSa {
     fn seal<'py>(
         &self,
         py: Python<'py>,
-        payload: &[u8],
+        payload: Bytes<'py>,
         next_header: Field<u8>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let Field(next_header) = next_header;
         let mut st = self.lock()?;
         let len = st.sa.sealed_len(payload.len());
         PyBytes::new_with(py, len, |out| {
-            st.sa.seal_into(payload, next_header, out).map_err(to_pyerr)
+            st.sa
+                .seal_into(&payload, next_header, out)
+                .map_err(to_pyerr)
         })
     }
 
@@ -168,11 +171,11 @@ impl PyEspSa {
     fn seal_batch<'py>(
         &self,
         py: Python<'py>,
-        payloads: Vec<Bound<'py, PyBytes>>,
+        payloads: Vec<Bytes<'py>>,
         next_header: Field<u8>,
     ) -> PyResult<Bound<'py, PyList>> {
         let Field(next_header) = next_header;
-        let slices: Vec<&[u8]> = payloads.iter().map(|p| p.as_bytes()).collect();
+        let slices = slices(&payloads);
         let (buf, ends) = py.detach(|| -> Result<(Vec<u8>, Vec<usize>), CoreError> {
             let mut st = self.lock()?;
             let mut buf = Self::take_scratch(&mut st);
@@ -205,13 +208,13 @@ impl PyEspSa {
     fn open<'py>(
         &self,
         py: Python<'py>,
-        packet: &[u8],
+        packet: Bytes<'py>,
     ) -> Result<(Bound<'py, PyBytes>, u8), CoreError> {
         // Decrypt into the SA's scratch buffer, so the only allocation is the result.
         let mut st = self.lock()?;
         let State { sa, scratch } = &mut *st;
         scratch.clear();
-        let nh = sa.open_append(packet, scratch)?;
+        let nh = sa.open_append(&packet, scratch)?;
         let payload = PyBytes::new(py, scratch);
         if scratch.capacity() > MAX_KEPT_SCRATCH {
             *scratch = Vec::new();
@@ -224,9 +227,9 @@ impl PyEspSa {
     fn open_batch<'py>(
         &self,
         py: Python<'py>,
-        packets: Vec<Bound<'py, PyBytes>>,
+        packets: Vec<Bytes<'py>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let slices: Vec<&[u8]> = packets.iter().map(|p| p.as_bytes()).collect();
+        let slices = slices(&packets);
         let (buf, opened) = py.detach(|| -> Result<(Vec<u8>, Opened), CoreError> {
             let mut st = self.lock()?;
             let mut buf = Self::take_scratch(&mut st);

@@ -9,6 +9,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
+use crate::args::Bytes;
 use crate::errors::{CoreError, KeId};
 
 /// One side of one key exchange, looked up by IANA Transform Type 4 ID.
@@ -35,11 +36,11 @@ impl KeyExchange {
     /// from it with SHAKE-256 per purpose, for replayable tests.
     #[new]
     #[pyo3(signature = (method, seed = None))]
-    fn new(method: KeId, seed: Option<&[u8]>) -> PyResult<Self> {
+    fn new(method: KeId, seed: Option<Bytes<'_>>) -> PyResult<Self> {
         let id = method.0;
         let inner = match seed {
             None => core_kex::KeyExchange::new(id),
-            Some(seed) => core_kex::KeyExchange::with_seed(id, seed),
+            Some(seed) => core_kex::KeyExchange::with_seed(id, &seed),
         }
         .map_err(CoreError)?;
         Ok(Self {
@@ -68,8 +69,8 @@ impl KeyExchange {
     }
 
     /// Validates the peer's KE data and computes the shared secret.
-    fn set_peer_public(&self, data: &[u8]) -> PyResult<()> {
-        Ok(self.lock()?.set_peer_public(data).map_err(CoreError)?)
+    fn set_peer_public(&self, data: Bytes<'_>) -> PyResult<()> {
+        Ok(self.lock()?.set_peer_public(&data).map_err(CoreError)?)
     }
 
     /// The shared secret; ValueError before `set_peer_public` succeeded.

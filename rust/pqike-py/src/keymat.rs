@@ -4,17 +4,14 @@ use pqike_core::keymat;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::aead::{key_bits, PyIkeCipher};
+use crate::aead::{key_bits, suite_error, PyIkeCipher};
+use crate::args::{slices, Bytes};
 use crate::errors::{CoreError, EncrId, IntegId, Length, PrfId};
 
 /// The secrets of one IKE SA generation; frozen and opaque (`repr` shows transforms only).
 #[pyclass(module = "pqike._native.keymat", name = "Keymat", frozen)]
 pub(crate) struct PyKeymat {
     inner: keymat::Keymat,
-}
-
-fn slices<'a>(items: &'a [Bound<'_, PyBytes>]) -> Vec<&'a [u8]> {
-    items.iter().map(|b| b.as_bytes()).collect()
 }
 
 #[pymethods]
@@ -27,11 +24,11 @@ impl PyKeymat {
         encr_id: EncrId,
         encr_key_bits: &Bound<'_, PyAny>,
         integ_id: IntegId,
-        shared_secret: &[u8],
-        ni: &[u8],
-        nr: &[u8],
-        spi_i: &[u8],
-        spi_r: &[u8],
+        shared_secret: Bytes<'_>,
+        ni: Bytes<'_>,
+        nr: Bytes<'_>,
+        spi_i: Bytes<'_>,
+        spi_r: Bytes<'_>,
     ) -> PyResult<Self> {
         let encr_key_bits = key_bits(encr_id.0, encr_key_bits)?;
         let inner = keymat::Keymat::derive(
@@ -39,20 +36,20 @@ impl PyKeymat {
             encr_id.0,
             encr_key_bits,
             integ_id.0,
-            shared_secret,
-            ni,
-            nr,
-            spi_i,
-            spi_r,
+            &shared_secret,
+            &ni,
+            &nr,
+            &spi_i,
+            &spi_r,
         )
-        .map_err(CoreError)?;
+        .map_err(|e| suite_error(e, encr_id.0, encr_key_bits))?;
         Ok(Self { inner })
     }
 
     /// RFC 9370 §2.2.2: the keys after one more IKE_INTERMEDIATE key exchange.
-    fn update_after_ke(&self, shared_secret: &[u8]) -> Result<Self, CoreError> {
+    fn update_after_ke(&self, shared_secret: Bytes<'_>) -> Result<Self, CoreError> {
         Ok(Self {
-            inner: self.inner.update_after_ke(shared_secret)?,
+            inner: self.inner.update_after_ke(&shared_secret)?,
         })
     }
 
@@ -60,11 +57,11 @@ impl PyKeymat {
     #[allow(clippy::too_many_arguments)]
     fn rekey_ike(
         &self,
-        shared_secrets: Vec<Bound<'_, PyBytes>>,
-        ni: &[u8],
-        nr: &[u8],
-        spi_i: &[u8],
-        spi_r: &[u8],
+        shared_secrets: Vec<Bytes<'_>>,
+        ni: Bytes<'_>,
+        nr: Bytes<'_>,
+        spi_i: Bytes<'_>,
+        spi_r: Bytes<'_>,
         prf_id: PrfId,
         encr_id: EncrId,
         encr_key_bits: &Bound<'_, PyAny>,
@@ -76,16 +73,16 @@ impl PyKeymat {
             .inner
             .rekey_ike(
                 &secrets,
-                ni,
-                nr,
-                spi_i,
-                spi_r,
+                &ni,
+                &nr,
+                &spi_i,
+                &spi_r,
                 prf_id.0,
                 encr_id.0,
                 encr_key_bits,
                 integ_id.0,
             )
-            .map_err(CoreError)?;
+            .map_err(|e| suite_error(e, encr_id.0, encr_key_bits))?;
         Ok(Self { inner })
     }
 
@@ -95,12 +92,12 @@ impl PyKeymat {
         &self,
         py: Python<'py>,
         length: Length,
-        ni: &[u8],
-        nr: &[u8],
-        shared_secrets: Vec<Bound<'py, PyBytes>>,
+        ni: Bytes<'py>,
+        nr: Bytes<'py>,
+        shared_secrets: Vec<Bytes<'py>>,
     ) -> Result<Bound<'py, PyBytes>, CoreError> {
         let secrets = slices(&shared_secrets);
-        let keymat = self.inner.child_keymat(length.0, ni, nr, &secrets)?;
+        let keymat = self.inner.child_keymat(length.0, &ni, &nr, &secrets)?;
         Ok(PyBytes::new(py, keymat.as_bytes()))
     }
 
@@ -116,21 +113,21 @@ impl PyKeymat {
         &self,
         py: Python<'py>,
         sender_is_initiator: bool,
-        prev: &[u8],
-        a: &[u8],
-        p: &[u8],
+        prev: Bytes<'py>,
+        a: Bytes<'py>,
+        p: Bytes<'py>,
     ) -> Bound<'py, PyBytes> {
         PyBytes::new(
             py,
             self.inner
-                .int_auth(sender_is_initiator, prev, a, p)
+                .int_auth(sender_is_initiator, &prev, &a, &p)
                 .as_bytes(),
         )
     }
 
     /// RFC 7296 §2.15: prf(prf(PSK, "Key Pad for IKEv2"), signed octets).
     #[pyo3(
-        signature = (signer_is_initiator, psk, real_message, peer_nonce, id_body, int_auth = b"".as_slice()),
+        signature = (signer_is_initiator, psk, real_message, peer_nonce, id_body, int_auth = Bytes::empty()),
         text_signature = "(self, /, signer_is_initiator, psk, real_message, peer_nonce, id_body, int_auth=b'')"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -138,45 +135,45 @@ impl PyKeymat {
         &self,
         py: Python<'py>,
         signer_is_initiator: bool,
-        psk: &[u8],
-        real_message: &[u8],
-        peer_nonce: &[u8],
-        id_body: &[u8],
-        int_auth: &[u8],
+        psk: Bytes<'py>,
+        real_message: Bytes<'py>,
+        peer_nonce: Bytes<'py>,
+        id_body: Bytes<'py>,
+        int_auth: Bytes<'py>,
     ) -> Bound<'py, PyBytes> {
         let auth = self.inner.psk_auth(
             signer_is_initiator,
-            psk,
-            real_message,
-            peer_nonce,
-            id_body,
-            int_auth,
+            &psk,
+            &real_message,
+            &peer_nonce,
+            &id_body,
+            &int_auth,
         );
         PyBytes::new(py, auth.as_bytes())
     }
 
     /// RealMessage | peer nonce | prf(SK_p*, id_body) | IntAuth.
     #[pyo3(
-        signature = (signer_is_initiator, real_message, peer_nonce, id_body, int_auth = b"".as_slice()),
+        signature = (signer_is_initiator, real_message, peer_nonce, id_body, int_auth = Bytes::empty()),
         text_signature = "(self, /, signer_is_initiator, real_message, peer_nonce, id_body, int_auth=b'')"
     )]
     fn signed_octets<'py>(
         &self,
         py: Python<'py>,
         signer_is_initiator: bool,
-        real_message: &[u8],
-        peer_nonce: &[u8],
-        id_body: &[u8],
-        int_auth: &[u8],
+        real_message: Bytes<'py>,
+        peer_nonce: Bytes<'py>,
+        id_body: Bytes<'py>,
+        int_auth: Bytes<'py>,
     ) -> Bound<'py, PyBytes> {
         PyBytes::new(
             py,
             &self.inner.signed_octets(
                 signer_is_initiator,
-                real_message,
-                peer_nonce,
-                id_body,
-                int_auth,
+                &real_message,
+                &peer_nonce,
+                &id_body,
+                &int_auth,
             ),
         )
     }

@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod aead;
+mod args;
 mod errors;
 mod esp;
 mod kex;

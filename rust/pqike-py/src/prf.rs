@@ -6,6 +6,7 @@ use pqike_core::prf::{self as core_prf, Integ, Prf};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::args::Bytes;
 use crate::errors::{CoreError, IntegId, Length, PrfId};
 
 fn prf_of(prf_id: PrfId) -> PyResult<Prf> {
@@ -17,12 +18,12 @@ fn prf_of(prf_id: PrfId) -> PyResult<Prf> {
 fn prf<'py>(
     py: Python<'py>,
     prf_id: PrfId,
-    key: &[u8],
-    data: &[u8],
+    key: Bytes<'py>,
+    data: Bytes<'py>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     Ok(PyBytes::new(
         py,
-        prf_of(prf_id)?.compute(key, data).as_bytes(),
+        prf_of(prf_id)?.compute(&key, &data).as_bytes(),
     ))
 }
 
@@ -31,12 +32,12 @@ fn prf<'py>(
 fn prf_plus<'py>(
     py: Python<'py>,
     prf_id: PrfId,
-    key: &[u8],
-    seed: &[u8],
+    key: Bytes<'py>,
+    seed: Bytes<'py>,
     length: Length,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let out = prf_of(prf_id)?
-        .prf_plus(key, seed, length.0)
+        .prf_plus(&key, &seed, length.0)
         .map_err(CoreError)?;
     Ok(PyBytes::new(py, out.as_bytes()))
 }
@@ -46,25 +47,25 @@ fn prf_plus<'py>(
 fn integ_mac<'py>(
     py: Python<'py>,
     integ_id: IntegId,
-    key: &[u8],
-    data: &[u8],
+    key: Bytes<'py>,
+    data: Bytes<'py>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let integ = Integ::from_id(integ_id.0).map_err(CoreError)?;
-    let icv = integ.compute(key, data).map_err(CoreError)?;
+    let icv = integ.compute(&key, &data).map_err(CoreError)?;
     Ok(PyBytes::new(py, icv.as_bytes()))
 }
 
 /// Constant-time check that `tag` (1 octet up to the full output) is a prefix of
 /// prf(key, data).
 #[pyfunction]
-fn hmac_verify(prf_id: PrfId, key: &[u8], data: &[u8], tag: &[u8]) -> PyResult<bool> {
-    Ok(prf_of(prf_id)?.verify(key, data, tag))
+fn hmac_verify(prf_id: PrfId, key: Bytes<'_>, data: Bytes<'_>, tag: Bytes<'_>) -> PyResult<bool> {
+    Ok(prf_of(prf_id)?.verify(&key, &data, &tag))
 }
 
 /// Constant-time equality of two byte strings (different lengths: False).
 #[pyfunction]
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    core_prf::constant_time_eq(a, b)
+fn constant_time_eq(a: Bytes<'_>, b: Bytes<'_>) -> bool {
+    core_prf::constant_time_eq(&a, &b)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -6,14 +6,19 @@ use pqike_core::kex::kat;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::args::Bytes;
 use crate::errors::{CoreError, KeId};
 
 type BytesPair<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
 
 /// `(ek, dk)` from the 64-byte seed `d || z`; dk in the FIPS 203 expanded form.
 #[pyfunction]
-fn mlkem_keygen<'py>(py: Python<'py>, method: KeId, seed_dz: &[u8]) -> PyResult<BytesPair<'py>> {
-    let (ek, dk) = kat::mlkem_keygen(method.0, seed_dz).map_err(CoreError)?;
+fn mlkem_keygen<'py>(
+    py: Python<'py>,
+    method: KeId,
+    seed_dz: Bytes<'py>,
+) -> PyResult<BytesPair<'py>> {
+    let (ek, dk) = kat::mlkem_keygen(method.0, &seed_dz).map_err(CoreError)?;
     Ok((PyBytes::new(py, &ek), PyBytes::new(py, dk.as_bytes())))
 }
 
@@ -22,10 +27,10 @@ fn mlkem_keygen<'py>(py: Python<'py>, method: KeId, seed_dz: &[u8]) -> PyResult<
 fn mlkem_encaps<'py>(
     py: Python<'py>,
     method: KeId,
-    ek: &[u8],
-    m: &[u8],
+    ek: Bytes<'py>,
+    m: Bytes<'py>,
 ) -> PyResult<BytesPair<'py>> {
-    let (ct, k) = kat::mlkem_encaps(method.0, ek, m).map_err(CoreError)?;
+    let (ct, k) = kat::mlkem_encaps(method.0, &ek, &m).map_err(CoreError)?;
     Ok((PyBytes::new(py, &ct), PyBytes::new(py, k.as_bytes())))
 }
 
@@ -34,24 +39,32 @@ fn mlkem_encaps<'py>(
 fn mlkem_decaps<'py>(
     py: Python<'py>,
     method: KeId,
-    dk: &[u8],
-    ct: &[u8],
+    dk: Bytes<'py>,
+    ct: Bytes<'py>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let k = kat::mlkem_decaps(method.0, dk, ct).map_err(CoreError)?;
+    let k = kat::mlkem_decaps(method.0, &dk, &ct).map_err(CoreError)?;
     Ok(PyBytes::new(py, k.as_bytes()))
 }
 
 /// X25519(private, public) with the all-zero check.
 #[pyfunction]
-fn x25519<'py>(py: Python<'py>, private: &[u8], public: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    let shared = kat::x25519(private, public).map_err(CoreError)?;
+fn x25519<'py>(
+    py: Python<'py>,
+    private: Bytes<'py>,
+    public: Bytes<'py>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let shared = kat::x25519(&private, &public).map_err(CoreError)?;
     Ok(PyBytes::new(py, shared.as_bytes()))
 }
 
 /// X448(private, public) with the low-order and all-zero checks.
 #[pyfunction]
-fn x448<'py>(py: Python<'py>, private: &[u8], public: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    let shared = kat::x448(private, public).map_err(CoreError)?;
+fn x448<'py>(
+    py: Python<'py>,
+    private: Bytes<'py>,
+    public: Bytes<'py>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let shared = kat::x448(&private, &public).map_err(CoreError)?;
     Ok(PyBytes::new(py, shared.as_bytes()))
 }
 
@@ -60,10 +73,10 @@ fn x448<'py>(py: Python<'py>, private: &[u8], public: &[u8]) -> PyResult<Bound<'
 fn ecdh<'py>(
     py: Python<'py>,
     method: KeId,
-    private_scalar: &[u8],
-    peer_public_xy: &[u8],
+    private_scalar: Bytes<'py>,
+    peer_public_xy: Bytes<'py>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let shared = kat::ecdh(method.0, private_scalar, peer_public_xy).map_err(CoreError)?;
+    let shared = kat::ecdh(method.0, &private_scalar, &peer_public_xy).map_err(CoreError)?;
     Ok(PyBytes::new(py, shared.as_bytes()))
 }
 

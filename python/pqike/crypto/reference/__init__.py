@@ -11,12 +11,14 @@ reason.
 from __future__ import annotations
 
 from pqike.crypto import suites
+from pqike.crypto._args import BytesLike, byteslike, integer
 from pqike.errors import UnsupportedTransform
 
 from . import prf as _prf
 from .aead import ReferenceIkeCipher, aead_open, aead_seal
 from .esp import ReferenceEspSa
 from .kex import (
+    MLKEM_GAP,
     MLKEM_METHODS,
     ReferenceKeyExchange,
     check_mlkem_ct,
@@ -50,8 +52,10 @@ class ReferenceTesting:
 
     __slots__ = ()
 
-    def mlkem_keygen(self, method: int, seed_dz: bytes) -> tuple[bytes, bytes]:
+    def mlkem_keygen(self, method: int, seed_dz: BytesLike) -> tuple[bytes, bytes]:
         """Unsupported: pyca/cryptography cannot export the expanded dk."""
+        method = integer(method, "method")
+        byteslike(seed_dz, "seed_dz")
         _mlkem_only(method)
         raise UnsupportedTransform(
             suites.KE,
@@ -60,13 +64,20 @@ class ReferenceTesting:
             "ML-KEM decapsulation key",
         )
 
-    def mlkem_public_key(self, method: int, seed_dz: bytes) -> bytes:
+    def mlkem_public_key(self, method: int, seed_dz: BytesLike) -> bytes:
         """Return ek for the seed ``d || z``."""
+        method = integer(method, "method")
+        seed_dz = byteslike(seed_dz, "seed_dz")
         _mlkem_only(method)
         return mlkem_private_from_seed(method, seed_dz).public_key().public_bytes_raw()
 
-    def mlkem_encaps(self, method: int, ek: bytes, m: bytes) -> tuple[bytes, bytes]:
+    def mlkem_encaps(
+        self, method: int, ek: BytesLike, m: BytesLike
+    ) -> tuple[bytes, bytes]:
         """Check ek (FIPS 203 §7.2), then refuse: pyca has no deterministic encaps."""
+        method = integer(method, "method")
+        ek = byteslike(ek, "ek")
+        byteslike(m, "m")
         _mlkem_only(method)
         check_mlkem_ek(method, ek)
         raise UnsupportedTransform(
@@ -75,8 +86,11 @@ class ReferenceTesting:
             "reference backend: pyca/cryptography cannot encapsulate with a given m",
         )
 
-    def mlkem_decaps(self, method: int, dk: bytes, ct: bytes) -> bytes:
+    def mlkem_decaps(self, method: int, dk: BytesLike, ct: BytesLike) -> bytes:
         """Unsupported: pyca/cryptography cannot import an expanded dk."""
+        method = integer(method, "method")
+        byteslike(dk, "dk")
+        byteslike(ct, "ct")
         _mlkem_only(method)
         raise UnsupportedTransform(
             suites.KE,
@@ -85,22 +99,28 @@ class ReferenceTesting:
             "ML-KEM decapsulation key",
         )
 
-    def mlkem_decaps_seed(self, method: int, seed_dz: bytes, ct: bytes) -> bytes:
+    def mlkem_decaps_seed(
+        self, method: int, seed_dz: BytesLike, ct: BytesLike
+    ) -> bytes:
         """Decapsulate with the key pair derived from ``d || z``."""
+        method = integer(method, "method")
+        seed_dz, ct = byteslike(seed_dz, "seed_dz"), byteslike(ct, "ct")
         _mlkem_only(method)
         key = mlkem_private_from_seed(method, seed_dz)
         check_mlkem_ct(method, ct)
         return key.decapsulate(ct)
 
-    def x25519(self, private: bytes, public: bytes) -> bytes:
+    def x25519(self, private: BytesLike, public: BytesLike) -> bytes:
         """X25519 with the all-zero check."""
         return x25519_raw(private, public)
 
-    def x448(self, private: bytes, public: bytes) -> bytes:
+    def x448(self, private: BytesLike, public: BytesLike) -> bytes:
         """X448 with the all-zero check."""
         return x448_raw(private, public)
 
-    def ecdh(self, method: int, private_scalar: bytes, peer_public_xy: bytes) -> bytes:
+    def ecdh(
+        self, method: int, private_scalar: BytesLike, peer_public_xy: BytesLike
+    ) -> bytes:
         """ECDH on group 19/20/21."""
         return ecdh_raw(method, private_scalar, peer_public_xy)
 
@@ -129,11 +149,13 @@ class ReferenceBackend:
 
     def supports(self, transform_type: int, transform_id: int) -> bool:
         """True if pqike knows the transform and pyca/cryptography can run it."""
-        if not suites.supports(transform_type, transform_id):
-            return False
-        if transform_type == suites.KE or transform_type in suites.ADDKE_TYPES:
-            return transform_id == 0 or transform_id in _KE_IMPLEMENTED
-        return True
+        return self.why_unsupported(transform_type, transform_id) is None
+
+    def why_unsupported(self, transform_type: int, transform_id: int) -> str | None:
+        """Why the transform cannot be used on this backend; None if it can."""
+        return suites.why_unsupported(
+            transform_type, transform_id, _KE_IMPLEMENTED, MLKEM_GAP
+        )
 
     # The operations are the module functions and classes themselves: one call,
     # one signature, no wrapper layer.

@@ -8,19 +8,18 @@ integrity transform (RFC 7296 §3.14).
 from __future__ import annotations
 
 import hmac
-import operator
-from typing import SupportsIndex
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from pqike.crypto import suites
+from pqike.crypto._args import BytesLike, byteslike, integer
 from pqike.errors import AuthenticationError, InvalidLength, UnsupportedTransform
 
 from .prf import integ_mac
 
-__all__ = ["KeyedAead", "ReferenceIkeCipher", "aead_open", "aead_seal", "check_ints"]
+__all__ = ["KeyedAead", "ReferenceIkeCipher", "aead_open", "aead_seal"]
 
 _GCM = frozenset({18, 19, 20})
 _CHACHA = 28
@@ -31,18 +30,7 @@ _CBC = 12
 _MAX_SK_PLAINTEXT = (1 << 32) - 1
 
 
-def check_ints(*values: SupportsIndex) -> None:
-    """Raise TypeError for a value that is no integer, as the Rust backend does.
-
-    IDs, key sizes, SPIs and counters must be ``int`` (or have ``__index__``); without
-    this an ID of ``None`` or ``"20"`` would be reported as an unknown transform.
-    """
-    for value in values:
-        operator.index(value)
-
-
 def _check_raw_key(encr_id: int, key: bytes) -> None:
-    check_ints(encr_id)
     if encr_id in _GCM:
         if len(key) not in (16, 24, 32):
             raise InvalidLength(
@@ -124,7 +112,7 @@ class KeyedAead:
 
 
 def aead_seal(
-    encr_id: int, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes
+    encr_id: int, key: BytesLike, nonce: BytesLike, aad: BytesLike, plaintext: BytesLike
 ) -> bytes:
     """Encrypt with an AEAD ENCR transform; return ``ciphertext | tag``.
 
@@ -132,11 +120,18 @@ def aead_seal(
         InvalidLength: key or nonce of the wrong length.
         UnsupportedTransform: ``encr_id`` is not an AEAD.
     """
+    encr_id = integer(encr_id, "encr_id")
+    key, nonce = byteslike(key, "key"), byteslike(nonce, "nonce")
+    aad, plaintext = byteslike(aad, "aad"), byteslike(plaintext, "plaintext")
     return KeyedAead(encr_id, key).seal(nonce, aad, plaintext)
 
 
 def aead_open(
-    encr_id: int, key: bytes, nonce: bytes, aad: bytes, ct_and_tag: bytes
+    encr_id: int,
+    key: BytesLike,
+    nonce: BytesLike,
+    aad: BytesLike,
+    ct_and_tag: BytesLike,
 ) -> bytes:
     """Verify and decrypt ``ciphertext | tag``.
 
@@ -145,6 +140,9 @@ def aead_open(
         InvalidLength: key or nonce of the wrong length.
         UnsupportedTransform: ``encr_id`` is not an AEAD.
     """
+    encr_id = integer(encr_id, "encr_id")
+    key, nonce = byteslike(key, "key"), byteslike(nonce, "nonce")
+    aad, ct_and_tag = byteslike(aad, "aad"), byteslike(ct_and_tag, "ct_and_tag")
     return KeyedAead(encr_id, key).open(nonce, aad, ct_and_tag)
 
 
@@ -168,8 +166,8 @@ class ReferenceIkeCipher:
         encr_id: int,
         key_bits: int,
         integ_id: int,
-        encr_key: bytes,
-        integ_key: bytes = b"",
+        encr_key: BytesLike,
+        integ_key: BytesLike = b"",
     ) -> None:
         """Create the cipher; ``encr_key`` includes the 4-octet salt for AEADs.
 
@@ -177,7 +175,11 @@ class ReferenceIkeCipher:
             UnsupportedTransform: unknown ID, AEAD with INTEG, CBC without INTEG.
             InvalidLength: a key of the wrong length.
         """
-        check_ints(encr_id, key_bits, integ_id)
+        encr_id = integer(encr_id, "encr_id")
+        key_bits = integer(key_bits, "key_bits")
+        integ_id = integer(integ_id, "integ_id")
+        encr_key = byteslike(encr_key, "encr_key")
+        integ_key = byteslike(integ_key, "integ_key")
         want = suites.encr_key_length(encr_id, key_bits)
         if encr_id not in _GCM and encr_id not in (_CHACHA, _CBC):
             raise UnsupportedTransform(suites.ENCR, encr_id)
@@ -249,6 +251,7 @@ class ReferenceIkeCipher:
         Raises:
             InvalidLength: ``plaintext_len`` outside 0..2^32-1.
         """
+        plaintext_len = integer(plaintext_len, "plaintext_len")
         if not 0 <= plaintext_len <= _MAX_SK_PLAINTEXT:
             raise InvalidLength(
                 f"plaintext length must be 0..={_MAX_SK_PLAINTEXT} octets (an IKE "
@@ -256,12 +259,14 @@ class ReferenceIkeCipher:
             )
         return self._iv + self._padded_length(plaintext_len) + self._icv
 
-    def seal(self, aad: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    def seal(self, aad: BytesLike, iv: BytesLike, plaintext: BytesLike) -> bytes:
         """Pad, encrypt and authenticate; return ``iv | ciphertext | icv``.
 
         Raises:
             InvalidLength: ``iv`` is not ``iv_length`` octets.
         """
+        aad, iv = byteslike(aad, "aad"), byteslike(iv, "iv")
+        plaintext = byteslike(plaintext, "plaintext")
         if len(iv) != self._iv:
             raise InvalidLength(f"SK IV is {self._iv} octets, got {len(iv)}")
         pad = self._padded_length(len(plaintext)) - len(plaintext) - 1
@@ -273,12 +278,13 @@ class ReferenceIkeCipher:
         icv = integ_mac(self._integ_id, self._integ_key, aad + iv + ct)
         return iv + ct + icv
 
-    def open(self, aad: bytes, body: bytes) -> bytes:
+    def open(self, aad: BytesLike, body: BytesLike) -> bytes:
         """Verify and decrypt ``iv | ciphertext | icv``; return the inner payloads.
 
         Raises:
             AuthenticationError: bad ICV, short body or inconsistent padding.
         """
+        aad, body = byteslike(aad, "aad"), byteslike(body, "body")
         if len(body) < self._iv + self._block + self._icv:
             raise AuthenticationError
         iv, rest = body[: self._iv], body[self._iv :]

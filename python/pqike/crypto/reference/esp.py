@@ -10,8 +10,16 @@ the associated data, never sent.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 from pqike.crypto import suites
+from pqike.crypto._args import (
+    BytesLike,
+    byteslike,
+    byteslike_list,
+    check_flag,
+    integer,
+)
 from pqike.errors import (
     AuthenticationError,
     DecodeError,
@@ -22,7 +30,7 @@ from pqike.errors import (
     UnsupportedTransform,
 )
 
-from .aead import KeyedAead, check_ints
+from .aead import KeyedAead
 
 __all__ = ["ReferenceEspSa"]
 
@@ -34,10 +42,11 @@ _ICV = 16
 _ESN_INFER_WINDOW = 64  # used to infer high bits when anti-replay is off
 
 
-def _check_next_header(next_header: int) -> None:
-    check_ints(next_header)
+def _next_header(value: int) -> int:
+    next_header = integer(value, "next_header")
     if not 0 <= next_header <= 255:
         raise ValueError(f"{next_header} is outside the 8-bit field [0, 255]")
+    return next_header
 
 
 class ReferenceEspSa:
@@ -61,7 +70,7 @@ class ReferenceEspSa:
         self,
         spi: int,
         encr_id: int,
-        key: bytes,
+        key: BytesLike,
         *,
         esn: bool = False,
         replay_window: int = 64,
@@ -74,8 +83,14 @@ class ReferenceEspSa:
             InvalidLength: key of the wrong length.
             ValueError: bad SPI, replay window or initial sequence number.
         """
-        # The order of the Rust backend: the integer arguments, then ENCR and key.
-        check_ints(spi, encr_id, replay_window, initial_seq)
+        # The order of the Rust backend: every argument's type, then the integer
+        # ranges, then ENCR and key.
+        spi = integer(spi, "spi")
+        encr_id = integer(encr_id, "encr_id")
+        key = byteslike(key, "key")
+        check_flag(esn, "esn")
+        replay_window = integer(replay_window, "replay_window")
+        initial_seq = integer(initial_seq, "initial_seq")
         if not 1 <= spi < 1 << 32:  # SPI 0 is reserved, never sent (RFC 4303 §2.1)
             raise ValueError(
                 "ESP SPI must be 1..=4294967295 (0 is reserved, RFC 4303 §2.1), "
@@ -149,13 +164,14 @@ class ReferenceEspSa:
             return self._spi_bytes + struct.pack(">II", seq >> 32, seq & 0xFFFFFFFF)
         return self._spi_bytes + struct.pack(">I", seq)
 
-    def seal(self, payload: bytes, next_header: int) -> bytes:
+    def seal(self, payload: BytesLike, next_header: int) -> bytes:
         """Build one packet; see the protocol.
 
         Raises:
             SequenceExhausted: the counter would wrap.
         """
-        _check_next_header(next_header)
+        payload = byteslike(payload, "payload")
+        next_header = _next_header(next_header)
         if self._exhausted:
             raise SequenceExhausted(
                 f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
@@ -171,9 +187,12 @@ class ReferenceEspSa:
         body = self._aead.seal(self._salt + iv, self._aad(seq), data)
         return self._spi_bytes + struct.pack(">I", seq & 0xFFFFFFFF) + iv + body
 
-    def seal_batch(self, payloads: list[bytes], next_header: int) -> list[bytes]:
+    def seal_batch(
+        self, payloads: Sequence[BytesLike], next_header: int
+    ) -> list[bytes]:
         """Seal several payloads; all or none (SequenceExhausted before any)."""
-        _check_next_header(next_header)
+        payloads = byteslike_list(payloads, "payloads")
+        next_header = _next_header(next_header)
         left = 0 if self._exhausted else self._limit() - self._next_seq + 1
         if len(payloads) > left:
             raise SequenceExhausted(
@@ -225,7 +244,7 @@ class ReferenceEspSa:
         else:
             self._bitmap |= 1 << (self._top - seq)
 
-    def open(self, packet: bytes) -> tuple[bytes, int]:
+    def open(self, packet: BytesLike) -> tuple[bytes, int]:
         """Verify, replay-check and decrypt one packet; see the protocol.
 
         Raises:
@@ -233,6 +252,7 @@ class ReferenceEspSa:
             ReplayError: duplicate or too old.
             AuthenticationError: the ICV did not verify.
         """
+        packet = byteslike(packet, "packet")
         if len(packet) < _HEADER + _IV + 2 + _ICV:
             raise DecodeError(f"ESP packet of {len(packet)} octets is too short")
         spi, seq_low = struct.unpack_from(">II", packet)
@@ -253,10 +273,12 @@ class ReferenceEspSa:
             raise DecodeError("ESP padding is not 1, 2, 3, ...")
         return data[:end], next_header
 
-    def open_batch(self, packets: list[bytes]) -> list[tuple[bytes, int] | PqIkeError]:
+    def open_batch(
+        self, packets: Sequence[BytesLike]
+    ) -> list[tuple[bytes, int] | PqIkeError]:
         """Open packets in order; each failure is returned in place of its result."""
         out: list[tuple[bytes, int] | PqIkeError] = []
-        for packet in packets:
+        for packet in byteslike_list(packets, "packets"):
             try:
                 out.append(self.open(packet))
             except (AuthenticationError, DecodeError, ReplayError) as exc:

@@ -15,9 +15,11 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x448, x25519
 
 from pqike.crypto import suites
+from pqike.crypto._args import BytesLike, byteslike, integer
 from pqike.errors import InvalidKeyExchangeData, InvalidLength, UnsupportedTransform
 
 __all__ = [
+    "MLKEM_GAP",
     "MLKEM_METHODS",
     "ReferenceKeyExchange",
     "check_mlkem_ct",
@@ -58,6 +60,8 @@ _PYCA_MLKEM: Final[
     36: mlkem.MLKEM768PrivateKey,
     37: mlkem.MLKEM1024PrivateKey,
 }
+MLKEM_GAP: Final = "reference backend: pyca/cryptography has no {name}"
+"""Why a KE method of pqike is missing here (``{name}``: its keyword)."""
 _Q: Final = 3329
 
 
@@ -114,9 +118,7 @@ def _pyca_mlkem(
         return _PYCA_MLKEM[method]
     except KeyError:
         raise UnsupportedTransform(
-            suites.KE,
-            method,
-            f"reference backend: pyca/cryptography has no {_name(method)}",
+            suites.KE, method, MLKEM_GAP.format(name=_name(method))
         ) from None
 
 
@@ -156,8 +158,9 @@ def _nonzero(method: int, secret: bytes) -> bytes:
     return secret
 
 
-def x25519_raw(private: bytes, public: bytes) -> bytes:
+def x25519_raw(private: BytesLike, public: BytesLike) -> bytes:
     """X25519 (RFC 7748 §5) with the RFC 7748 §6.1 all-zero check."""
+    private, public = byteslike(private, "private"), byteslike(public, "public")
     if len(private) != 32:
         raise InvalidLength(f"x25519 private key is 32 octets, got {len(private)}")
     if len(public) != 32:
@@ -171,8 +174,9 @@ def x25519_raw(private: bytes, public: bytes) -> bytes:
     return _nonzero(31, out)
 
 
-def x448_raw(private: bytes, public: bytes) -> bytes:
+def x448_raw(private: BytesLike, public: BytesLike) -> bytes:
     """X448 (RFC 7748 §5) with the RFC 7748 §6.2 all-zero check."""
+    private, public = byteslike(private, "private"), byteslike(public, "public")
     if len(private) != 56:
         raise InvalidLength(f"x448 private key is 56 octets, got {len(private)}")
     if len(public) != 56:
@@ -212,13 +216,18 @@ def _ecp_xy(method: int, key: ec.EllipticCurvePrivateKey) -> bytes:
     return nums.x.to_bytes(size, "big") + nums.y.to_bytes(size, "big")
 
 
-def ecdh_raw(method: int, private_scalar: bytes, peer_public_xy: bytes) -> bytes:
+def ecdh_raw(
+    method: int, private_scalar: BytesLike, peer_public_xy: BytesLike
+) -> bytes:
     """ECDH on ECP group 19/20/21; return the x coordinate (RFC 5903 §7).
 
     Raises:
         InvalidLength: scalar not of the group's size or not in 1..n-1.
         InvalidKeyExchangeData: bad peer point.
     """
+    method = integer(method, "method")
+    private_scalar = byteslike(private_scalar, "private_scalar")
+    peer_public_xy = byteslike(peer_public_xy, "peer_public_xy")
     if method not in _CURVES:
         raise UnsupportedTransform(suites.KE, method)
     size = suites.ke_method(method).initiator_length // 2
@@ -242,18 +251,22 @@ class ReferenceKeyExchange:
 
     __slots__ = ("_dk", "_method", "_private", "_public", "_role", "_secret", "_seed")
 
-    def __init__(self, method: int, seed: bytes | None = None) -> None:
+    def __init__(self, method: int, seed: BytesLike | None = None) -> None:
         """Create one side of a key exchange.
 
         Raises:
             UnsupportedTransform: unknown method, or ML-KEM-512 (absent from pyca).
             InvalidLength: a seed shorter than 32 octets.
         """
+        method = integer(method, "method")
+        own_seed = None if seed is None else byteslike(seed, "seed")
         suites.ke_method(method)
-        if seed is not None and len(seed) < 32:
-            raise InvalidLength(f"key exchange seed is >= 32 octets, got {len(seed)}")
+        if own_seed is not None and len(own_seed) < 32:
+            raise InvalidLength(
+                f"key exchange seed is >= 32 octets, got {len(own_seed)}"
+            )
         self._method = method
-        self._seed = seed
+        self._seed = own_seed
         self._role = "undecided"
         self._secret: bytes | None = None
         self._public: bytes | None = None
@@ -345,7 +358,7 @@ class ReferenceKeyExchange:
         assert self._public is not None
         return self._public
 
-    def set_peer_public(self, data: bytes) -> None:
+    def set_peer_public(self, data: BytesLike) -> None:
         """Process the peer's KE data; see the protocol.
 
         Raises:
@@ -354,6 +367,7 @@ class ReferenceKeyExchange:
                 deterministically).
             ValueError: called twice.
         """
+        data = byteslike(data, "data")
         if self._secret is not None:
             raise ValueError("set_peer_public was already called")
         m = self._method

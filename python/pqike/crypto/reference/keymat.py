@@ -6,9 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pqike.crypto import suites
+from pqike.crypto._args import (
+    BytesLike,
+    byteslike,
+    byteslike_list,
+    check_flag,
+    integer,
+)
 from pqike.errors import InvalidLength, UnsupportedTransform
 
-from .aead import ReferenceIkeCipher, check_ints
+from .aead import ReferenceIkeCipher
 from .prf import prf, prf_plus
 
 __all__ = ["ReferenceKeymat"]
@@ -17,7 +24,6 @@ _KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 §2.15, 17 octets, no NUL
 
 
 def _check_suite(prf_id: int, encr_id: int, encr_key_bits: int, integ_id: int) -> None:
-    check_ints(prf_id, encr_id, encr_key_bits, integ_id)
     suites.prf_key_length(prf_id)
     suites.encr_key_length(encr_id, encr_key_bits)
     suites.integ_key_length(integ_id)
@@ -104,13 +110,20 @@ class ReferenceKeymat:
         encr_id: int,
         encr_key_bits: int,
         integ_id: int,
-        shared_secret: bytes,
-        ni: bytes,
-        nr: bytes,
-        spi_i: bytes,
-        spi_r: bytes,
+        shared_secret: BytesLike,
+        ni: BytesLike,
+        nr: BytesLike,
+        spi_i: BytesLike,
+        spi_r: BytesLike,
     ) -> ReferenceKeymat:
         """Derive the keys after IKE_SA_INIT: ``SKEYSEED = prf(Ni | Nr, g^ir)``."""
+        prf_id = integer(prf_id, "prf_id")
+        encr_id = integer(encr_id, "encr_id")
+        encr_key_bits = integer(encr_key_bits, "encr_key_bits")
+        integ_id = integer(integ_id, "integ_id")
+        shared_secret = byteslike(shared_secret, "shared_secret")
+        ni, nr = byteslike(ni, "ni"), byteslike(nr, "nr")
+        spi_i, spi_r = byteslike(spi_i, "spi_i"), byteslike(spi_r, "spi_r")
         _check_suite(prf_id, encr_id, encr_key_bits, integ_id)
         skeyseed = prf(prf_id, ni + nr, shared_secret)
         return ReferenceKeymat(
@@ -152,8 +165,9 @@ class ReferenceKeymat:
         """INTEG ID."""
         return self._integ_id
 
-    def update_after_ke(self, shared_secret: bytes) -> ReferenceKeymat:
+    def update_after_ke(self, shared_secret: BytesLike) -> ReferenceKeymat:
         """RFC 9370 §2.2.2: ``SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)``."""
+        shared_secret = byteslike(shared_secret, "shared_secret")
         skeyseed = prf(
             self._prf_id, self._keys["sk_d"], shared_secret + self._ni + self._nr
         )
@@ -172,11 +186,11 @@ class ReferenceKeymat:
 
     def rekey_ike(
         self,
-        shared_secrets: Sequence[bytes],
-        ni: bytes,
-        nr: bytes,
-        spi_i: bytes,
-        spi_r: bytes,
+        shared_secrets: Sequence[BytesLike],
+        ni: BytesLike,
+        nr: BytesLike,
+        spi_i: BytesLike,
+        spi_r: BytesLike,
         prf_id: int,
         encr_id: int,
         encr_key_bits: int,
@@ -188,10 +202,17 @@ class ReferenceKeymat:
             ValueError: no shared secret.
             InvalidLength: SPIs that are not 8 octets.
         """
-        if not shared_secrets:
+        secrets = byteslike_list(shared_secrets, "shared_secrets")
+        ni, nr = byteslike(ni, "ni"), byteslike(nr, "nr")
+        spi_i, spi_r = byteslike(spi_i, "spi_i"), byteslike(spi_r, "spi_r")
+        prf_id = integer(prf_id, "prf_id")
+        encr_id = integer(encr_id, "encr_id")
+        encr_key_bits = integer(encr_key_bits, "encr_key_bits")
+        integ_id = integer(integ_id, "integ_id")
+        if not secrets:
             raise ValueError("an IKE SA rekey needs at least one shared secret")
         _check_spis(spi_i, spi_r)
-        data = shared_secrets[0] + ni + nr + b"".join(shared_secrets[1:])
+        data = secrets[0] + ni + nr + b"".join(secrets[1:])
         skeyseed = prf(self._prf_id, self._keys["sk_d"], data)
         return ReferenceKeymat(
             prf_id,
@@ -209,19 +230,20 @@ class ReferenceKeymat:
     def child_keymat(
         self,
         length: int,
-        ni: bytes,
-        nr: bytes,
-        shared_secrets: Sequence[bytes] = (),
+        ni: BytesLike,
+        nr: BytesLike,
+        shared_secrets: Sequence[BytesLike] = (),
     ) -> bytes:
         """``prf+(SK_d, [SK(0) |] Ni | Nr [| SK(1) ..])`` (RFC 7296 §2.17, RFC 9370)."""
-        if shared_secrets:
-            seed = shared_secrets[0] + ni + nr + b"".join(shared_secrets[1:])
-        else:
-            seed = ni + nr
+        length = integer(length, "length")
+        ni, nr = byteslike(ni, "ni"), byteslike(nr, "nr")
+        secrets = byteslike_list(shared_secrets, "shared_secrets")
+        seed = secrets[0] + ni + nr + b"".join(secrets[1:]) if secrets else ni + nr
         return prf_plus(self._prf_id, self._keys["sk_d"], seed, length)
 
     def cipher(self, sender_is_initiator: bool) -> ReferenceIkeCipher:
         """SK payload cipher for messages sent by the initiator or the responder."""
+        check_flag(sender_is_initiator, "sender_is_initiator")
         side = "i" if sender_is_initiator else "r"
         return ReferenceIkeCipher(
             self._encr_id,
@@ -235,33 +257,44 @@ class ReferenceKeymat:
         return self._keys["sk_pi" if initiator else "sk_pr"]
 
     def int_auth(
-        self, sender_is_initiator: bool, prev: bytes, a: bytes, p: bytes
+        self, sender_is_initiator: bool, prev: BytesLike, a: BytesLike, p: BytesLike
     ) -> bytes:
         """RFC 9242 §3.3.2: ``prf(SK_pi or SK_pr, prev | A | P)``."""
+        check_flag(sender_is_initiator, "sender_is_initiator")
+        prev, a, p = byteslike(prev, "prev"), byteslike(a, "a"), byteslike(p, "p")
         return prf(self._prf_id, self._sk_p(sender_is_initiator), prev + a + p)
 
     def signed_octets(
         self,
         signer_is_initiator: bool,
-        real_message: bytes,
-        peer_nonce: bytes,
-        id_body: bytes,
-        int_auth: bytes = b"",
+        real_message: BytesLike,
+        peer_nonce: BytesLike,
+        id_body: BytesLike,
+        int_auth: BytesLike = b"",
     ) -> bytes:
         """RFC 7296 §2.15: ``RealMessage | nonce | prf(SK_p*, ID') [| IntAuth]``."""
+        check_flag(signer_is_initiator, "signer_is_initiator")
+        real_message = byteslike(real_message, "real_message")
+        peer_nonce = byteslike(peer_nonce, "peer_nonce")
+        id_body, int_auth = (
+            byteslike(id_body, "id_body"),
+            byteslike(int_auth, "int_auth"),
+        )
         maced_id = prf(self._prf_id, self._sk_p(signer_is_initiator), id_body)
         return real_message + peer_nonce + maced_id + int_auth
 
     def psk_auth(
         self,
         signer_is_initiator: bool,
-        psk: bytes,
-        real_message: bytes,
-        peer_nonce: bytes,
-        id_body: bytes,
-        int_auth: bytes = b"",
+        psk: BytesLike,
+        real_message: BytesLike,
+        peer_nonce: BytesLike,
+        id_body: BytesLike,
+        int_auth: BytesLike = b"",
     ) -> bytes:
         """RFC 7296 §2.15: ``prf(prf(PSK, "Key Pad for IKEv2"), <SignedOctets>)``."""
+        check_flag(signer_is_initiator, "signer_is_initiator")
+        psk = byteslike(psk, "psk")
         octets = self.signed_octets(
             signer_is_initiator, real_message, peer_nonce, id_body, int_auth
         )

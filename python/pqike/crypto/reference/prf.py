@@ -6,21 +6,24 @@ from __future__ import annotations
 import hmac
 
 from pqike.crypto import suites
+from pqike.crypto._args import BytesLike, byteslike, integer
 from pqike.errors import InvalidLength, UnsupportedTransform
 
 __all__ = ["constant_time_eq", "hmac_verify", "integ_mac", "prf", "prf_plus"]
 
 
-def prf(prf_id: int, key: bytes, data: bytes) -> bytes:
+def prf(prf_id: int, key: BytesLike, data: BytesLike) -> bytes:
     """Return ``HMAC-<hash>(key, data)`` for PRF ``prf_id``.
 
     Raises:
         UnsupportedTransform: unknown PRF ID.
     """
+    prf_id = integer(prf_id, "prf_id")
+    key, data = byteslike(key, "key"), byteslike(data, "data")
     return hmac.digest(key, data, suites.prf_hash_name(prf_id))
 
 
-def prf_plus(prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
+def prf_plus(prf_id: int, key: BytesLike, seed: BytesLike, length: int) -> bytes:
     """Return ``length`` octets of ``prf+(key, seed)``.
 
     ``T1 = prf(K, S | 0x01)``, ``Ti = prf(K, T(i-1) | S | i)``; at most 255 blocks.
@@ -29,6 +32,9 @@ def prf_plus(prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
         InvalidLength: negative length or more than 255 blocks.
         UnsupportedTransform: unknown PRF ID.
     """
+    prf_id = integer(prf_id, "prf_id")
+    key, seed = byteslike(key, "key"), byteslike(seed, "seed")
+    length = integer(length, "length")
     name = suites.prf_hash_name(prf_id)
     block = suites.prf_output_length(prf_id)
     if length < 0 or length > 255 * block:
@@ -45,13 +51,15 @@ def prf_plus(prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
     return bytes(out[:length])
 
 
-def integ_mac(integ_id: int, key: bytes, data: bytes) -> bytes:
+def integ_mac(integ_id: int, key: BytesLike, data: BytesLike) -> bytes:
     """Return the truncated HMAC ICV of INTEG ``integ_id`` (RFC 4868 §2.6).
 
     Raises:
         UnsupportedTransform: unknown INTEG ID or NONE (0).
         InvalidLength: a key of the wrong length.
     """
+    integ_id = integer(integ_id, "integ_id")
+    key, data = byteslike(key, "key"), byteslike(data, "data")
     name = suites.integ_hash_name(integ_id)
     if not name:
         raise UnsupportedTransform(suites.INTEG, integ_id, "INTEG NONE has no MAC")
@@ -61,17 +69,20 @@ def integ_mac(integ_id: int, key: bytes, data: bytes) -> bytes:
     return hmac.digest(key, data, name)[: suites.integ_icv_length(integ_id)]
 
 
-def hmac_verify(prf_id: int, key: bytes, data: bytes, tag: bytes) -> bool:
+def hmac_verify(prf_id: int, key: BytesLike, data: BytesLike, tag: BytesLike) -> bool:
     """Compare ``tag`` with the same-length prefix of ``prf(key, data)``.
 
     An empty tag or one longer than the PRF output never verifies.
     """
+    prf_id = integer(prf_id, "prf_id")
+    key, data = byteslike(key, "key"), byteslike(data, "data")
+    tag = byteslike(tag, "tag")
     full = prf(prf_id, key, data)
     if not tag or len(tag) > len(full):
         return False
     return hmac.compare_digest(full[: len(tag)], tag)
 
 
-def constant_time_eq(a: bytes, b: bytes) -> bool:
+def constant_time_eq(a: BytesLike, b: BytesLike) -> bool:
     """Compare two byte strings in constant time (length is not secret)."""
-    return hmac.compare_digest(a, b)
+    return hmac.compare_digest(byteslike(a, "a"), byteslike(b, "b"))
