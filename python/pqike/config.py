@@ -22,10 +22,19 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pqike.errors import ConfigError
-from pqike.proposals import ProposalKind, ProposalSpec, check_proposal, parse_proposal
+from pqike.proposals import (
+    ProposalKind,
+    ProposalSpec,
+    check_proposal,
+    parse_proposal,
+)
+from pqike.proposals import check_backend as _check_spec_backend
+
+if TYPE_CHECKING:
+    from pqike.crypto import Backend
 
 __all__ = [
     "DEFAULT_ESP_PROPOSAL",
@@ -38,6 +47,7 @@ __all__ = [
     "Identity",
     "KeylogFile",
     "TrafficSelector",
+    "check_backend",
     "defaults",
     "demo_pair",
     "load",
@@ -744,10 +754,15 @@ def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
 
 
 def loads(
-    text: str, base_dir: Path | str = ".", source: str = "<toml>"
+    text: str,
+    base_dir: Path | str = ".",
+    source: str = "<toml>",
+    *,
+    backend: Backend | None = None,
 ) -> EndpointConfig:
     """Parse and validate TOML text; relative ``psk_file``/``keylog`` paths are
-    taken from ``base_dir``; ``source`` names the text in TOML syntax errors.
+    taken from ``base_dir``; ``source`` names the text in TOML syntax errors. With
+    ``backend``, also :func:`check_backend`.
 
     Raises:
         ConfigError: invalid TOML (``field`` is ``source``) or any invalid value
@@ -757,11 +772,15 @@ def loads(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, f"invalid TOML: {exc}") from None
-    return _endpoint(data, Path(base_dir))
+    config = _endpoint(data, Path(base_dir))
+    if backend is not None:
+        check_backend(config, backend)
+    return config
 
 
-def load(path: Path | str) -> EndpointConfig:
-    """Read and validate a TOML configuration file (format: ``docs/config.md``).
+def load(path: Path | str, *, backend: Backend | None = None) -> EndpointConfig:
+    """Read and validate a TOML configuration file (format: ``docs/config.md``);
+    with ``backend``, also check that it can run every proposal (:func:`check_backend`).
 
     Raises:
         ConfigError: unreadable file, invalid TOML or any invalid value; ``field`` is
@@ -772,7 +791,38 @@ def load(path: Path | str) -> EndpointConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read configuration: {exc}") from None
-    return loads(text, path.parent, str(path))
+    return loads(text, path.parent, str(path), backend=backend)
+
+
+# LIMITATION: nothing makes IkeEndpoint call check_backend; without it a proposal the
+# backend cannot run fails its handshake with "unsupported transform type 4 id 0".
+def check_backend(config: EndpointConfig, backend: Backend) -> None:
+    """Check that the crypto ``backend`` can run every configured proposal.
+
+    Loading checks proposals against what pqike implements; which transforms a backend
+    runs is known only once it is chosen (the reference backend has no ML-KEM-512).
+    A proposal that lists, for some transform type, only transforms the backend lacks
+    could never be negotiated: the engine would leave it out silently.
+
+    Raises:
+        ConfigError: ``field`` names the proposal, e.g.
+            ``connections.site-a.ike_proposals[0]``; the message names the transform
+            and the backend's reason.
+    """
+    for name, conn in config.connections.items():
+        where = f"connections.{name}"
+        _check_specs(f"{where}.ike_proposals", conn.ike_proposals, backend)
+        for child in conn.children:
+            field_ = f"{where}.children.{child.name}.esp_proposals"
+            _check_specs(field_, child.esp_proposals, backend)
+
+
+def _check_specs(field_: str, specs: Sequence[ProposalSpec], backend: Backend) -> None:
+    for index, spec in enumerate(specs):
+        try:
+            _check_spec_backend(spec, backend.why_unsupported)
+        except ValueError as exc:
+            raise ConfigError(f"{field_}[{index}]", str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ __all__ = [
     "PRF_KEYWORDS",
     "ProposalKind",
     "ProposalSpec",
+    "check_backend",
     "check_proposal",
     "format_proposal",
     "is_aead",
@@ -458,3 +459,55 @@ def check_proposal(spec: ProposalSpec, kind: ProposalKind) -> None:
     """
     _check_algorithms(spec, kind)
     _check_rounds(spec)
+
+
+_TYPE_WHAT = {
+    _TYPE_ENCR: "encryption algorithm",
+    _TYPE_PRF: "PRF",
+    _TYPE_INTEG: "integrity algorithm",
+    _TYPE_KE: "key exchange method",
+}
+
+
+def _transform_keyword(transform_type: int, transform_id: int, key_bits: int) -> str:
+    if transform_type == _TYPE_ENCR:
+        return _ENCR_NAMES.get((transform_id, key_bits), str(transform_id))
+    names = {_TYPE_PRF: _PRF_NAMES, _TYPE_INTEG: _INTEG_NAMES}.get(
+        transform_type, _KE_NAMES
+    )
+    name = names.get(transform_id, str(transform_id))
+    return f"ke{transform_type - 5}_{name}" if transform_type > _TYPE_ESN else name
+
+
+def check_backend(
+    spec: ProposalSpec, why_unsupported: Callable[[int, int], str | None]
+) -> None:
+    """Check that a crypto backend can run ``spec`` (``why_unsupported`` is the
+    backend's ``why_unsupported``).
+
+    The engine leaves out of its proposals what the backend cannot run, so a round
+    ``ke1_mlkem512_mlkem768`` still works on a backend without ML-KEM-512. But a
+    transform type left with nothing makes the engine drop the whole proposal, and a
+    connection whose proposals all went fails only when it is used, with no reason
+    ("unsupported transform type 4 id 0"). This names the reason at load time.
+
+    Raises:
+        ValueError: a transform type of ``spec`` lists nothing the backend can run;
+            the message names the keywords and the backend's reason.
+    """
+    by_type: dict[int, list[tuple[int, int]]] = {}
+    for transform_type, transform_id, key_bits in spec.transforms():
+        by_type.setdefault(transform_type, []).append((transform_id, key_bits))
+    for transform_type, ids in by_type.items():
+        if transform_type == _TYPE_ESN or any(i == 0 for i, _ in ids):
+            continue  # ESN is no algorithm; NONE (0) makes the round optional
+        reasons = [why_unsupported(transform_type, i) for i, _ in ids]
+        if any(reason is None for reason in reasons):
+            continue
+        keywords = [_transform_keyword(transform_type, i, bits) for i, bits in ids]
+        what = _TYPE_WHAT.get(transform_type, f"ke{transform_type - 5}_ method")
+        why = "; ".join(dict.fromkeys(r for r in reasons if r is not None))
+        raise ValueError(
+            f"{' and '.join(keywords)} cannot be used ({why}), and the proposal "
+            f"lists no other {what}"
+        )

@@ -152,3 +152,24 @@ def test_keylog_warning_at_start(
     assert f"keylog is on for connection 'c': IKE keys are written to {tmp_path}" in (
         caplog.text
     )
+
+
+def test_backend_gap_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--backend reference with ML-KEM-512: exit 2 naming the field and the reason
+    (it used to fail the handshake with "unsupported transform type 4 id 0")."""
+    pytest.importorskip("cryptography")
+    conn = (
+        'remote_addrs = ["127.0.0.1"]\n'
+        'ike_proposals = ["aes256gcm16-prfsha384-x25519-ke1_mlkem512"]\n'
+    )
+    path = _config(tmp_path, conn)
+    assert main(["--backend", "reference", "initiate", "-c", str(path), "c"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "configuration error (with --backend reference): "
+        "connections.c.ike_proposals[0]: ke1_mlkem512 cannot be used "
+        "(reference backend: pyca/cryptography has no mlkem512)"
+    ) in err
+    assert "Traceback" not in err

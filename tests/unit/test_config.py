@@ -19,6 +19,7 @@ from pqike.config import (
     Identity,
     KeylogFile,
     TrafficSelector,
+    check_backend,
     defaults,
     demo_pair,
     load,
@@ -591,3 +592,73 @@ def test_example_files_talk_to_each_other() -> None:
     assert r.local_id == i.remote_id
     assert r.remote_id == i.local_id
     assert r.psk == i.psk
+
+
+# The chosen crypto backend must run every proposal (the reference backend has no
+# ML-KEM-512): named at load time, not as a handshake failing "type 4 id 0".
+MLKEM512_GAP = "reference backend: pyca/cryptography has no mlkem512"
+
+
+@pytest.mark.parametrize(
+    ("path", "proposals", "field", "keyword"),
+    [
+        (
+            f"{CONN}/ike_proposals",
+            ["aes256gcm16-prfsha384-x25519-ke1_mlkem512"],
+            "connections.site-a.ike_proposals[0]",
+            "ke1_mlkem512",
+        ),
+        (
+            f"{CONN}/ike_proposals",
+            ["aes256gcm16-prfsha384-x25519", "aes256gcm16-prfsha384-mlkem512"],
+            "connections.site-a.ike_proposals[1]",
+            "mlkem512",
+        ),
+        (
+            f"{CHILD}/esp_proposals",
+            ["aes256gcm16-mlkem512"],
+            "connections.site-a.children.net.esp_proposals[0]",
+            "mlkem512",
+        ),
+    ],
+)
+def test_backend_gap_is_a_config_error_at_load(
+    reference_backend: Any, path: str, proposals: list[str], field: str, keyword: str
+) -> None:
+    """A proposal type the backend can run nothing of names the field and reason."""
+    text = to_toml(_with(path, proposals))
+    loads(text)  # pqike itself implements ML-KEM-512
+    with pytest.raises(ConfigError) as info:
+        loads(text, backend=reference_backend)
+    assert info.value.field == field
+    assert info.value.message.startswith(f"{keyword} cannot be used ")
+    assert MLKEM512_GAP in info.value.message
+    with pytest.raises(ConfigError) as again:
+        check_backend(loads(text), reference_backend)
+    assert str(again.value) == str(info.value)
+
+
+def test_backend_gap_with_an_alternative_loads(reference_backend: Any) -> None:
+    """A round that lists another method (or NONE) still loads: the engine offers
+    what the backend runs."""
+    for proposal in (
+        "aes256gcm16-prfsha384-x25519-ke1_mlkem512-ke1_mlkem768",
+        "aes256gcm16-prfsha384-x25519-ke1_mlkem512-ke1_none",
+        "aes256gcm16-prfsha384-mlkem512-x25519",
+    ):
+        data = _with(f"{CONN}/ike_proposals", [proposal])
+        loads(to_toml(data), backend=reference_backend)
+
+
+def test_rust_backend_runs_mlkem512(rust_backend: Any) -> None:
+    data = _with(f"{CONN}/ike_proposals", ["aes256gcm16-prfsha384-mlkem512"])
+    loads(to_toml(data), backend=rust_backend)
+
+
+def test_load_checks_the_backend(tmp_path: Path, reference_backend: Any) -> None:
+    path = tmp_path / "c.toml"
+    data = _with(f"{CONN}/ike_proposals", ["aes256gcm16-prfsha384-mlkem512"])
+    path.write_text(to_toml(data))
+    load(path)
+    with pytest.raises(ConfigError, match="no mlkem512"):
+        load(path, backend=reference_backend)

@@ -16,6 +16,7 @@ from pqike.proposals import (
     PRF_KEYWORDS,
     ProposalKind,
     ProposalSpec,
+    check_backend,
     check_proposal,
     format_proposal,
     is_aead,
@@ -300,3 +301,51 @@ def test_check_proposal_accepts_negotiable_ike(text: str) -> None:
 )
 def test_check_proposal_accepts_esp_aeads(text: str) -> None:
     check_proposal(parse_proposal(text, "esp"), "esp")
+
+
+@pytest.mark.parametrize(
+    ("proposal", "kind", "refused", "message"),
+    [
+        (
+            "aes256gcm16-aes128gcm16-prfsha256-x25519",
+            "ike",
+            {(1, 20)},
+            "aes256gcm16 and aes128gcm16 cannot be used (no), and the proposal lists "
+            "no other encryption algorithm",
+        ),
+        (
+            "aes256-sha384-x25519",
+            "ike",
+            {(3, 13)},
+            "sha384 cannot be used (no), and the proposal lists no other "
+            "integrity algorithm",
+        ),
+        (
+            "aes256gcm16-prfsha256-x25519-ke2_mlkem768",
+            "ike",
+            {(7, 36)},
+            "ke2_mlkem768 cannot be used (no), and the proposal lists no other "
+            "ke2_ method",
+        ),
+    ],
+)
+def test_check_backend_names_what_is_missing(
+    proposal: str, kind: ProposalKind, refused: set[tuple[int, int]], message: str
+) -> None:
+    """A transform type with nothing the backend runs: the keywords and the reason."""
+    spec = parse_proposal(proposal, kind)
+    with pytest.raises(ValueError, match="cannot be used") as info:
+        check_backend(spec, lambda t, i: "no" if (t, i) in refused else None)
+    assert str(info.value) == message
+
+
+def test_check_backend_keeps_rounds_with_an_alternative() -> None:
+    """One runnable transform (or NONE, or ESN) per type is enough."""
+    refused = {(1, 20), (6, 35), (5, 1)}
+
+    def why(transform_type: int, transform_id: int) -> str | None:
+        return "no" if (transform_type, transform_id) in refused else None
+
+    ike = "aes256gcm16-chacha20poly1305-prfsha256-x25519-ke1_mlkem512-ke1_none"
+    check_backend(parse_proposal(ike, "ike"), why)
+    check_backend(parse_proposal("aes256gcm16-chacha20poly1305-esn", "esp"), why)

@@ -347,13 +347,28 @@ def echo_reply(packet: bytes) -> bytes | None:
 def run_session(command: str, args: Any) -> int:
     """Shared driver of ``respond`` and ``initiate``: load and check the
     configuration, then run the session; errors become messages and exit codes."""
-    from pqike.config import load
+    from pqike.config import check_backend, load
     from pqike.errors import ConfigError
 
     try:
         config = load(args.config)
     except ConfigError as exc:
         print(f"pqike: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        backend = _backend(args.backend)
+    except ImportError as exc:
+        print(f"pqike {command}: engine not available: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        # What the chosen backend lacks (the reference one has no ML-KEM-512) is
+        # named now, not as a failed handshake without a reason.
+        check_backend(config, backend)
+    except ConfigError as exc:
+        print(
+            f"pqike: configuration error (with --backend {args.backend}): {exc}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     name = getattr(args, "name", None)
     if name is not None and name not in config.connections:
