@@ -57,3 +57,31 @@ def test_keylog_hook_gets_wireshark_ikev2_row(backend: Backend) -> None:
         f"{sa.spi_i.hex()},{sa.spi_r.hex()},{k['sk_ei'].hex()},{k['sk_er'].hex()},"
         '"AES-GCM-256 with 16 octet ICV [RFC5282]",,,"NONE [RFC4306]"'
     ]
+
+
+def test_sa_log_records_name_the_engine_caller_not_the_adapter(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SaLog checks the level itself (issue #5); records must still carry the file
+    # and function that logged, as with a plain LoggerAdapter.
+    caplog.set_level(logging.DEBUG, logger="pqike")
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    sa_records = [rec for rec in caplog.records if rec.getMessage().startswith("[ike ")]
+    assert sa_records
+    assert all(rec.funcName not in {"info", "debug", "log"} for rec in sa_records)
+    initiating = next(r for r in sa_records if "initiating" in r.getMessage())
+    assert (initiating.filename, initiating.funcName) == ("sa.py", "initiate")
+    established = next(r for r in sa_records if "established" in r.getMessage())
+    assert established.funcName == "_establish"
+
+
+def test_disabled_levels_are_not_formatted(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pqike")
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    assert not [rec for rec in caplog.records if rec.levelno < logging.WARNING]

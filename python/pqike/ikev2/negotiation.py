@@ -194,10 +194,17 @@ def local_offers(
     dropped before numbering, so the numbers are the ones sent on the wire. Built
     once per configuration (specs are frozen); only the SPI differs per call.
     """
-    try:
-        base = _local_offers(tuple(specs), protocol, with_ke, supports)
-    except TypeError:  # unhashable specs: no cache
-        base = _local_offers.__wrapped__(tuple(specs), protocol, with_ke, supports)
+    key = (id(specs), protocol, with_ke, supports)
+    hit = _local_memo.get(key)
+    if hit is not None and hit[0] is specs:
+        base = hit[1]
+    else:
+        try:
+            base = _local_offers(tuple(specs), protocol, with_ke, supports)
+        except TypeError:  # unhashable specs: no cache
+            base = _local_offers.__wrapped__(tuple(specs), protocol, with_ke, supports)
+        if type(specs) is tuple:  # immutable: remember it by identity too
+            _remember(_local_memo, key, (specs, base))
     if not spi:
         return base
     return tuple(Offer(o.protocol, o.transforms, o.number, spi) for o in base)
@@ -369,6 +376,7 @@ def select(
 _MEMO_MAX = 256
 _select_memo: dict[tuple[Any, ...], tuple[Any, int, Selected | None]] = {}
 _validate_memo: dict[tuple[Any, ...], tuple[Any, Selected | None]] = {}
+_local_memo: dict[tuple[Any, ...], tuple[Any, tuple[Offer, ...]]] = {}
 _as_offer_memo: dict[tuple[Any, ...], tuple[Any, Mapping[int, tuple[Pair, ...]]]] = {}
 
 

@@ -124,6 +124,20 @@ class SaLog(logging.LoggerAdapter[logging.Logger]):
     ) -> tuple[Any, MutableMapping[str, Any]]:
         return f"[ike {self.sa.spi_i.hex()}:{self.sa.spi_r.hex()}] {msg}", kwargs
 
+    # A handshake logs a few INFO/DEBUG lines per SA that are usually filtered out;
+    # LoggerAdapter would make three calls to find that out. These check the level
+    # first; ``stacklevel`` skips this frame, so records still name the caller.
+
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+            self.log(logging.DEBUG, msg, *args, **kwargs)
+
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+            self.log(logging.INFO, msg, *args, **kwargs)
+
 
 def _responder_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
     """Tasks answering a request, or None when the exchange is not allowed now."""

@@ -13,7 +13,6 @@ with the error notify instead of SAr2/TS, the initiator reports ChildDeleted.
 
 from __future__ import annotations
 
-import functools
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -115,6 +114,7 @@ def narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ...
 _MEMO_MAX = 256
 _NARROWED: dict[tuple[int, int], tuple[Any, Any, tuple[WireTs, ...]]] = {}
 _WITHIN: dict[tuple[int, int], tuple[Any, Any, bool]] = {}
+_WIRE_TS: dict[int, tuple[Any, tuple[WireTs, ...]]] = {}
 
 
 def _narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ...]:
@@ -151,14 +151,21 @@ def _ranges(selectors: tuple[Any, ...]) -> tuple[WireTs, ...]:
 
 
 def wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
-    """Config TrafficSelectors as codec TrafficSelectors (same fields)."""
-    try:
-        return _wire_ts(config_ts)  # configs are frozen: convert each once
-    except TypeError:  # unhashable selectors
-        return _wire_ts.__wrapped__(config_ts)
+    """Config TrafficSelectors as codec TrafficSelectors (same fields).
+
+    Configs are frozen: each tuple is converted once and remembered by identity
+    (hashing it by value would cost as much as converting it).
+    """
+    hit = _WIRE_TS.get(id(config_ts))
+    if hit is not None and hit[0] is config_ts:
+        return hit[1]
+    converted = _wire_ts(config_ts)
+    if len(_WIRE_TS) >= _MEMO_MAX:
+        _WIRE_TS.clear()
+    _WIRE_TS[id(config_ts)] = (config_ts, converted)
+    return converted
 
 
-@functools.lru_cache(maxsize=256)
 def _wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
     return tuple(
         WireTs(

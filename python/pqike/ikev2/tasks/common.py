@@ -88,7 +88,11 @@ def proposal_to_offer(proposal: Proposal) -> Offer:
     The transform map is read-only and shared by every proposal with the same
     transforms, so proposal matching can be memoised (``negotiation``).
     """
-    key = (proposal.protocol_id, proposal.transforms)
+    codec_transforms = proposal.transforms
+    hit = _OFFER_BY_ID.get(id(codec_transforms))
+    if hit is not None and hit[0] is codec_transforms:
+        return Offer(proposal.protocol_id, hit[1], proposal.number, proposal.spi)
+    key = (proposal.protocol_id, codec_transforms)
     transforms = _OFFER_TRANSFORMS.get(key)
     if transforms is None:
         types: dict[int, list[Pair]] = {}
@@ -100,6 +104,11 @@ def proposal_to_offer(proposal: Proposal) -> Offer:
         if len(_OFFER_TRANSFORMS) >= _MEMO_MAX:
             _OFFER_TRANSFORMS.clear()
         _OFFER_TRANSFORMS[key] = transforms
+    if len(_OFFER_BY_ID) >= _MEMO_MAX:
+        _OFFER_BY_ID.clear()
+    # the codec hands out one tuple per distinct transform octets; the map is a
+    # function of the transforms alone
+    _OFFER_BY_ID[id(codec_transforms)] = (codec_transforms, transforms)
     return Offer(proposal.protocol_id, transforms, proposal.number, proposal.spi)
 
 
@@ -113,6 +122,8 @@ def offer_to_proposal(offer: Offer) -> Proposal:
 _MEMO_MAX = 256
 _OFFER_TRANSFORMS: dict[tuple[int, tuple[Transform, ...]], Mapping[int, Any]] = {}
 """Read-only transform maps by (protocol, codec transforms)."""
+_OFFER_BY_ID: dict[int, tuple[tuple[Transform, ...], Mapping[int, Any]]] = {}
+"""The same maps by the identity of the codec's transform tuple (kept alive)."""
 _TRANSFORMS: dict[tuple[Any, ...], tuple[Transform, ...]] = {}
 """Codec transforms by the Offer's transform map (as a tuple): the same few
 suites are proposed and answered over and over; Transforms are immutable."""
