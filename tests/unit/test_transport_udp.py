@@ -170,14 +170,87 @@ def test_timer_fires_and_can_be_rearmed_or_cancelled() -> None:
         a = EchoEndpoint()
         async with UdpTransport(a, [(HOST, 0)]) as ta:
             ta.run(lambda now: setattr(a, "timer", now + 0.05))
-            event = await ta.next_event(TIMEOUT)
-            assert isinstance(event, tuple)
-            assert event[0] == "timer"
-            assert event[1] >= ta.now() - 1
+            assert await _timer_event(ta) >= ta.now() - 1
             ta.run(lambda now: setattr(a, "timer", now + 0.05))
             ta.run(lambda now: setattr(a, "timer", None))
             with pytest.raises(TimeoutError):
                 await ta.next_event(0.2)
+
+    _run(test)
+
+
+async def _timer_event(transport: UdpTransport) -> float:
+    """The time of the next event, which must be the echo engine's timer event."""
+    event = await transport.next_event(TIMEOUT)
+    assert isinstance(event, tuple)
+    assert event[0] == "timer"
+    return float(event[1])
+
+
+def _set_timer(endpoint: EchoEndpoint, deadline: float) -> float:
+    endpoint.timer = deadline
+    return deadline
+
+
+@pytest.mark.parametrize(
+    ("first", "then"), [(0.05, 0.3), (30.0, 0.05)], ids=["later", "earlier"]
+)
+def test_timer_fires_when_the_moved_deadline_is_due(first: float, then: float) -> None:
+    async def test() -> None:
+        a = EchoEndpoint()
+        async with UdpTransport(a, [(HOST, 0)]) as ta:
+            ta.run(lambda now: setattr(a, "timer", now + first))
+            due = ta.run(lambda now: _set_timer(a, now + then))
+            assert due <= await _timer_event(ta) < due + 5
+            assert a.events == []
+
+    _run(test)
+
+
+def test_a_burst_of_queued_datagrams_is_read_in_order() -> None:
+    async def test() -> None:
+        a, ta, b, tb = await _pair()
+        burst = [b"n%d" % i for i in range(100)]
+        local, remote = ta.local_addresses[0], tb.local_addresses[0]
+        # all queued on B's socket before B's loop looks at it
+        ta.run(lambda now: a.outbox.extend((d, local, remote) for d in burst))
+        for _ in range(200):
+            if len(b.inbox) == len(burst):
+                break
+            await asyncio.sleep(0.01)
+        assert [d for d, *_ in b.inbox] == burst
+        assert (ta.sent, tb.received) == (100, 100)
+        await ta.close()
+        await tb.close()
+
+    _run(test)
+
+
+class _FullSocket:
+    """A socket whose send buffer is always full."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def sendto(self, data: bytes, addr: Addr) -> int:
+        raise BlockingIOError
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_send_that_would_block_is_dropped_and_counted() -> None:
+    async def test() -> None:
+        a = EchoEndpoint()
+        async with UdpTransport(a, [(HOST, 0)]) as ta:
+            local = ta.local_addresses[0]
+            bound = ta._sockets[local]
+            bound.sock = _FullSocket(bound.sock)  # type: ignore[assignment]
+            ta.run(lambda now: a.send(b"x", local, (HOST, 9)))
+            assert (ta.sent, ta.dropped) == (0, 1)
 
     _run(test)
 

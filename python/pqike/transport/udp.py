@@ -7,8 +7,23 @@ payload exactly as received (on the NAT-T port that is either the non-ESP marker
 IKE message, or an ESP packet: the engine tells them apart). After every input it
 *flushes*: sends each of ``endpoint.datagrams_to_send(now)`` from the socket bound to
 the datagram's local address (so the engine picks port 500 or 4500), hands each of
-``endpoint.next_event()`` to the event sink, and re-arms its one timer at
+``endpoint.next_event()`` to the event sink, and makes sure its one timer fires by
 ``endpoint.get_timer()``.
+
+Per-datagram cost matters on a busy responder (and on benchmark initiators), so the
+driver is lean:
+
+- Each socket is a non-blocking socket watched with ``loop.add_reader``; one wake-up
+  reads up to ``_BATCH`` queued datagrams, so a busy socket costs one poll per batch
+  rather than one per datagram.
+- Datagrams are sent with ``socket.sendto`` directly. A send that would block (the
+  socket's send buffer is full) is dropped like a datagram lost on the way and counted
+  in ``dropped``; the engine's retransmissions cover it, as for any UDP loss.
+- The timer handle is replaced only when the engine's deadline moves *earlier*. When
+  it moves later or goes away, the armed handle stays; when it fires before the
+  current deadline it is re-armed instead of calling ``handle_timer``. So
+  ``handle_timer`` runs exactly when a deadline is due, without a ``call_at`` and a
+  cancellation for every request a client sends.
 
 Failures never stop the driver: an exception from the engine while it handles one
 datagram or a timer is logged and the next datagram is handled as usual.
@@ -16,14 +31,18 @@ datagram or a timer is logged and the next datagram is handled as usual.
 LIMITATION: sockets bound to a wildcard address (``0.0.0.0``) report that wildcard as
 the local address, because the driver does not read IP_PKTINFO; bind concrete
 addresses when NAT detection must see the real one.
+
+LIMITATION: ``loop.add_reader`` needs a selector event loop (asyncio's default on Linux
+and macOS); Windows' default proactor loop cannot run the driver.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol, TypeVar, cast
+from typing import Protocol, TypeVar
 
 from pqike.errors import PqIkeError
 
@@ -89,26 +108,40 @@ def _addr(sockname: object) -> Addr:
     return (str(sockname[0]), int(sockname[1]))
 
 
-class _Socket(asyncio.DatagramProtocol):
-    """One bound UDP socket; passes datagrams to the driver."""
+_BATCH = 16
+"""Datagrams read from one socket per wake-up at most (fairness with the other
+sockets and the timer)."""
+_MAX_DATAGRAM = 65536
 
-    def __init__(self, owner: UdpTransport) -> None:
+
+class _Socket:
+    """One bound non-blocking UDP socket; passes datagrams to the driver."""
+
+    def __init__(self, owner: UdpTransport, sock: socket.socket) -> None:
         self.owner = owner
-        self.transport: asyncio.DatagramTransport | None = None
-        self.local: Addr = ("", 0)
+        self.sock = sock
+        self.local: Addr = _addr(sock.getsockname())
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Python 3.11's selector transport does not subclass DatagramTransport.
-        self.transport = cast(asyncio.DatagramTransport, transport)
-        self.local = _addr(transport.get_extra_info("sockname"))
+    def read_ready(self) -> None:
+        recvfrom, owner, local = self.sock.recvfrom, self.owner, self.local
+        for _ in range(_BATCH):
+            if owner._closed:
+                return
+            try:
+                data, addr = recvfrom(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # ICMP errors for earlier sends (e.g. port unreachable): retransmission
+                # timers in the engine deal with lost messages.
+                logger.debug("socket %s:%d: %s", *local, exc)
+                continue
+            # IPv6 names carry flow info and scope; IPv4 ones are (str, int) already.
+            owner._received(data, local, addr if len(addr) == 2 else _addr(addr))
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
-        self.owner._received(data, self.local, _addr(addr))
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP errors for earlier sends (e.g. port unreachable): retransmission
-        # timers in the engine deal with lost messages.
-        logger.debug("socket %s:%d: %s", *self.local, exc)
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.remove_reader(self.sock.fileno())
+        self.sock.close()
 
 
 class UdpTransport:
@@ -143,13 +176,18 @@ class UdpTransport:
         self._events: asyncio.Queue[object] = asyncio.Queue()
         self._sockets: dict[Addr, _Socket] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer_at = 0.0
+        """When the armed ``_timer`` fires (meaningful while it is armed)."""
+        self._deadline: float | None = None
+        """The engine's deadline as read at the last flush."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.received = 0
         """Datagrams received (NAT keepalives excluded)."""
         self.sent = 0
         """Datagrams sent."""
+        self.dropped = 0
+        """Datagrams not sent because the socket's send buffer was full."""
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -161,18 +199,18 @@ class UdpTransport:
                 message names that address (``cannot bind 127.0.0.1:500: ...``);
                 sockets bound so far are closed again.
         """
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         for addr in self.addresses:
             try:
-                _, protocol = await self._loop.create_datagram_endpoint(
-                    lambda: _Socket(self), local_addr=addr
-                )
+                sock = await _bind(loop, addr)
             except OSError as exc:
                 await self.close()
                 raise OSError(
                     exc.errno, f"cannot bind {format_addr(*addr)}: {exc.strerror}"
                 ) from exc
-            self._sockets[protocol.local] = protocol
+            bound = _Socket(self, sock)
+            self._sockets[bound.local] = bound
+            loop.add_reader(sock.fileno(), bound.read_ready)
         logger.debug(
             "listening on %s",
             ", ".join(format_addr(*addr) for addr in self.local_addresses),
@@ -190,11 +228,11 @@ class UdpTransport:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        loop = self._loop or asyncio.get_running_loop()
         for sock in self._sockets.values():
-            if sock.transport is not None:
-                sock.transport.close()
+            sock.close(loop)
         self._sockets.clear()
-        await asyncio.sleep(0)  # let connection_lost callbacks run
+        await asyncio.sleep(0)
 
     async def __aenter__(self) -> UdpTransport:
         await self.start()
@@ -225,9 +263,9 @@ class UdpTransport:
         """
         if self._closed:
             return
-        self._guard("collecting datagrams", self._send_pending)
+        self._guard("collecting datagrams", (), self._send_pending)
         self._deliver_events()
-        self._guard("reading the timer", self._arm_timer)
+        self._guard("reading the timer", (), self._arm_timer)
 
     async def next_event(self, timeout: float | None = None) -> object:
         """The next queued event (only without ``on_event``).
@@ -238,39 +276,56 @@ class UdpTransport:
         return await asyncio.wait_for(self._events.get(), timeout)
 
     def _received(self, data: bytes, local: Addr, remote: Addr) -> None:
-        if self._closed or data == NAT_KEEPALIVE:
+        if data == NAT_KEEPALIVE:
             return
         self.received += 1
-        now = self.now()
+        assert self._loop is not None
         self._guard(
-            f"a datagram of {len(data)} octets from {remote[0]}:{remote[1]}",
-            lambda: self.endpoint.receive_datagram(data, local, remote, now),
+            "a datagram of %d octets from %s:%d",
+            (len(data), remote[0], remote[1]),
+            self.endpoint.receive_datagram,
+            data,
+            local,
+            remote,
+            self._loop.time(),
         )
         self.flush()
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._timer_at = None
-        now = self.now()
-        self._guard("a timer", lambda: self.endpoint.handle_timer(now))
+        deadline = self._deadline
+        if deadline is not None and deadline <= self._timer_at:
+            # due (the loop may fire a hair before _timer_at: its clock resolution)
+            self._guard("a timer", (), self.endpoint.handle_timer, self.now())
+        # else the deadline moved later or went away since this handle was armed
         self.flush()
 
     # -- internals ---------------------------------------------------------------
 
     @staticmethod
-    def _guard(what: str, call: Callable[[], object]) -> None:
-        """Run one engine call; log instead of raising, so the loop keeps going."""
+    def _guard(
+        what: str,
+        what_args: tuple[object, ...],
+        call: Callable[..., object],
+        *args: object,
+    ) -> None:
+        """Run one engine call; log instead of raising, so the loop keeps going.
+
+        ``what % what_args`` names the input in the log; it is only formatted if a
+        message is logged.
+        """
         try:
-            call()
+            call(*args)
         except PqIkeError as exc:
-            logger.warning("engine rejected %s: %s", what, exc)
+            logger.warning("engine rejected " + what + ": %s", *what_args, exc)
         except Exception:
-            logger.exception("engine failed on %s", what)
+            logger.exception("engine failed on " + what, *what_args)
 
     def _send_pending(self) -> None:
-        for data, local, remote in self.endpoint.datagrams_to_send(self.now()):
-            sock = self._socket_for(local)
-            if sock is None or sock.transport is None:
+        assert self._loop is not None
+        for data, local, remote in self.endpoint.datagrams_to_send(self._loop.time()):
+            sock = self._sockets.get(local) or self._wildcard_for(local)
+            if sock is None:
                 logger.warning(
                     "no socket bound to %s:%d; dropping %d octets to %s:%d",
                     *local,
@@ -279,45 +334,70 @@ class UdpTransport:
                 )
                 continue
             try:
-                sock.transport.sendto(data, remote)
+                sock.sock.sendto(data, remote)
+            except (BlockingIOError, InterruptedError):
+                self.dropped += 1
+                logger.debug("send buffer full; dropped %d octets", len(data))
+                continue
             except Exception:  # e.g. an IPv6 peer on an IPv4 socket
                 logger.exception("cannot send %d octets to %r", len(data), remote)
                 continue
             self.sent += 1
 
-    def _socket_for(self, local: Addr) -> _Socket | None:
-        """The socket bound to ``local``, else a wildcard socket on the same port."""
-        if local in self._sockets:
-            return self._sockets[local]
+    def _wildcard_for(self, local: Addr) -> _Socket | None:
+        """A wildcard socket on the port of ``local`` (no exact match was bound)."""
         for (host, port), sock in self._sockets.items():
             if port == local[1] and host in ("0.0.0.0", "::"):
                 return sock
         return None
 
     def _deliver_events(self) -> None:
+        next_event, on_event = self.endpoint.next_event, self.on_event
         while True:
             try:
-                event = self.endpoint.next_event()
+                event = next_event()
             except Exception:
                 logger.exception("engine failed while handing out an event")
                 return
             if event is None:
                 return
-            if self.on_event is None:
+            if on_event is None:
                 self._events.put_nowait(event)
                 continue
             try:
-                self.on_event(event)
+                on_event(event)
             except Exception:
                 logger.exception("event handler failed on %r", event)
 
     def _arm_timer(self) -> None:
-        deadline = self.endpoint.get_timer()
-        if deadline == self._timer_at:
+        """Make sure a handle fires by the engine's deadline; replace the armed one
+        only if the deadline moved earlier (see the module docstring)."""
+        self._deadline = deadline = self.endpoint.get_timer()
+        if deadline is None:
             return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer, self._timer_at = None, deadline
-        if deadline is not None:
-            assert self._loop is not None
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        timer = self._timer
+        if timer is not None:
+            if self._timer_at <= deadline:
+                return
+            timer.cancel()
+        assert self._loop is not None
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+
+async def _bind(loop: asyncio.AbstractEventLoop, addr: Addr) -> socket.socket:
+    """A non-blocking UDP socket bound to ``addr``.
+
+    Raises:
+        OSError: the address does not resolve or cannot be bound.
+    """
+    infos = await loop.getaddrinfo(*addr, type=socket.SOCK_DGRAM)
+    family, kind, proto, _, sockaddr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        sock.bind(sockaddr)
+    except OSError:
+        sock.close()
+        raise
+    return sock
