@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -47,6 +48,11 @@ def test_demo_prints_exchanges_suite_and_esp() -> None:
     assert exchanges[:3] == ["IKE_SA_INIT", "IKE_INTERMEDIATE", "IKE_AUTH"]
     assert "suite: AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE25519/ADDKE1=ML_KEM_768" in out
     assert "IKE SA established in " in out
+    # SPIs as strongSwan prints them: 8 hex digits, _i inbound, _o outbound.
+    child = re.search(r"^Child SA net established: .*, SPIs (\S+) (\S+)$", out, re.M)
+    assert child is not None, out
+    assert re.fullmatch("[0-9a-f]{8}_i", child.group(1)), child.group(0)
+    assert re.fullmatch("[0-9a-f]{8}_o", child.group(2)), child.group(0)
     assert "responder: 5/5 received and authenticated" in out
     assert "initiator: 5/5 echo replies received and authenticated" in out
     assert "IKE SA deleted" in out

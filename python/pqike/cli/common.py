@@ -35,6 +35,7 @@ __all__ = [
     "echo_request",
     "engine_unavailable",
     "format_addr",
+    "format_spi",
     "free_udp_ports",
     "parse_echo",
     "positive_seconds",
@@ -204,6 +205,12 @@ def free_udp_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 _stdout_closed: list[SignalStop] = []
 """The stop events to set when stdout's reader goes away (see :func:`say`)."""
+
+
+def format_spi(spi: int) -> str:
+    """An ESP SPI, or the Child SA numbered by it, as 8 hex digits (``c1234567``), as
+    strongSwan prints them."""
+    return f"{spi:08x}"
 
 
 def say(text: str) -> None:

@@ -16,6 +16,7 @@ from pqike.cli.common import (
     count_echoes,
     echo_reply,
     echo_request,
+    format_spi,
     start_peer,
 )
 from pqike.config import EndpointConfig
@@ -139,9 +140,9 @@ async def _handshake(
     print(f"  suite: {ike.suite}")
     print(f"  SPIs:  {ike.spi_i.hex()} / {ike.spi_r.hex()}")
     print(
-        f"Child SA {child.name or '#' + str(child.child)} established: "
+        f"Child SA {child.name or format_spi(child.child)} established: "
         f"{child.mode} mode, ESP {child.encryption}, "
-        f"SPI in {child.spi_in:#010x} out {child.spi_out:#010x}"
+        f"SPIs {format_spi(child.spi_in)}_i {format_spi(child.spi_out)}_o"
     )
     return child.child, responder.log.of(ChildEstablished)[0].child
 

@@ -27,6 +27,7 @@ from pqike.cli.common import (
     echo_reply,
     echo_request,
     format_addr,
+    format_spi,
     say,
     start_peer,
     stop_on_signals,
@@ -67,9 +68,9 @@ def describe(event: object, esn: bool | None = None) -> str | None:
         case ChildEstablished():
             esn_text = "" if esn is None else f", ESN {'on' if esn else 'off'}"
             return (
-                f"Child SA {event.name!r} (#{event.child}) of IKE SA #{event.sa} up: "
-                f"{event.mode} mode, ESP {event.encryption}{esn_text}, "
-                f"SPI in {event.spi_in:#010x} out {event.spi_out:#010x}"
+                f"Child SA {event.name!r} ({format_spi(event.child)}) of IKE SA "
+                f"#{event.sa} up: {event.mode} mode, ESP {event.encryption}{esn_text}, "
+                f"SPIs {format_spi(event.spi_in)}_i {format_spi(event.spi_out)}_o"
             )
         case ExchangeCompleted():
             detail = f" ({event.detail})" if event.detail else ""
@@ -88,11 +89,15 @@ def describe(event: object, esn: bool | None = None) -> str | None:
                 f"{_reason(event.reason)}"
             )
         case ChildDeleted():
-            return f"Child SA #{event.child} deleted{_reason(event.reason)}"
+            child = format_spi(event.child)
+            return f"Child SA {child} deleted{_reason(event.reason)}"
         case IkeRekeyed():
             return f"IKE SA #{event.sa} rekeyed as #{event.new_sa}"
         case ChildRekeyed():
-            return f"Child SA #{event.child} rekeyed as #{event.new_child}"
+            return (
+                f"Child SA {format_spi(event.child)} rekeyed as "
+                f"{format_spi(event.new_child)}"
+            )
     return None
 
 
@@ -198,11 +203,8 @@ class _Printer:
             return
         asked = _asked_mode(peer.config, conn_name, event.name)
         if asked == "transport" and event.mode != "transport":
-            logger.warning(
-                "Child SA %r: asked for transport mode, the responder chose %s mode",
-                event.name,
-                event.mode,
-            )
+            # Once, on stdout with the other SA events (it was also logged as a
+            # WARNING, which the CLI prints on stderr: twice in a terminal).
             say(
                 f"warning: Child SA {event.name!r} asked for transport mode but the "
                 f"peer set it up in {event.mode} mode"
