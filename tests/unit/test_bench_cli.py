@@ -54,6 +54,11 @@ def test_bench_quick_json_has_every_part_for_both_backends(
     ]
     assert set(report["ratios"]) == {"pqike_vs_crypto_only", "rust_vs_reference"}
     assert report["meta"]["suites"] == [SUITE]
+    pinned = report["meta"]["pinned"]
+    assert all(r["pinned"] is (pinned is not None) for r in report["loopback"])
+    if pinned is not None:  # the default with two or more usable CPUs
+        assert len(pinned["responder_cpus"]) == 1
+        assert pinned["responder_cpus"][0] not in pinned["initiator_cpus"]
 
 
 def test_bench_quick_every_handshake_established(
@@ -84,6 +89,7 @@ def test_bench_quick_table_lists_each_measurement(
     assert "In-process handshakes" in text
     assert "Memory per IKE SA" in text
     assert "UDP loopback responder" in text
+    assert ("responder pinned to CPU" in text) or ("not pinned to CPUs" in text)
     assert text.count(SUITE) == 2 + 2 + 4
 
 
@@ -92,6 +98,14 @@ def test_bench_unknown_suite_is_a_usage_error(
 ) -> None:
     assert main(["bench", "--quick", "--suites", "nosuch"]) == 2
     assert "unknown suite 'nosuch'" in capsys.readouterr().err
+
+
+def test_bench_pin_without_two_cpus_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert main(["bench", "--quick", "--parts", "loopback", "--pin"]) == 2
+    assert "pinning needs two usable CPUs" in capsys.readouterr().err
 
 
 def test_bench_plot_without_loopback_is_a_usage_error(

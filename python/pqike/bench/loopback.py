@@ -13,6 +13,13 @@ memory growth over the run divided by the SAs it holds is the memory per IKE SA 
 one Child SA. Its CPU time (``time.process_time``) over the run divided by the
 handshakes it completed is the CPU cost per handshake on the responder side.
 
+With ``pin`` (the default on a machine with two or more usable CPUs) the responder
+process is pinned to one CPU (``os.sched_setaffinity``) and the initiator processes
+to the others, so "the responder on one core" is literal and the two sides never
+compete for a core. Both sides report their CPU time (``time.process_time``) and its
+share of what they could use over the run: the responder's share near 100 % means its
+core was saturated; the initiators' share near 100 % means they were the limit.
+
 Every process is started here and stopped here, by its own handle, with timeouts.
 """
 
@@ -24,7 +31,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
@@ -32,11 +39,89 @@ from typing import Any
 from pqike.bench.stats import percentile, rss_bytes
 from pqike.bench.suites import CONN_NAME, configs
 
-__all__ = ["LoopbackResult", "run_loopback"]
+__all__ = ["LoopbackResult", "Pinning", "pinning", "run_loopback"]
 
 HOST = "127.0.0.1"
 _HANDSHAKE_TIMEOUT = 10.0
 _START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Which CPUs the responder and the initiator processes may run on."""
+
+    responder: tuple[int, ...]
+    initiators: tuple[int, ...]
+
+
+def pinning(pin: bool | None = None) -> Pinning | None:
+    """The CPU split for a loopback run: the responder gets the lowest CPU this
+    process may use, the initiators every other one.
+
+    Args:
+        pin: True to pin, False not to, None to pin when two or more CPUs are usable.
+
+    Returns:
+        None when not pinning.
+
+    Raises:
+        ValueError: ``pin`` is True but fewer than two CPUs are usable, or the
+            platform cannot pin processes.
+    """
+    if pin is False:
+        return None
+    usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(usable) < 2:
+        if pin:
+            raise ValueError(
+                "pinning needs two usable CPUs and os.sched_setaffinity; "
+                f"this process may use {len(usable) or 'an unknown number of'} CPU(s)"
+            )
+        return None
+    return Pinning((usable[0],), tuple(usable[1:]))
+
+
+def _affinity() -> list[int] | None:
+    """The CPUs this process may run on (None where that cannot be asked)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))
+
+
+def _pin(cpus: tuple[int, ...] | None) -> None:
+    """Restrict this process to ``cpus`` (called first thing in a child process)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def cpu_jiffies() -> dict[int, tuple[int, int]]:
+    """``{cpu: (busy, total)}`` clock ticks since boot from Linux ``/proc/stat``
+    (busy is everything but idle and iowait, whoever ran); empty elsewhere."""
+    out: dict[int, tuple[int, int]] = {}
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            lines = stat.read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit():
+            ticks = [int(f) for f in fields[:8]]  # user .. steal
+            total = sum(ticks)
+            out[int(name[3:])] = (total - ticks[3] - ticks[4], total)
+    return out
+
+
+def busy_shares(
+    before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]
+) -> dict[int, float]:
+    """The share of each CPU's time that was busy between two samples."""
+    out: dict[int, float] = {}
+    for cpu, (busy, total) in after.items():
+        busy0, total0 = before.get(cpu, (busy, total))
+        if total > total0:
+            out[cpu] = round((busy - busy0) / (total - total0), 3)
+    return out
 
 
 @dataclass
@@ -55,20 +140,43 @@ class LoopbackResult:
     """Wall time from the first initiation to the last Child SA."""
     latencies: list[float] = field(default_factory=list, repr=False)
     responder: dict[str, Any] = field(default_factory=dict)
+    pinned: Pinning | None = None
+    initiator_cpu: float = 0.0
+    """CPU seconds the initiator processes spent from "go" to their last handshake."""
+    initiator_cpus: set[int] = field(default_factory=set)
+    """The CPUs the initiator processes were allowed to run on."""
+    cpu_busy: dict[int, float] = field(default_factory=dict)
+    """Share of each CPU busy (with anything, ours or not) over the run."""
 
     @property
     def rate(self) -> float:
         return self.handshakes / self.seconds if self.seconds > 0 else float("nan")
 
+    @property
+    def initiator_cores(self) -> int:
+        """Cores the initiator processes could use at most: one per process, and
+        no more than they were pinned to (or than the machine has)."""
+        cores = len(self.pinned.initiators) if self.pinned else os.cpu_count() or 1
+        return max(1, min(self.processes, cores))
+
+    def _busy(self, cpus: tuple[int, ...]) -> float | None:
+        """Mean busy share of ``cpus`` (anyone's work), if it was sampled."""
+        shares = [self.cpu_busy[c] for c in cpus if c in self.cpu_busy]
+        return round(sum(shares) / len(shares), 3) if shares else None
+
     def as_dict(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
         established = self.responder.get("children", 0)
         live = self.responder.get("live_sas", 0)
+        cpu = self.responder.get("cpu", 0.0)
         return {
             "suite": self.suite,
             "backend": self.backend,
             "concurrency": self.concurrency,
             "processes": self.processes,
+            "pinned": self.pinned is not None,
+            "responder_cpus": self.responder.get("cpus"),
+            "initiator_cpus": sorted(self.initiator_cpus),
             "handshakes": self.handshakes,
             "failed": self.failed,
             "seconds": round(self.seconds, 4),
@@ -76,22 +184,32 @@ class LoopbackResult:
             "p50_ms": round(percentile(lat, 0.5) * 1000, 3),
             "p99_ms": round(percentile(lat, 0.99) * 1000, 3),
             "responder_children": established,
-            "responder_cpu_s": round(self.responder.get("cpu", 0.0), 4),
-            "responder_cpu_ms_per_handshake": round(
-                1000 * self.responder.get("cpu", 0.0) / established, 4
-            )
-            if established
+            "responder_cpu_s": round(cpu, 4),
+            "responder_cpu_ms_per_handshake": _per(1000 * cpu, established, 4),
+            "responder_cpu_share": _per(cpu, self.seconds, 3),
+            "initiator_cpu_s": round(self.initiator_cpu, 4),
+            "initiator_cpu_ms_per_handshake": _per(
+                1000 * self.initiator_cpu, self.handshakes, 4
+            ),
+            "initiator_cpu_share": _per(
+                self.initiator_cpu, self.seconds * self.initiator_cores, 3
+            ),
+            "cpu_busy": {str(c): share for c, share in sorted(self.cpu_busy.items())},
+            "responder_core_busy": self._busy(self.pinned.responder)
+            if self.pinned
             else None,
-            "responder_cpu_share": round(
-                self.responder.get("cpu", 0.0) / self.seconds, 3
-            )
-            if self.seconds > 0
+            "initiator_cores_busy": self._busy(self.pinned.initiators)
+            if self.pinned
             else None,
             "responder_live_sas": live,
             "responder_rss_bytes_per_sa": round(self.responder.get("rss", 0) / live, 1)
             if live
             else None,
         }
+
+
+def _per(value: float, over: float, digits: int) -> float | None:
+    return round(value / over, digits) if over > 0 else None
 
 
 # -- responder process ---------------------------------------------------------------
@@ -114,24 +232,38 @@ class _Counter:
 
 PROFILE_ENV = "PQIKE_BENCH_PROFILE_RESPONDER"
 """If set, the responder runs under cProfile and writes pstats to this path."""
+INITIATOR_PROFILE_ENV = "PQIKE_BENCH_PROFILE_INITIATORS"
+"""If set, each initiator process runs under cProfile and writes pstats to this
+path with ``.<process index>`` appended."""
 
 
-def _responder_main(conn: Connection, suite: str, backend_name: str) -> None:
-    profile_path = os.environ.get(PROFILE_ENV)
-    profiler = None
-    if profile_path:
-        import cProfile
+def _profiled(path: str | None, main: Callable[[], None]) -> None:
+    """Run ``main()``, under cProfile writing to ``path`` if one is given."""
+    if not path:
+        main()
+        return
+    import cProfile
 
-        profiler = cProfile.Profile()
-        profiler.enable()
+    profiler = cProfile.Profile()
+    profiler.enable()
     try:
-        asyncio.run(_serve(conn, suite, backend_name))
+        main()
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+def _responder_main(
+    conn: Connection, suite: str, backend_name: str, cpus: tuple[int, ...] | None
+) -> None:
+    try:
+        _pin(cpus)
+        _profiled(
+            os.environ.get(PROFILE_ENV),
+            lambda: asyncio.run(_serve(conn, suite, backend_name)),
+        )
     except Exception as exc:  # reported to the orchestrator, which raises it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        if profiler is not None and profile_path:
-            profiler.disable()
-            profiler.dump_stats(profile_path)
 
 
 async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
@@ -170,6 +302,7 @@ async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
                 "rss": rss_bytes() - int(base["rss"]),
                 "received": transport.received,
                 "sent": transport.sent,
+                "cpus": _affinity(),
             }
             conn.send(("stats", stats))
         elif not done.done():
@@ -213,11 +346,22 @@ class _Job:
     """Concurrent initiators in this process."""
     count: int
     duration: float
+    index: int = 0
+    """This process's number among the initiator processes."""
+    cpus: tuple[int, ...] | None = None
+    """CPUs to pin this process to, if any."""
 
 
 def _initiator_main(conn: Connection, job: _Job) -> None:
     try:
-        conn.send(("done", asyncio.run(_initiate(conn, job))))
+        _pin(job.cpus)
+        path = os.environ.get(INITIATOR_PROFILE_ENV)
+        out: dict[str, Any] = {}
+        _profiled(
+            f"{path}.{job.index}" if path else None,
+            lambda: out.update(asyncio.run(_initiate(conn, job))),
+        )
+        conn.send(("done", out))
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -226,11 +370,13 @@ async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
     initiators = [
         _Initiator(job.suite, job.backend, job.target) for _ in range(job.slots)
     ]
+    watchdog: asyncio.Task[None] | None = None
     try:
         for initiator in initiators:
             await initiator.start()
         conn.send(("ready", None))
         conn.recv()  # "go": every process starts at once
+        cpu = time.process_time()
         budget = _Budget(job.count, time.monotonic() + job.duration)
         result: dict[str, Any] = {
             "latencies": [],
@@ -238,11 +384,26 @@ async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
             "first": None,
             "last": None,
         }
+        watchdog = asyncio.ensure_future(_watch(initiators))
         await asyncio.gather(*(i.run(budget, result) for i in initiators))
+        result["cpu"] = time.process_time() - cpu
+        result["cpus"] = _affinity()
         return result
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         for initiator in initiators:
             await initiator.transport.close()
+
+
+async def _watch(initiators: list[_Initiator]) -> None:
+    """Fail handshakes older than ``_HANDSHAKE_TIMEOUT``: one wake-up a second for
+    the whole process instead of a timeout handle per handshake."""
+    while True:
+        await asyncio.sleep(1.0)
+        now = time.monotonic()
+        for initiator in initiators:
+            initiator.expire(now)
 
 
 class _Initiator:
@@ -265,6 +426,7 @@ class _Initiator:
         )
         self.endpoint_class = IkeEndpoint
         self.waiter: asyncio.Future[bool] | None = None
+        self.started = 0.0
         endpoint = IkeEndpoint(self.config, self.backend, os.urandom)
         self.transport = UdpTransport(
             endpoint, bind_addresses(self.config), on_event=self._on_event
@@ -278,19 +440,23 @@ class _Initiator:
         if self.waiter is not None and not self.waiter.done() and kind in _FINAL:
             self.waiter.set_result(kind == "ChildEstablished")
 
+    def expire(self, now: float) -> None:
+        """Count the handshake in flight as failed if it is older than the limit."""
+        waiter = self.waiter
+        late = now - self.started > _HANDSHAKE_TIMEOUT
+        if late and waiter is not None and not waiter.done():
+            waiter.set_result(False)
+
     async def run(self, budget: _Budget, result: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         while budget.take():
             endpoint = self.endpoint_class(self.config, self.backend, os.urandom)
             self.transport.endpoint = endpoint
             self.waiter = waiter = loop.create_future()
-            started = time.monotonic()
+            started = self.started = time.monotonic()
             result["first"] = min(result["first"] or started, started)
             self.transport.run(partial(_initiate_one, endpoint))
-            try:
-                ok = await asyncio.wait_for(waiter, _HANDSHAKE_TIMEOUT)
-            except TimeoutError:
-                ok = False
+            ok = await waiter
             finished = time.monotonic()
             if ok:
                 result["latencies"].append(finished - started)
@@ -332,20 +498,28 @@ def run_loopback(
     duration: float,
     processes: int = 1,
     progress: Callable[[float], None] | None = None,
+    pin: Pinning | bool | None = None,
 ) -> LoopbackResult:
     """Run one responder under ``concurrency`` initiators spread over
     ``processes`` processes; at most ``count`` handshakes or ``duration`` s.
 
+    ``pin``: a CPU split, or True/False/None for :func:`pinning` (None: pin when
+    two or more CPUs are usable).
+
     Raises:
         RuntimeError: a benchmark process failed or stopped answering.
         TimeoutError: a benchmark process did not start or finish in time.
+        ValueError: ``pin`` is True but this machine cannot pin.
     """
+    pinned = pin if isinstance(pin, Pinning) else pinning(pin)
     ctx = multiprocessing.get_context("spawn")
     processes = max(1, min(processes, concurrency))
-    result = LoopbackResult(suite, backend, concurrency, processes)
+    result = LoopbackResult(suite, backend, concurrency, processes, pinned=pinned)
     r_conn, r_child = ctx.Pipe()
     responder = ctx.Process(
-        target=_responder_main, args=(r_child, suite, backend), daemon=True
+        target=_responder_main,
+        args=(r_child, suite, backend, pinned.responder if pinned else None),
+        daemon=True,
     )
     responder.start()
     workers: list[tuple[Any, Connection]] = []
@@ -354,23 +528,22 @@ def run_loopback(
         r_conn.send("begin")
         _expect(r_conn, "begun", _START_TIMEOUT)
         counts = _share(max(count, concurrency), processes)
-        for slots, share in zip(_share(concurrency, processes), counts, strict=True):
+        slots = _share(concurrency, processes)
+        for index, (n, share) in enumerate(zip(slots, counts, strict=True)):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(
-                target=_initiator_main,
-                args=(
-                    child,
-                    _Job(suite, backend, tuple(target), slots, share, duration),
-                ),
-                daemon=True,
-            )
+            job = _Job(suite, backend, tuple(target), n, share, duration, index)
+            if pinned:
+                job = replace(job, cpus=pinned.initiators)
+            proc = ctx.Process(target=_initiator_main, args=(child, job), daemon=True)
             proc.start()
             workers.append((proc, parent))
         for _, conn in workers:
             _expect(conn, "ready", _START_TIMEOUT)
+        jiffies = cpu_jiffies()
         for _, conn in workers:
             conn.send("go")
         _collect(result, workers, duration, progress)
+        result.cpu_busy = busy_shares(jiffies, cpu_jiffies())
         r_conn.send("end")
         result.responder = _expect(r_conn, "stats", _START_TIMEOUT)
         r_conn.send("stop")
@@ -404,6 +577,8 @@ def _collect(
         pending.pop(0)
         result.latencies += value["latencies"]
         result.failed += value["failed"]
+        result.initiator_cpu += value["cpu"]
+        result.initiator_cpus.update(value["cpus"] or ())
         if value["first"] is not None and value["last"] is not None:
             first.append(value["first"])
             last.append(value["last"])

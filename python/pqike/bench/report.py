@@ -76,6 +76,30 @@ def _num(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _kib(octets: float | None) -> str:
+    """KiB with one decimal; ``n/a`` where no meaningful figure was measured."""
+    return "n/a" if octets is None else _num(octets / 1024, 1)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _pinning(meta: dict[str, Any]) -> str:
+    """``responder on CPU 0, initiators on CPU 1`` or ``not pinned``."""
+    pinned = meta.get("pinned")
+    if not pinned:
+        return "not pinned to CPUs"
+    return (
+        f"responder pinned to CPU {_join(pinned['responder_cpus'])}, initiators to "
+        f"CPU {_join(pinned['initiator_cpus'])}"
+    )
+
+
+def _join(cpus: list[int]) -> str:
+    return ",".join(str(c) for c in cpus)
+
+
 def _rust_ratio(report: dict[str, Any], row: dict[str, Any], where: str) -> str:
     """rust/reference on the rust row; blank on the others."""
     if row["backend"] != "rust":
@@ -130,8 +154,8 @@ def format_tables(report: dict[str, Any]) -> str:
                 r["suite"],
                 r["backend"],
                 _num(r["sas"]),
-                _num(r["python_bytes_per_sa"] / 1024, 1),
-                _num(r["rss_bytes_per_sa"] / 1024, 1),
+                _kib(r["python_bytes_per_sa"]),
+                _kib(r["rss_bytes_per_sa"]),
             ]
             for r in report["memory"]
         ]
@@ -139,8 +163,11 @@ def format_tables(report: dict[str, Any]) -> str:
     if report["loopback"]:
         out += [
             "",
-            "UDP loopback responder (initiators in other processes; kept = SAs the"
-            " responder still holds, RSS/SA is over those)",
+            "UDP loopback responder (initiators in other processes; "
+            f"{_pinning(meta)}; CPU = each side's own share of the cores it could"
+            " use, core(s) = how busy those cores were with anything, other"
+            " processes included; kept = SAs the responder still holds, RSS/SA is"
+            " over those)",
         ]
         rows = [
             [
@@ -152,13 +179,13 @@ def format_tables(report: dict[str, Any]) -> str:
                 _num(r["p50_ms"], 2),
                 _num(r["p99_ms"], 2),
                 _num(r["responder_cpu_ms_per_handshake"], 3),
-                "-"
-                if r["responder_cpu_share"] is None
-                else f"{r['responder_cpu_share']:.0%}",
+                _pct(r["responder_cpu_share"]),
+                _pct(r.get("responder_core_busy")),
+                _num(r.get("initiator_cpu_ms_per_handshake"), 3),
+                _pct(r.get("initiator_cpu_share")),
+                _pct(r.get("initiator_cores_busy")),
                 str(r["responder_live_sas"]),
-                _num((r["responder_rss_bytes_per_sa"] or 0) / 1024, 1)
-                if r["responder_rss_bytes_per_sa"] is not None
-                else "-",
+                _kib(r["responder_rss_bytes_per_sa"]),
                 _rust_ratio(report, r, f"loopback x{r['concurrency']}"),
             ]
             for r in report["loopback"]
@@ -172,8 +199,12 @@ def format_tables(report: dict[str, Any]) -> str:
                 "hs/s",
                 "p50 ms",
                 "p99 ms",
-                "CPU ms/hs",
+                "resp ms/hs",
                 "resp CPU",
+                "resp core",
+                "init ms/hs",
+                "init CPU",
+                "init cores",
                 "kept",
                 "RSS KiB/SA",
                 "rust/ref",

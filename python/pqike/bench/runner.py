@@ -25,7 +25,7 @@ from pqike.bench.inprocess import (
     measure_memory,
     record_trace,
 )
-from pqike.bench.loopback import run_loopback
+from pqike.bench.loopback import Pinning, pinning, run_loopback
 from pqike.bench.suites import ESP_PROPOSAL, proposal
 from pqike.crypto import get_backend
 
@@ -51,6 +51,17 @@ class Plan:
     processes: int = 1
     """Initiator processes sharing the concurrent initiators (loopback)."""
     parts: Sequence[str] = PARTS
+    pin: bool | None = None
+    """Loopback: responder on one CPU, initiators on the others; None: pin when two
+    or more CPUs are usable."""
+
+    def pinning(self) -> Pinning | None:
+        """The loopback CPU split this plan asks for.
+
+        Raises:
+            ValueError: ``pin`` is True but this machine cannot pin.
+        """
+        return pinning(self.pin) if "loopback" in self.parts else None
 
     def steps(self) -> int:
         """Progress steps: one per measurement."""
@@ -68,11 +79,13 @@ def run(plan: Plan, progress: Progress | None = None) -> dict[str, Any]:
 
     Raises:
         ImportError: a backend cannot be loaded.
+        ValueError: the plan asks for pinning that this machine cannot do.
         HandshakeFailedError: an in-process handshake did not establish.
         RuntimeError, TimeoutError: a loopback process failed.
     """
+    pinned = plan.pinning()
     report: dict[str, Any] = {
-        "meta": _meta(plan),
+        "meta": _meta(plan, pinned),
         "inprocess": [],
         "memory": [],
         "loopback": [],
@@ -107,6 +120,7 @@ def run(plan: Plan, progress: Progress | None = None) -> dict[str, Any]:
                         plan.duration,
                         plan.processes,
                         _clock(tick, label, plan.duration),
+                        pinned or False,
                     )
                     report["loopback"].append(result.as_dict())
     report["ratios"] = ratios(report)
@@ -176,7 +190,7 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _meta(plan: Plan) -> dict[str, Any]:
+def _meta(plan: Plan, pinned: Pinning | None) -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "pqike": __version__,
@@ -193,6 +207,12 @@ def _meta(plan: Plan) -> dict[str, Any]:
         "concurrency": list(plan.concurrency),
         "memory_sas": plan.memory_sas,
         "initiator_processes": plan.processes,
+        "pinned": {
+            "responder_cpus": list(pinned.responder),
+            "initiator_cpus": list(pinned.initiators),
+        }
+        if pinned
+        else None,
         "parts": list(plan.parts),
         "native": _native_build(),
     }

@@ -10,8 +10,9 @@ Measures, for each suite and backend:
   memory       Python heap (tracemalloc) and RSS per IKE SA with one Child SA, kept
                alive in one in-process responder
   loopback     a responder process on UDP 127.0.0.1 under concurrent initiators in
-               other processes: handshakes/s, p50/p99 setup latency, responder CPU
-               per handshake, responder RSS per established SA
+               other processes (responder pinned to one CPU, initiators to the
+               others, unless --no-pin): handshakes/s, p50/p99 setup latency, CPU
+               per handshake and CPU share of both sides, responder RSS per SA
 
 Results are rates and ratios for the record; nothing passes or fails on speed. The
 exit status is 1 only if a handshake failed to establish.
@@ -91,6 +92,13 @@ def register(subparsers: Any) -> None:
         help="processes the loopback initiators are spread over (default 1)",
     )
     parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="loopback: pin the responder process to one CPU and the initiator "
+        "processes to the others (default: on with two or more usable CPUs)",
+    )
+    parser.add_argument(
         "--memory-sas",
         type=int,
         default=None,
@@ -138,7 +146,7 @@ def _plan(args: argparse.Namespace) -> Any:
     memory = args.memory_sas if args.memory_sas is not None else (2 if quick else 500)
     if count < 1 or memory < 1 or args.initiator_processes < 1:
         raise ValueError("--count, --memory-sas and --initiator-processes must be >= 1")
-    return Plan(
+    plan = Plan(
         suites=parse_suites(args.suites),
         backends=args.backends,
         count=count,
@@ -147,7 +155,10 @@ def _plan(args: argparse.Namespace) -> Any:
         memory_sas=memory,
         processes=args.initiator_processes,
         parts=parts,
+        pin=args.pin,
     )
+    plan.pinning()  # ValueError now rather than after the in-process part
+    return plan
 
 
 def _all_established(report: dict[str, Any]) -> bool:
