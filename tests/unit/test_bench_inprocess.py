@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pqike.bench.inprocess import (
@@ -13,7 +15,7 @@ from pqike.bench.inprocess import (
     measure_memory,
     record_trace,
 )
-from pqike.bench.stats import Timing, percentile
+from pqike.bench.stats import MIN_RSS_SAS, Timing, percentile, rss_per_sa
 from pqike.crypto import Backend
 
 
@@ -58,3 +60,19 @@ def test_percentile_nearest_rank(
 
 def test_empty_timing_has_no_rate() -> None:
     assert Timing().rate != Timing().rate  # NaN
+
+
+def test_rss_per_sa_only_when_meaningful() -> None:
+    """Too few SAs, or no growth (allocator reuse), give None rather than a number
+    such as -3.2 KiB per SA."""
+    assert rss_per_sa(1_500_000, MIN_RSS_SAS) == 1_500_000 / MIN_RSS_SAS
+    assert rss_per_sa(1_500_000, MIN_RSS_SAS - 1) is None
+    assert rss_per_sa(0, 500) is None
+    assert rss_per_sa(-4096, 500) is None
+
+
+def test_memory_of_a_few_sas_has_no_rss_figure(backend: Backend) -> None:
+    """`pqike bench --quick` keeps 2 SAs: RSS per SA is null in the JSON."""
+    result = measure_memory(Pair.for_suite("x25519"), backend, 2)
+    assert result.rss_bytes_per_sa is None
+    assert json.loads(json.dumps(result.as_dict()))["rss_bytes_per_sa"] is None

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pqike.bench.stats import Timing, rss_bytes
+from pqike.bench.stats import Timing, rss_bytes, rss_per_sa
 from pqike.bench.suites import CONN_NAME, configs
 from pqike.bench.trace import CryptoTrace, RecordingBackend
 from pqike.config import EndpointConfig
@@ -236,8 +236,9 @@ class MemoryResult:
     sas: int
     python_bytes_per_sa: float
     """tracemalloc: Python-heap octets per SA (Rust allocations are not seen)."""
-    rss_bytes_per_sa: float
-    """Resident-set growth per SA (everything, including Rust; coarse)."""
+    rss_bytes_per_sa: float | None
+    """Resident-set growth per SA (everything, including Rust; coarse); None when it
+    cannot be meaningful (``stats.rss_per_sa``: too few SAs or no growth)."""
     top: list[tuple[str, int]]
     """The largest per-SA allocation sites: (file:line, octets per SA)."""
 
@@ -245,7 +246,9 @@ class MemoryResult:
         return {
             "sas": self.sas,
             "python_bytes_per_sa": round(self.python_bytes_per_sa, 1),
-            "rss_bytes_per_sa": round(self.rss_bytes_per_sa, 1),
+            "rss_bytes_per_sa": None
+            if self.rss_bytes_per_sa is None
+            else round(self.rss_bytes_per_sa, 1),
             "top": [list(t) for t in self.top],
         }
 
@@ -286,7 +289,8 @@ def measure_memory(
         for s in stats[:8]
         if s.size_diff > 0
     ]
-    return MemoryResult(sas, grown / sas, (rss_after - rss_before) / sas, top)
+    rss = rss_per_sa(rss_after - rss_before, sas)
+    return MemoryResult(sas, grown / sas, rss, top)
 
 
 def _short(filename: str) -> str:

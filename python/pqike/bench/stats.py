@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Timing", "percentile", "rss_bytes"]
+__all__ = ["MIN_RSS_SAS", "Timing", "percentile", "rss_bytes", "rss_per_sa"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -70,3 +70,17 @@ def rss_bytes() -> int:
             return int(statm.read().split()[1]) * _PAGE
     except OSError:
         return 0
+
+
+MIN_RSS_SAS = 100
+"""Fewer SAs than this grow the resident set by a handful of pages at most, which the
+allocator's reuse of freed memory and its chunked requests to the OS swamp."""
+
+
+def rss_per_sa(growth: float, sas: int) -> float | None:
+    """Resident-set growth per SA, or None when the figure cannot mean anything:
+    fewer than :data:`MIN_RSS_SAS` SAs, or no growth at all (the SAs went into memory
+    freed earlier, which would print as 0 or a negative size per SA)."""
+    if sas < MIN_RSS_SAS or growth <= 0:
+        return None
+    return growth / sas
