@@ -82,3 +82,4 @@ def test_unpinned_run_reports_no_core_shares() -> None:
     assert row["responder_cpus"] == sorted(os.sched_getaffinity(0))
     assert row["responder_core_busy"] is None
     assert row["initiator_cores_busy"] is None
+    assert row["responder_rss_bytes_per_sa"] is None  # 2 SAs say nothing about RSS

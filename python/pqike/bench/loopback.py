@@ -36,7 +36,7 @@ from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
-from pqike.bench.stats import percentile, rss_bytes
+from pqike.bench.stats import percentile, rss_bytes, rss_per_sa
 from pqike.bench.suites import CONN_NAME, configs
 
 __all__ = ["LoopbackResult", "Pinning", "pinning", "run_loopback"]
@@ -202,14 +202,18 @@ class LoopbackResult:
             if self.pinned
             else None,
             "responder_live_sas": live,
-            "responder_rss_bytes_per_sa": round(self.responder.get("rss", 0) / live, 1)
-            if live
-            else None,
+            "responder_rss_bytes_per_sa": _rounded(
+                rss_per_sa(self.responder.get("rss", 0), live), 1
+            ),
         }
 
 
 def _per(value: float, over: float, digits: int) -> float | None:
     return round(value / over, digits) if over > 0 else None
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 # -- responder process ---------------------------------------------------------------

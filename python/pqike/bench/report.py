@@ -167,7 +167,7 @@ def format_tables(report: dict[str, Any]) -> str:
             f"{_pinning(meta)}; CPU = each side's own share of the cores it could"
             " use, core(s) = how busy those cores were with anything, other"
             " processes included; kept = SAs the responder still holds, RSS/SA is"
-            " over those)",
+            " over those, n/a below 100)",
         ]
         rows = [
             [
