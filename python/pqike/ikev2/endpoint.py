@@ -51,6 +51,8 @@ _log = logging.getLogger(__name__)
 
 _COOKIE_VERSION = b"\x01"
 _ZERO_SPI = bytes(8)
+_CONNECTING, _DEAD = SaState.CONNECTING, SaState.DEAD
+"""Enum members read through the class cost ~0.1 us each (Python 3.11)."""
 _INITIATOR = int(HeaderFlag.INITIATOR)
 _RESPONSE = int(HeaderFlag.RESPONSE)
 _IKE_SA_INIT = int(ExchangeType.IKE_SA_INIT)
@@ -259,7 +261,7 @@ class IkeEndpoint:
                 sa.log.warning("%s", reason)
                 sa.fail(reason, None, now)
                 sa.dead_until = now
-            if sa.state is SaState.DEAD and now >= sa.dead_until:
+            if sa.state is _DEAD and now >= sa.dead_until:
                 self._forget(sa)
             else:
                 self._after(sa)
@@ -331,13 +333,13 @@ class IkeEndpoint:
 
     def ike_sas(self) -> list[IkeSa]:
         """Live (not failed or deleted) IKE SAs."""
-        return [sa for sa in self.sas.values() if sa.state is not SaState.DEAD]
+        return [sa for sa in self.sas.values() if sa.state is not _DEAD]
 
     # -- internals -------------------------------------------------------------------
 
     def _sa(self, handle: SaHandle) -> IkeSa:
         sa = self.sas.get(handle)
-        if sa is None or sa.state is SaState.DEAD:
+        if sa is None or sa.state is _DEAD:
             raise LocalProtocolError(f"no IKE SA {handle}")
         return sa
 
@@ -367,7 +369,7 @@ class IkeEndpoint:
         sa = self._lookup(header, remote)
         new_init = header.exchange_type == _IKE_SA_INIT and _is_new_init(header)
         if sa is not None and new_init and sa.init_request != data:
-            if sa.state is not SaState.DEAD:
+            if sa.state is not _DEAD:
                 return  # a different IKE_SA_INIT while ours is in progress
             self._forget(sa)  # a retry after INVALID_KE_PAYLOAD
             sa = None
@@ -386,7 +388,7 @@ class IkeEndpoint:
             sa.receive_message(data, header, local, remote, now, message=message)
         finally:
             self._after(sa)
-            if sa.state is SaState.DEAD and now >= sa.dead_until:
+            if sa.state is _DEAD and now >= sa.dead_until:
                 self._forget(sa)  # failed locally: no cached answer to linger for
 
     def _lookup(self, header: IkeHeader, remote: Addr) -> IkeSa | None:
@@ -420,7 +422,7 @@ class IkeEndpoint:
         gone = [
             sa
             for sa in candidates
-            if sa.state is not SaState.CONNECTING or self.sas.get(sa.handle) is not sa
+            if sa.state is not _CONNECTING or self.sas.get(sa.handle) is not sa
         ]
         candidates.difference_update(gone)
         return len(candidates)
@@ -472,7 +474,7 @@ class IkeEndpoint:
             other
             for other in self.sas.values()
             if other is not sa
-            and other.state is not SaState.DEAD
+            and other.state is not _DEAD
             and other.conn.name == sa.conn.name
             and other.conn.remote_id == sa.conn.remote_id
             and other.remote == sa.remote

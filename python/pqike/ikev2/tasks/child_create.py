@@ -13,6 +13,7 @@ with the error notify instead of SAr2/TS, the initiator reports ChildDeleted.
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 _N = NotifyType
+_NONE = (0, 0)
 
 
 @dataclass
@@ -185,11 +187,23 @@ def split_keymat(
     keymat: bytes, encr_len: int, integ_len: int
 ) -> tuple[bytes, bytes, bytes, bytes]:
     """RFC 7296 §2.17: KEYMAT = encr_i | integ_i | encr_r | integ_r."""
-    parts, offset = [], 0
-    for size in (encr_len, integ_len, encr_len, integ_len):
-        parts.append(keymat[offset : offset + size])
-        offset += size
-    return parts[0], parts[1], parts[2], parts[3]
+    one = encr_len + integ_len
+    return (
+        keymat[:encr_len],
+        keymat[encr_len:one],
+        keymat[one : one + encr_len],
+        keymat[one + encr_len : 2 * one],
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _esp_suite(encr_id: int, bits: int, integ: int) -> tuple[int, int, str]:
+    """(encr key octets with salt, integ key octets, ESP ENCR name) of a choice."""
+    return (
+        encr_key_length(encr_id, bits),
+        integ_key_length(integ),
+        encr_name(encr_id, bits),
+    )
 
 
 def _child_payloads(
@@ -416,10 +430,11 @@ class ChildCreate(Task):
         assert sa.keymat is not None
         assert chosen is not None
         assert cfg is not None
-        encr_id, bits = chosen.chosen[ENCR]
-        integ = chosen.id_of(INTEG)
-        encr_len = encr_key_length(encr_id, bits)
-        integ_len = integ_key_length(integ)
+        get = chosen.chosen.get
+        encr_id, bits = get(ENCR, _NONE)
+        encr_len, integ_len, encryption = _esp_suite(
+            encr_id, bits, get(INTEG, _NONE)[0]
+        )
         ni, nr = self.nonces()
         keymat = sa.keymat.child_keymat(
             2 * (encr_len + integ_len), ni, nr, list(self.secrets)
@@ -427,7 +442,7 @@ class ChildCreate(Task):
         encr_i, _integ_i, encr_r, _integ_r = split_keymat(keymat, encr_len, integ_len)
         # "initiator" is this exchange's (RFC 7296 §1.3, §2.17), not the IKE SA's
         out_key, in_key = (encr_i, encr_r) if initiator else (encr_r, encr_i)
-        esn = chosen.id_of(ESN) == 1
+        esn = get(ESN, _NONE)[0] == 1
         try:
             outbound = sa.backend.esp_sa(
                 spi_out, encr_id, out_key, esn=esn, replay_window=0
@@ -456,7 +471,6 @@ class ChildCreate(Task):
             remote_ts,
         )
         sa.add_child(child)
-        encryption = encr_name(encr_id, bits)
         sa.log.info(
             "CHILD_SA %s established: SPIs %08x_i %08x_o, %s, %s",
             cfg.name,
