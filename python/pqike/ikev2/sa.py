@@ -168,7 +168,7 @@ def _auth_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
 def _create_child_tasks(sa: IkeSa, msg: Received) -> list[Task] | None:
     if sa.state is not _ESTABLISHED:
         return None
-    sa_p = find(msg.payloads, SaPayload)
+    sa_p = find(msg, SaPayload)
     rekeys_ike = sa_p is not None and any(
         p.protocol_id == ProtocolId.IKE for p in sa_p.proposals
     )

@@ -14,8 +14,9 @@ A task signals failure by raising :class:`~pqike.errors.ProtocolError` whose
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pqike.ikev2.codec.payloads import NotifyPayload
 from pqike.ikev2.constants import ExchangeType, HeaderFlag
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from pqike.ikev2.sa import IkeSa
 
 _RESPONSE = int(HeaderFlag.RESPONSE)
+_NotifyPayload = NotifyPayload
+_P = TypeVar("_P")
 
 __all__ = ["Draft", "Received", "Task", "TaskStatus"]
 
@@ -63,6 +66,8 @@ class Received:
     """
 
     __slots__ = (
+        "_first",
+        "_notifies",
         "exchange",
         "fragments",
         "header",
@@ -97,6 +102,41 @@ class Received:
         self.size = size
         """Octets on the wire (all fragments)."""
         self.fragments = fragments
+        self._first: dict[type, Any] | None = None
+        self._notifies: dict[int, Any] = {}
+
+    # Tasks look up several payloads per message; one pass over the payloads
+    # answers every later look-up with a dict access.
+
+    def _index(self) -> dict[type, Any]:
+        first: dict[type, Any] = {}
+        notifies = self._notifies
+        for p in self.payloads:
+            cls = type(p)
+            if cls not in first:
+                first[cls] = p
+            if cls is _NotifyPayload and p.notify_type not in notifies:
+                notifies[p.notify_type] = p
+        self._first = first
+        return first
+
+    def first(self, cls: type[_P]) -> _P | None:
+        """The first payload of exactly class ``cls`` (IDi and IDr stay apart)."""
+        first = self._first
+        if first is None:
+            first = self._index()
+        found: _P | None = first.get(cls)
+        return found
+
+    def all_of(self, cls: type[_P]) -> list[_P]:
+        """Every payload of exactly class ``cls``, in message order."""
+        return [p for p in self.payloads if type(p) is cls]
+
+    def notifies(self) -> dict[int, NotifyPayload]:
+        """The first Notify payload of each type, by type, in message order."""
+        if self._first is None:
+            self._index()
+        return self._notifies
 
 
 class Task:

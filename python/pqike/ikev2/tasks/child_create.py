@@ -209,8 +209,7 @@ def _esp_suite(encr_id: int, bits: int, integ: int) -> tuple[int, int, str]:
 def _child_payloads(
     msg: Received,
 ) -> tuple[SaPayload | None, TsiPayload | None, TsrPayload | None]:
-    p = msg.payloads
-    return find(p, SaPayload), find(p, TsiPayload), find(p, TsrPayload)
+    return msg.first(SaPayload), msg.first(TsiPayload), msg.first(TsrPayload)
 
 
 class ChildCreate(Task):
@@ -294,7 +293,7 @@ class ChildCreate(Task):
     def _accept_response(self, msg: Received) -> bool:
         """Check SAr and the narrowed TS against what we proposed."""
         sa_p, tsi, tsr = _child_payloads(msg)
-        errors = error_notifies(msg.payloads)
+        errors = error_notifies(msg)
         if errors or sa_p is None or tsi is None or tsr is None:
             code = errors[0].notify_type if errors else _N.INVALID_SYNTAX
             self._child_failed(f"Child SA refused ({notify_name(code)})")
@@ -321,7 +320,7 @@ class ChildCreate(Task):
         self.transport = (
             self.cfg is not None
             and self.cfg.mode == "transport"
-            and notify(msg.payloads, _N.USE_TRANSPORT_MODE) is not None
+            and notify(msg, _N.USE_TRANSPORT_MODE) is not None
         )
         return True
 
@@ -338,7 +337,7 @@ class ChildCreate(Task):
 
         Runs at processing time, so a connection switched by IDi (IKE_AUTH) counts.
         """
-        tsi, tsr = find(msg.payloads, TsiPayload), find(msg.payloads, TsrPayload)
+        tsi, tsr = find(msg, TsiPayload), find(msg, TsrPayload)
         if tsi is None or tsr is None:
             return True
         for cfg in self.sa.conn.children:
@@ -379,7 +378,7 @@ class ChildCreate(Task):
             return TaskStatus.DONE
         self.transport = (
             self.cfg.mode == "transport"
-            and notify(msg.payloads, _N.USE_TRANSPORT_MODE) is not None
+            and notify(msg, _N.USE_TRANSPORT_MODE) is not None
         )
         self.chosen = chosen
         return TaskStatus.NEED_MORE

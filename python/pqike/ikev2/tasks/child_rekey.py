@@ -119,13 +119,13 @@ class ChildRekey(ChildCreate):
             if not self.followup.finished:
                 return TaskStatus.NEED_MORE
             return self._finish_i()
-        invalid = notify(msg.payloads, _N.INVALID_KE_PAYLOAD)
+        invalid = notify(msg, _N.INVALID_KE_PAYLOAD)
         if invalid is not None and len(invalid.data) == 2 and not self.followup.rounds:
             return self._retry_ke(int.from_bytes(invalid.data, "big"))
         self.done = True
         if not self._accept_response(msg):
             return TaskStatus.DONE
-        nonce = find(msg.payloads, NoncePayload)
+        nonce = find(msg, NoncePayload)
         if nonce is None:
             self._child_failed("CREATE_CHILD_SA response without Nr")
             return TaskStatus.DONE
@@ -134,7 +134,7 @@ class ChildRekey(ChildCreate):
         if self.chosen.id_of(KE) != 0 and not self._peer_ke_i(msg):
             return TaskStatus.DONE
         self.followup.plan(self.chosen)
-        link = notify(msg.payloads, _N.ADDITIONAL_KEY_EXCHANGE)
+        link = notify(msg, _N.ADDITIONAL_KEY_EXCHANGE)
         self.followup.link = link.data if link is not None else b""
         if self.followup.rounds:
             self.done, self.in_followup = False, True
@@ -156,7 +156,7 @@ class ChildRekey(ChildCreate):
         """Process KEr(0); a bad ML-KEM ciphertext fails the IKE SA (draft §2.2)."""
         assert self.chosen is not None
         assert self.kx is not None
-        kes = find_all(msg.payloads, KePayload)
+        kes = find_all(msg, KePayload)
         if len(kes) != 1 or kes[0].method != self.chosen.id_of(KE):
             self._child_failed("CREATE_CHILD_SA response without a matching KEr")
             return False
@@ -185,7 +185,7 @@ class ChildRekey(ChildCreate):
     def _process_r(self, msg: Received) -> TaskStatus:
         if self.in_followup:
             return self.followup.process(msg)
-        sa_p = require(msg.payloads, SaPayload, "SA")
+        sa_p = require(msg, SaPayload, "SA")
         if any(p.protocol_id == ProtocolId.IKE for p in sa_p.proposals):
             raise RemoteProtocolError(  # IKE proposals go to IkeRekey (sa.py)
                 "IKE proposal in a Child SA request", _N.NO_PROPOSAL_CHOSEN
@@ -193,7 +193,7 @@ class ChildRekey(ChildCreate):
         self._find_old(msg)
         if self.old is not None:
             self.explicit_cfg = self.cfg
-        nonce = require(msg.payloads, NoncePayload, "Nonce")
+        nonce = require(msg, NoncePayload, "Nonce")
         super()._process_r(msg)
         if self.failure is not None or self.chosen is None:
             return TaskStatus.DONE
@@ -206,7 +206,7 @@ class ChildRekey(ChildCreate):
 
     def _find_old(self, msg: Received) -> None:
         """REKEY_SA names the peer's inbound SPI = our outbound SPI of the old SA."""
-        rekey = notify(msg.payloads, _N.REKEY_SA)
+        rekey = notify(msg, _N.REKEY_SA)
         if rekey is None:
             return
         spi = int.from_bytes(rekey.spi, "big")
@@ -224,7 +224,7 @@ class ChildRekey(ChildCreate):
     def _respond_ke(self, msg: Received) -> None:
         assert self.chosen is not None
         method = self.chosen.id_of(KE)
-        ke = find(msg.payloads, KePayload)
+        ke = find(msg, KePayload)
         if ke is None or ke.method != method:
             self.error_data = method.to_bytes(2, "big")
             self.sa.ctx.release_esp_spi(self.spi_in)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,6 +20,7 @@ from pqike.ikev2.negotiation import Offer, Pair, Selected
 if TYPE_CHECKING:
     from pqike.crypto.kex import KeyExchange
     from pqike.ikev2.sa import IkeSa
+    from pqike.ikev2.tasks.base import Received
 
 __all__ = [
     "error_notifies",
@@ -39,47 +40,42 @@ __all__ = [
 _P = TypeVar("_P")
 
 
-def find(payloads: Iterable[Any], cls: type[_P]) -> _P | None:
+def find(msg: Received, cls: type[_P]) -> _P | None:
     """First payload of class ``cls`` (exact type, so IDi and IDr stay apart)."""
-    for p in payloads:
-        if type(p) is cls:
-            return p
-    return None
+    return msg.first(cls)
 
 
-def find_all(payloads: Iterable[Any], cls: type[_P]) -> list[_P]:
+def find_all(msg: Received, cls: type[_P]) -> list[_P]:
     """Every payload of class ``cls``, in message order."""
-    return [p for p in payloads if type(p) is cls]
+    return msg.all_of(cls)
 
 
-def require(payloads: Iterable[Any], cls: type[_P], what: str) -> _P:
+def require(msg: Received, cls: type[_P], what: str) -> _P:
     """The payload of class ``cls``.
 
     Raises:
         RemoteProtocolError: INVALID_SYNTAX when it is missing (RFC 7296 §2.21).
     """
-    found = find(payloads, cls)
+    found = msg.first(cls)
     if found is None:
         raise RemoteProtocolError(f"{what} payload missing", NotifyType.INVALID_SYNTAX)
     return found
 
 
-def notify(payloads: Iterable[Any], notify_type: int) -> NotifyPayload | None:
+def notify(msg: Received, notify_type: int) -> NotifyPayload | None:
     """The first Notify payload of a type, or None."""
-    for p in payloads:
-        if type(p) is NotifyPayload and p.notify_type == notify_type:
-            return p
-    return None
+    return msg.notifies().get(notify_type)
 
 
-def notify_types(payloads: Iterable[Any]) -> set[int]:
-    """The set of Notify types in a message."""
-    return {n.notify_type for n in find_all(payloads, NotifyPayload)}
+def notify_types(msg: Received) -> Collection[int]:
+    """The Notify types in a message."""
+    return msg.notifies().keys()
 
 
-def error_notifies(payloads: Iterable[Any]) -> list[NotifyPayload]:
-    """Error Notify payloads (type below 16384, RFC 7296 §3.10.1)."""
-    return [n for n in find_all(payloads, NotifyPayload) if n.notify_type < 16384]
+def error_notifies(msg: Received) -> list[NotifyPayload]:
+    """Error Notify payloads (type below 16384, RFC 7296 §3.10.1), the first of
+    each type, in message order."""
+    return [n for t, n in msg.notifies().items() if t < 16384]
 
 
 def proposal_to_offer(proposal: Proposal) -> Offer:

@@ -106,8 +106,8 @@ class IkeAuth(Task):
 
     def _verify(self, msg: Received, id_cls: type[IdPayload], peer_is_i: bool) -> None:
         """Check the peer's ID and AUTH; AUTHENTICATION_FAILED otherwise."""
-        ident = require(msg.payloads, id_cls, "ID")
-        auth = require(msg.payloads, AuthPayload, "AUTH")
+        ident = require(msg, id_cls, "ID")
+        auth = require(msg, AuthPayload, "AUTH")
         fail = NotifyType.AUTHENTICATION_FAILED
         if peer_is_i and not _id_matches(ident, self.sa.conn.remote_id):
             self._switch_connection(ident)
@@ -173,8 +173,8 @@ class IkeAuth(Task):
         return TaskStatus.NEED_MORE
 
     def _process_i(self, msg: Received) -> TaskStatus:
-        errors = error_notifies(msg.payloads)
-        if errors and find(msg.payloads, AuthPayload) is None:
+        errors = error_notifies(msg)
+        if errors and find(msg, AuthPayload) is None:
             code = errors[0].notify_type
             raise RemoteProtocolError(f"IKE_AUTH refused ({notify_name(code)})", code)
         try:

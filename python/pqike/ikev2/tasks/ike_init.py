@@ -165,15 +165,15 @@ class IkeInit(Task):
         return TaskStatus.NEED_MORE
 
     def _process_i(self, msg: Received) -> TaskStatus:
-        cookie = notify(msg.payloads, _N.COOKIE)
+        cookie = notify(msg, _N.COOKIE)
         if cookie is not None and 1 <= len(cookie.data) <= 64:
             stale = cookie.data == self.cookie
             self.cookie = cookie.data
             return self._retry("COOKIE requested", stale=stale)
-        invalid_ke = notify(msg.payloads, _N.INVALID_KE_PAYLOAD)
+        invalid_ke = notify(msg, _N.INVALID_KE_PAYLOAD)
         if invalid_ke is not None:
             return self._on_invalid_ke(invalid_ke.data)
-        errors = error_notifies(msg.payloads)
+        errors = error_notifies(msg)
         if errors:
             # LIMITATION: an unauthenticated error notify ends the attempt at once;
             # RFC 7296 §2.21 suggests waiting a while for a genuine response, since
@@ -199,9 +199,9 @@ class IkeInit(Task):
 
     def _accept_response(self, msg: Received) -> TaskStatus:
         sa = self.sa
-        sa_p = require(msg.payloads, SaPayload, "SA")
-        ke = require(msg.payloads, KePayload, "KE")
-        nonce = require(msg.payloads, NoncePayload, "Nonce")
+        sa_p = require(msg, SaPayload, "SA")
+        ke = require(msg, KePayload, "KE")
+        nonce = require(msg, NoncePayload, "Nonce")
         if len(sa_p.proposals) != 1:
             raise RemoteProtocolError("SAr1 must hold one proposal", _N.INVALID_SYNTAX)
         chosen = validate_choice(proposal_to_offer(sa_p.proposals[0]), self.offers)
@@ -227,7 +227,7 @@ class IkeInit(Task):
         return TaskStatus.DONE
 
     def _peer_capabilities(self, msg: Received, addke: tuple[int, ...]) -> None:
-        types = notify_types(msg.payloads)
+        types = notify_types(msg)
         self.sa.peer_fragmentation = _N.IKEV2_FRAGMENTATION_SUPPORTED in types
         self.sa.peer_intermediate = _N.INTERMEDIATE_EXCHANGE_SUPPORTED in types
         if addke and not self.sa.peer_intermediate:
@@ -262,11 +262,11 @@ class IkeInit(Task):
 
     def _process_r(self, msg: Received) -> TaskStatus:
         sa = self.sa
-        sa_p = require(msg.payloads, SaPayload, "SA")
-        ke = require(msg.payloads, KePayload, "KE")
-        nonce = require(msg.payloads, NoncePayload, "Nonce")
+        sa_p = require(msg, SaPayload, "SA")
+        ke = require(msg, KePayload, "KE")
+        nonce = require(msg, NoncePayload, "Nonce")
         offers = [proposal_to_offer(p) for p in sa_p.proposals]
-        types = notify_types(msg.payloads)
+        types = notify_types(msg)
         sa.peer_fragmentation = _N.IKEV2_FRAGMENTATION_SUPPORTED in types
         sa.peer_intermediate = _N.INTERMEDIATE_EXCHANGE_SUPPORTED in types
         chosen = select(offers, self.offers)

@@ -140,13 +140,13 @@ class IkeMultiKe(Task):
         rnd = self._current()
         assert rnd is not None
         assert self.kx is not None
-        errors = error_notifies(msg.payloads)
+        errors = error_notifies(msg)
         if errors:
             code = errors[0].notify_type
             raise RemoteProtocolError(f"{self._progress(rnd)} refused ({code})", code)
         ke = self._single_ke(msg, rnd)
         if self.followup:
-            link = notify(msg.payloads, _ADDKE)
+            link = notify(msg, _ADDKE)
             self.link = link.data if link is not None else b""
         try:
             self.kx.set_peer_public(ke.data)
@@ -158,7 +158,7 @@ class IkeMultiKe(Task):
 
     def _single_ke(self, msg: Received, rnd: Round) -> KePayload:
         """The one KE payload of this round, of the negotiated method."""
-        kes = find_all(msg.payloads, KePayload)
+        kes = find_all(msg, KePayload)
         if len(kes) != 1 or kes[0].method != rnd.method:
             raise RemoteProtocolError(
                 f"{self._progress(rnd)}: expected one KE payload of that method",
@@ -185,7 +185,7 @@ class IkeMultiKe(Task):
     def _process_r(self, msg: Received) -> TaskStatus:
         rnd = self._current()
         if rnd is None:
-            if find_all(msg.payloads, KePayload):
+            if find_all(msg, KePayload):
                 raise RemoteProtocolError(
                     "KE payload after the last ADDKE round", NotifyType.INVALID_SYNTAX
                 )
@@ -212,7 +212,7 @@ class IkeMultiKe(Task):
 
     def _check_link(self, msg: Received) -> None:
         """RFC 9370 §2.2.4: unknown or missing link data -> STATE_NOT_FOUND."""
-        link = notify(msg.payloads, _ADDKE)
+        link = notify(msg, _ADDKE)
         if (
             link is None
             or not self.link

@@ -135,14 +135,14 @@ class IkeRekey(Task):
         if self.in_followup:
             return self._followup_i(msg)
         self.done = True
-        invalid = notify(msg.payloads, _N.INVALID_KE_PAYLOAD)
+        invalid = notify(msg, _N.INVALID_KE_PAYLOAD)
         if invalid is not None and len(invalid.data) == 2:
             method = int.from_bytes(invalid.data, "big")
             offered = {m for o in self.offers for m, _ in o.transforms.get(KE, ())}
             if method in offered and method != self.method:
                 self.method, self.done = method, False
                 return TaskStatus.NEED_MORE
-        errors = error_notifies(msg.payloads)
+        errors = error_notifies(msg)
         if errors:
             self.sa.log.info("IKE SA rekey refused (%d)", errors[0].notify_type)
             return TaskStatus.DONE
@@ -154,14 +154,14 @@ class IkeRekey(Task):
         return self._finish_i()
 
     def _accept_response(self, msg: Received) -> bool:
-        sa_p = require(msg.payloads, SaPayload, "SA")
-        nonce = require(msg.payloads, NoncePayload, "Nonce")
+        sa_p = require(msg, SaPayload, "SA")
+        nonce = require(msg, NoncePayload, "Nonce")
         chosen = (
             validate_choice(proposal_to_offer(sa_p.proposals[0]), self.offers)
             if len(sa_p.proposals) == 1
             else None
         )
-        kes = find_all(msg.payloads, KePayload)
+        kes = find_all(msg, KePayload)
         if (
             chosen is None
             or len(chosen.spi) != 8
@@ -180,7 +180,7 @@ class IkeRekey(Task):
         self.chosen, self.peer_spi, self.nr = chosen, chosen.spi, nonce.data
         self.secrets.insert(0, self.kx.shared_secret())
         self.followup.plan(chosen)
-        link = notify(msg.payloads, _N.ADDITIONAL_KEY_EXCHANGE)
+        link = notify(msg, _N.ADDITIONAL_KEY_EXCHANGE)
         self.followup.link = link.data if link is not None else b""
         return True
 
@@ -206,9 +206,9 @@ class IkeRekey(Task):
     def _process_r(self, msg: Received) -> TaskStatus:
         if self.in_followup:
             return self.followup.process(msg)
-        sa_p = require(msg.payloads, SaPayload, "SA")
-        nonce = require(msg.payloads, NoncePayload, "Nonce")
-        ke = require(msg.payloads, KePayload, "KE")
+        sa_p = require(msg, SaPayload, "SA")
+        nonce = require(msg, NoncePayload, "Nonce")
+        ke = require(msg, KePayload, "KE")
         self.spi = self.sa.new_ike_spi()
         offers = [proposal_to_offer(p) for p in sa_p.proposals]
         chosen = select(offers, self._local_offers())

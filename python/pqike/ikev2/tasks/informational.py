@@ -37,9 +37,9 @@ class Informational(Task):
         self.deleted_spis: list[bytes] = []
 
     def _process_r(self, msg: Received) -> TaskStatus:
-        if notify(msg.payloads, NotifyType.AUTHENTICATION_FAILED) is not None:
+        if notify(msg, NotifyType.AUTHENTICATION_FAILED) is not None:
             self.delete_ike = True
-        for d in find_all(msg.payloads, DeletePayload):
+        for d in find_all(msg, DeletePayload):
             if d.protocol_id == ProtocolId.IKE:
                 self.delete_ike = True
             elif d.protocol_id == ProtocolId.ESP and d.spi_size == 4:
