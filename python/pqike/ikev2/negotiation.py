@@ -106,7 +106,7 @@ class Selected:
     def addke(self) -> tuple[int, ...]:
         """Negotiated additional methods in ADDKE order, NONE (0) left out."""
         get = self.chosen.get
-        return tuple(m for t in ADDKE_TYPES if (m := get(t, _NONE)[0]) != 0)
+        return tuple([m for t in ADDKE_TYPES if (m := get(t, _NONE)[0]) != 0])
 
     def as_offer(self) -> Offer:
         """The choice as a one-transform-per-type proposal (for the response)."""

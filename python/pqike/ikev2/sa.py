@@ -44,7 +44,7 @@ from pqike.errors import (
 )
 from pqike.ikev2.codec.header import IkeHeader
 from pqike.ikev2.codec.message import Message, decode_message
-from pqike.ikev2.codec.payloads import DeletePayload, NotifyPayload, UnknownPayload
+from pqike.ikev2.codec.payloads import DeletePayload, NotifyPayload
 from pqike.ikev2.codec.sa import SaPayload
 from pqike.ikev2.constants import (
     NON_ESP_MARKER,
@@ -689,7 +689,7 @@ class IkeSa:
         self._process_response(msg, now)
 
     def _process_response(self, msg: Received, now: float) -> None:
-        critical = _unsupported_critical(msg.payloads)
+        critical = msg.unsupported_critical()
         try:
             if critical is not None:
                 raise RemoteProtocolError(
@@ -761,7 +761,7 @@ class IkeSa:
                 f"{_name(msg.exchange)} request not acceptable now",
             )
             return
-        critical = _unsupported_critical(msg.payloads)
+        critical = msg.unsupported_critical()
         if critical is not None:
             self._answer_error(
                 header,
@@ -1070,11 +1070,3 @@ class _PayloadNames:
             else:
                 names.append(type(p).__name__.removesuffix("Payload"))
         return " ".join(names) or "(empty)"
-
-
-def _unsupported_critical(payloads: tuple[Any, ...]) -> int | None:
-    """Type of the first unknown payload with the Critical bit (RFC 7296 §2.5)."""
-    for p in payloads:
-        if isinstance(p, UnknownPayload) and p.critical:
-            return p.payload_type
-    return None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pqike.ikev2.codec.payloads import NotifyPayload
+from pqike.ikev2.codec.payloads import NotifyPayload, UnknownPayload
 from pqike.ikev2.constants import ExchangeType, HeaderFlag
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class Received:
     """
 
     __slots__ = (
+        "_critical",
         "_first",
         "_notifies",
         "exchange",
@@ -104,6 +105,7 @@ class Received:
         self.fragments = fragments
         self._first: dict[type, Any] | None = None
         self._notifies: dict[int, Any] = {}
+        self._critical: int | None = None
 
     # Tasks look up several payloads per message; one pass over the payloads
     # answers every later look-up with a dict access.
@@ -111,14 +113,25 @@ class Received:
     def _index(self) -> dict[type, Any]:
         first: dict[type, Any] = {}
         notifies = self._notifies
+        critical = None
         for p in self.payloads:
             cls = type(p)
             if cls not in first:
                 first[cls] = p
-            if cls is _NotifyPayload and p.notify_type not in notifies:
-                notifies[p.notify_type] = p
+            if cls is _NotifyPayload:
+                if p.notify_type not in notifies:
+                    notifies[p.notify_type] = p
+            elif critical is None and isinstance(p, UnknownPayload) and p.critical:
+                critical = p.payload_type
         self._first = first
+        self._critical = critical
         return first
+
+    def unsupported_critical(self) -> int | None:
+        """Type of the first unknown payload with the Critical bit (RFC 7296 §2.5)."""
+        if self._first is None:
+            self._index()
+        return self._critical
 
     def first(self, cls: type[_P]) -> _P | None:
         """The first payload of exactly class ``cls`` (IDi and IDr stay apart)."""
