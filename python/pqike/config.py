@@ -794,8 +794,6 @@ def load(path: Path | str, *, backend: Backend | None = None) -> EndpointConfig:
     return loads(text, path.parent, str(path), backend=backend)
 
 
-# LIMITATION: nothing makes IkeEndpoint call check_backend; without it a proposal the
-# backend cannot run fails its handshake with "unsupported transform type 4 id 0".
 def check_backend(config: EndpointConfig, backend: Backend) -> None:
     """Check that the crypto ``backend`` can run every configured proposal.
 

@@ -662,3 +662,22 @@ def test_load_checks_the_backend(tmp_path: Path, reference_backend: Any) -> None
     load(path)
     with pytest.raises(ConfigError, match="no mlkem512"):
         load(path, backend=reference_backend)
+
+
+def test_endpoint_checks_the_backend(reference_backend: Any, rust_backend: Any) -> None:
+    """IkeEndpoint refuses, with the field and the reason, a config whose proposal
+    the backend cannot run (it would otherwise drop the proposal without a word and
+    fail every handshake with "unsupported transform type 4 id 0")."""
+    import os
+
+    from pqike.ikev2.endpoint import IkeEndpoint
+
+    config = loads(
+        to_toml(_with(f"{CONN}/ike_proposals", ["aes256gcm16-prfsha384-mlkem512"]))
+    )
+    IkeEndpoint(config, rust_backend, os.urandom)
+    for _ in range(2):  # the check is remembered per config: a miss is not
+        with pytest.raises(ConfigError) as info:
+            IkeEndpoint(config, reference_backend, os.urandom)
+        assert info.value.field == "connections.site-a.ike_proposals[0]"
+        assert MLKEM512_GAP in info.value.message

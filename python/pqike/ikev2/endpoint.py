@@ -26,7 +26,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from pqike.config import ConnectionConfig, EndpointConfig
+from pqike.config import ConnectionConfig, EndpointConfig, check_backend
 from pqike.crypto import Backend
 from pqike.errors import DecodeError, LocalProtocolError, PqIkeError
 from pqike.ikev2.codec.header import IkeHeader, decode_header
@@ -74,6 +74,12 @@ class IkeEndpoint:
         backend: Backend,
         rng: Callable[[int], bytes],
     ) -> None:
+        """Raises:
+        ConfigError: a configured proposal lists, for some transform type, only
+            transforms this ``backend`` cannot run (the field and the reason are
+            named); the engine would otherwise drop it without a word.
+        """
+        _check_backend_once(config, backend)
         self.config = config
         self.backend = backend
         self.rng = rng
@@ -502,6 +508,22 @@ class IkeEndpoint:
         sa = self._new_sa(conn, False, local, remote, spi_i, self._alloc_ike_spi(), now)
         self._by_init[(spi_i, remote[0], remote[1])] = sa
         return sa
+
+
+_CHECKED: dict[tuple[int, int], tuple[EndpointConfig, Backend]] = {}
+"""Configs already checked against a backend, by identity (kept alive, bounded):
+a client builds a fresh endpoint from the same config for each connection."""
+
+
+def _check_backend_once(config: EndpointConfig, backend: Backend) -> None:
+    key = (id(config), id(backend))
+    hit = _CHECKED.get(key)
+    if hit is not None and hit[0] is config and hit[1] is backend:
+        return
+    check_backend(config, backend)
+    if len(_CHECKED) >= 64:
+        _CHECKED.clear()
+    _CHECKED[key] = (config, backend)
 
 
 def _is_new_init(header: IkeHeader) -> bool:
