@@ -689,7 +689,7 @@ class IkeSa:
         self._process_response(msg, now)
 
     def _process_response(self, msg: Received, now: float) -> None:
-        critical = msg.unsupported_critical()
+        critical = msg.unsupported_critical
         try:
             if critical is not None:
                 raise RemoteProtocolError(
@@ -761,7 +761,7 @@ class IkeSa:
                 f"{_name(msg.exchange)} request not acceptable now",
             )
             return
-        critical = msg.unsupported_critical()
+        critical = msg.unsupported_critical
         if critical is not None:
             self._answer_error(
                 header,

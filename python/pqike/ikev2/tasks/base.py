@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pqike.ikev2.sa import IkeSa
 
 _RESPONSE = int(HeaderFlag.RESPONSE)
-_NotifyPayload = NotifyPayload
+_NotifyPayload, _UnknownPayload = NotifyPayload, UnknownPayload
 _P = TypeVar("_P")
 
 __all__ = ["Draft", "Received", "Task", "TaskStatus"]
@@ -66,18 +66,18 @@ class Received:
     """
 
     __slots__ = (
-        "_critical",
-        "_first",
-        "_notifies",
+        "by_class",
         "exchange",
         "fragments",
         "header",
         "int_auth_chunk",
         "is_response",
         "message_id",
+        "notifies",
         "payloads",
         "raw",
         "size",
+        "unsupported_critical",
     )
 
     def __init__(
@@ -103,53 +103,33 @@ class Received:
         self.size = size
         """Octets on the wire (all fragments)."""
         self.fragments = fragments
-        self._first: dict[type, Any] | None = None
-        self._notifies: dict[int, Any] = {}
-        self._critical: int | None = None
-
-    # Tasks look up several payloads per message; one pass over the payloads
-    # answers every later look-up with a dict access.
-
-    def _index(self) -> dict[type, Any]:
-        first: dict[type, Any] = {}
-        notifies = self._notifies
+        # Tasks look up several payloads per message: one pass answers them all.
+        by_class: dict[type, Any] = {}
+        notifies: dict[int, NotifyPayload] = {}
         critical = None
-        for p in self.payloads:
+        first_of_class, first_notify = by_class.setdefault, notifies.setdefault
+        for p in payloads:
             cls = type(p)
-            if cls not in first:
-                first[cls] = p
+            first_of_class(cls, p)
             if cls is _NotifyPayload:
-                if p.notify_type not in notifies:
-                    notifies[p.notify_type] = p
-            elif critical is None and isinstance(p, UnknownPayload) and p.critical:
+                first_notify(p.notify_type, p)
+            elif cls is _UnknownPayload and p.critical and critical is None:
                 critical = p.payload_type
-        self._first = first
-        self._critical = critical
-        return first
-
-    def unsupported_critical(self) -> int | None:
+        self.by_class = by_class
+        """The first payload of each exact class (IDi and IDr stay apart)."""
+        self.notifies = notifies
+        """The first Notify payload of each type, in message order."""
+        self.unsupported_critical: int | None = critical
         """Type of the first unknown payload with the Critical bit (RFC 7296 §2.5)."""
-        if self._first is None:
-            self._index()
-        return self._critical
 
     def first(self, cls: type[_P]) -> _P | None:
-        """The first payload of exactly class ``cls`` (IDi and IDr stay apart)."""
-        first = self._first
-        if first is None:
-            first = self._index()
-        found: _P | None = first.get(cls)
+        """The first payload of exactly class ``cls``."""
+        found: _P | None = self.by_class.get(cls)
         return found
 
     def all_of(self, cls: type[_P]) -> list[_P]:
         """Every payload of exactly class ``cls``, in message order."""
         return [p for p in self.payloads if type(p) is cls]
-
-    def notifies(self) -> dict[int, NotifyPayload]:
-        """The first Notify payload of each type, by type, in message order."""
-        if self._first is None:
-            self._index()
-        return self._notifies
 
 
 class Task:

@@ -209,7 +209,8 @@ def _esp_suite(encr_id: int, bits: int, integ: int) -> tuple[int, int, str]:
 def _child_payloads(
     msg: Received,
 ) -> tuple[SaPayload | None, TsiPayload | None, TsrPayload | None]:
-    return msg.first(SaPayload), msg.first(TsiPayload), msg.first(TsrPayload)
+    get = msg.by_class.get
+    return get(SaPayload), get(TsiPayload), get(TsrPayload)
 
 
 class ChildCreate(Task):

@@ -42,7 +42,8 @@ _P = TypeVar("_P")
 
 def find(msg: Received, cls: type[_P]) -> _P | None:
     """First payload of class ``cls`` (exact type, so IDi and IDr stay apart)."""
-    return msg.first(cls)
+    found: _P | None = msg.by_class.get(cls)
+    return found
 
 
 def find_all(msg: Received, cls: type[_P]) -> list[_P]:
@@ -56,7 +57,7 @@ def require(msg: Received, cls: type[_P], what: str) -> _P:
     Raises:
         RemoteProtocolError: INVALID_SYNTAX when it is missing (RFC 7296 §2.21).
     """
-    found = msg.first(cls)
+    found: _P | None = msg.by_class.get(cls)
     if found is None:
         raise RemoteProtocolError(f"{what} payload missing", NotifyType.INVALID_SYNTAX)
     return found
@@ -64,18 +65,18 @@ def require(msg: Received, cls: type[_P], what: str) -> _P:
 
 def notify(msg: Received, notify_type: int) -> NotifyPayload | None:
     """The first Notify payload of a type, or None."""
-    return msg.notifies().get(notify_type)
+    return msg.notifies.get(notify_type)
 
 
 def notify_types(msg: Received) -> Collection[int]:
     """The Notify types in a message."""
-    return msg.notifies().keys()
+    return msg.notifies.keys()
 
 
 def error_notifies(msg: Received) -> list[NotifyPayload]:
     """Error Notify payloads (type below 16384, RFC 7296 §3.10.1), the first of
     each type, in message order."""
-    return [n for t, n in msg.notifies().items() if t < 16384]
+    return [n for t, n in msg.notifies.items() if t < 16384]
 
 
 def proposal_to_offer(proposal: Proposal) -> Offer:
