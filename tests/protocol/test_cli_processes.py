@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import queue
+import selectors
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,34 +354,76 @@ def test_unexpected_error_after_establishment_still_deletes_the_ike_sa(
     assert responder.wait_for("deleted by peer", timeout=10), responder.seen
 
 
-def test_closed_stdout_deletes_the_ike_sa_and_exits_1(
-    responder: Responder, configs: tuple[Path, Path], backend_name: str
-) -> None:
-    # As with `pqike initiate ... | head -4`: the reader goes away while it runs.
+def _has_line(out: bytes, text: bytes) -> bool:
+    at = out.find(text)
+    return at >= 0 and b"\n" in out[at:]
+
+
+def _read_until(proc: subprocess.Popen[bytes], text: str) -> str:
+    """What ``proc`` printed up to the end of the line containing ``text`` (its
+    newline may come in a write of its own); less if it exits or TIMEOUT seconds pass
+    first. The pipe stays open."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    out = b""
+    deadline = time.monotonic() + TIMEOUT
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while not _has_line(out, text.encode()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            out += chunk
+    return out.decode()
+
+
+def _close_stdout_after(backend: str, config: Path, last_read: str) -> None:
+    """Run ``initiate`` on a pipe, close the pipe once ``last_read`` is printed (the
+    reader goes away, as with ``pqike initiate ... | head -4``), and check that it
+    exits 1 saying why."""
     proc = subprocess.Popen(
-        _command(backend_name, "initiate", "-c", str(configs[1]), "lab"),
+        _command(backend, "initiate", "-c", str(config), "lab"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         env=_env(),
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]
-        assert any("initiating 'lab'" in line for line in lines), lines
+        out = _read_until(proc, last_read)
+        assert last_read in out, out
         proc.stdout.close()
-        assert responder.wait_for("established as responder"), responder.seen
-        status = proc.wait(timeout=20)
+        status = proc.wait(timeout=TIMEOUT)
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
     assert proc.stderr is not None
-    err = proc.stderr.read()
+    err = proc.stderr.read().decode()
     assert status == 1, err
     assert "Traceback" not in err
     assert "stdout was closed" in err
-    assert responder.wait_for("deleted by peer", timeout=10), responder.seen
+
+
+def test_closed_stdout_deletes_the_ike_sa_and_exits_1(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    # Closed once the SA is up and every line is printed: there is nothing more to
+    # write, so only the closed pipe itself can tell (it used to wait for ever).
+    _close_stdout_after(
+        backend_name, configs[1], "connection up; SIGINT or SIGTERM closes it"
+    )
+    assert responder.wait_for("deleted by peer"), responder.seen
+
+
+def test_closed_stdout_while_connecting_exits_1(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    # Closed as it starts: stops as on SIGTERM (a Delete only if the SA got up
+    # meanwhile), but with status 1 like any broken pipe.
+    _close_stdout_after(backend_name, configs[1], "initiating 'lab'")
 
 
 def test_respond_keeps_refused_sa_inits_off_stdout(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +175,54 @@ def test_backend_gap_is_a_config_error(
         "(reference backend: pyca/cryptography has no mlkem512)"
     ) in err
     assert "Traceback" not in err
+
+
+def _stop_with_stdout_on_a_pipe(
+    monkeypatch: pytest.MonkeyPatch, reader_goes_away: bool
+) -> common.SignalStop:
+    """A session's stop event with stdout on a pipe whose reader closes it (or not)
+    while nothing is written."""
+    read_end, write_end = os.pipe()
+
+    async def session() -> common.SignalStop:
+        stop = common.stop_on_signals()
+        for _ in range(3):  # loop iterations, each polling the pipe
+            await asyncio.sleep(0)
+        assert not stop.is_set()
+        if reader_goes_away:
+            os.close(read_end)
+            await asyncio.wait_for(stop.wait(), 30)
+            # later lines go to /dev/null, without an error
+            assert os.path.samestat(os.fstat(write_end), os.stat(os.devnull))
+            common.say("nobody reads this")
+        return stop
+
+    with open(write_end, "w") as stdout, monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", stdout)
+        try:
+            return asyncio.run(session())
+        finally:
+            if not reader_goes_away:
+                os.close(read_end)
+
+
+def test_an_idle_session_notices_that_stdout_s_reader_went_away(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing is printed after the reader goes away (the SA is up, waiting for a
+    # signal): the closed pipe alone stops the session, with status 1.
+    with caplog.at_level(logging.WARNING, logger="pqike.cli"):
+        stop = _stop_with_stdout_on_a_pipe(monkeypatch, reader_goes_away=True)
+    assert stop.broken_pipe
+    assert stop.signum is None
+    assert stop.exit_status == 1
+    assert "stdout was closed by its reader" in caplog.text
+    assert not common._stdout_watch
+
+
+def test_stdout_s_pipe_with_its_reader_does_not_stop_the_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = _stop_with_stdout_on_a_pipe(monkeypatch, reader_goes_away=False)
+    assert not stop.is_set()
+    assert not stop.broken_pipe

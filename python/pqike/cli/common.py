@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import importlib
 import ipaddress
 import logging
@@ -13,6 +14,7 @@ import math
 import os
 import signal
 import socket
+import stat
 import struct
 import sys
 from collections.abc import Callable, Coroutine
@@ -220,7 +222,8 @@ def say(text: str) -> None:
     BrokenPipeError is not raised (this runs inside event callbacks): stdout is
     pointed at /dev/null, later lines are dropped, and the running session's
     :class:`SignalStop` is set with ``broken_pipe``, so that it deletes its SAs and
-    exits 1."""
+    exits 1. A session with nothing more to print notices the closed pipe all the
+    same (:func:`_watch_stdout`)."""
     try:
         print(text, flush=True)
     except BrokenPipeError:
@@ -228,6 +231,7 @@ def say(text: str) -> None:
 
 
 def _lose_stdout() -> None:
+    _unwatch_stdout()
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())
@@ -268,7 +272,49 @@ def stop_on_signals() -> SignalStop:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopped, sig)
+    _watch_stdout(loop)
     return stop
+
+
+_stdout_watch: list[tuple[asyncio.AbstractEventLoop, int]] = []
+"""The loop watching stdout's pipe, and its descriptor (see :func:`_watch_stdout`)."""
+
+
+def _watch_stdout(loop: asyncio.AbstractEventLoop) -> None:
+    """Stop the session as soon as the reader of a stdout pipe goes away, not only at
+    the next line printed.
+
+    A session that has printed all it has to say (``initiate`` with its SA up, an
+    idle ``respond``) prints nothing until a signal comes; if its last lines were
+    already in the pipe when the reader closed it, :func:`say` would never see the
+    BrokenPipeError and the command would wait for ever with nobody to read it.
+    The write end of a pipe is never readable, and ``poll`` reports it as an error
+    once no reader is left, which a reader callback receives.
+
+    LIMITATION: only a pipe is watched; with stdout on a socket (or a terminal) a
+    reader that goes away is noticed at the next line printed.
+    """
+    _unwatch_stdout()
+    try:
+        fd = sys.stdout.fileno()
+        watchable = stat.S_ISFIFO(os.fstat(fd).st_mode) and (
+            fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+        )
+    except (AttributeError, OSError, ValueError):  # replaced (tests) or closed
+        return
+    if not watchable:
+        return
+    try:
+        loop.add_reader(fd, _lose_stdout)
+    except (OSError, ValueError, NotImplementedError):  # a loop without add_reader
+        return
+    _stdout_watch[:] = [(loop, fd)]
+
+
+def _unwatch_stdout() -> None:
+    for loop, fd in _stdout_watch:
+        loop.remove_reader(fd)  # a no-op once the loop is closed
+    _stdout_watch.clear()
 
 
 # -- a toy host behind the tunnel: IPv4 ICMP echo ---------------------------------
