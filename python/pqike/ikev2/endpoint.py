@@ -24,7 +24,7 @@ import hmac
 import ipaddress
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pqike.config import ConnectionConfig, EndpointConfig, check_backend
 from pqike.crypto import Backend
@@ -187,9 +187,8 @@ class IkeEndpoint:
         conn = self.config.connections.get(conn_name)
         if conn is None or not conn.remote_addrs:
             raise LocalProtocolError(f"connection {conn_name!r} cannot be initiated")
-        local_ip = conn.local_addrs[0] if conn.local_addrs else self._listen_ip()
-        local = (local_ip, self.config.port)
         remote = (conn.remote_addrs[0], conn.remote_port)
+        local = (self._local_ip_for(remote[0], conn.local_addrs), self.config.port)
         sa = self._new_sa(
             conn, True, local, remote, self._alloc_ike_spi(), bytes(8), now
         )
@@ -352,6 +351,19 @@ class IkeEndpoint:
     def _listen_ip(self) -> str:
         return self.config.listen[0][0] if self.config.listen else "0.0.0.0"
 
+    def _local_ip_for(self, remote_ip: str, local_addrs: Sequence[str]) -> str:
+        """The address to send to ``remote_ip`` from: the first of the connection's
+        ``local_addrs``, else of the listen addresses, of the peer's IP family (a
+        datagram for an IPv6 peer cannot leave through an IPv4 socket)."""
+        v6 = ":" in remote_ip
+        for ip in local_addrs:
+            if (":" in ip) is v6:
+                return ip
+        for ip, _port in self.config.listen:
+            if (":" in ip) is v6:
+                return ip
+        return local_addrs[0] if local_addrs else self._listen_ip()
+
     def _forget(self, sa: IkeSa) -> None:
         self.sas.pop(sa.handle, None)
         self._half_open_sas.discard(sa)
@@ -439,8 +451,9 @@ class IkeEndpoint:
         digest = hashlib.sha256(nonce + ip + spi_i + self._cookie_secret).digest()
         return _COOKIE_VERSION + digest[:16]
 
-    def _admit(self, msg: Message, remote: Addr) -> bool:
-        """True to accept the IKE_SA_INIT; else answer with a COOKIE or drop."""
+    def _admit(self, msg: Message, local: Addr, remote: Addr) -> bool:
+        """True to accept the IKE_SA_INIT; else answer with a COOKIE (from the
+        address the request came to) or drop."""
         half_open = self._half_open()
         if half_open >= self.config.half_open_limit:
             return False
@@ -457,10 +470,12 @@ class IkeEndpoint:
             and hmac.compare_digest(got.data, expected)
         ):
             return True
-        self._send_cookie(msg.header, expected, remote)
+        self._send_cookie(msg.header, expected, local, remote)
         return False
 
-    def _send_cookie(self, header: IkeHeader, cookie: bytes, remote: Addr) -> None:
+    def _send_cookie(
+        self, header: IkeHeader, cookie: bytes, local: Addr, remote: Addr
+    ) -> None:
         reply = IkeHeader(
             header.spi_i,
             bytes(8),
@@ -471,7 +486,10 @@ class IkeEndpoint:
         data = encode_message(
             Message(reply, (NotifyPayload(NotifyType.COOKIE, cookie),))
         )
-        self._out.append((data, (self._listen_ip(), self.config.port), remote))
+        config = self.config
+        if local[1] == config.natt_port and config.natt_port != config.port:
+            data = NON_ESP_MARKER + data  # it came to the NAT-T port (RFC 3948 §2.2)
+        self._out.append((data, local, remote))
 
     def _peers_of(self, sa: IkeSa) -> list[IkeSa]:
         """Other live IKE SAs (up or coming up) with the same peer: same connection,
@@ -502,7 +520,7 @@ class IkeEndpoint:
         self, msg: Message, local: Addr, remote: Addr, now: float
     ) -> IkeSa | None:
         conn = self._connection_for(remote)
-        if conn is None or not self._admit(msg, remote):
+        if conn is None or not self._admit(msg, local, remote):
             return None
         spi_i = msg.header.spi_i
         sa = self._new_sa(conn, False, local, remote, spi_i, self._alloc_ike_spi(), now)
