@@ -27,8 +27,9 @@ from pqike.crypto import Backend
 __all__ = ["Call", "CryptoTrace", "RecordingBackend"]
 
 _PLAIN = (bytes, bytearray, memoryview, str, int, float, bool, type(None))
-_NOT_CRYPTO = frozenset({"supports"})
-"""Calls forwarded but not recorded: capability look-ups, not primitives."""
+_NOT_CRYPTO = frozenset({"supports", "why_unsupported"})
+"""Calls forwarded but not recorded: capability look-ups (building an endpoint
+checks its configuration with them), not primitives."""
 
 
 @dataclass(frozen=True)
