@@ -717,11 +717,59 @@ def _connection(
     return conn
 
 
+def _listen(top: _Table) -> tuple[str, ...]:
+    """``listen``: at least one address, each bound once (with ``port`` and
+    ``natt_port``), so no two of a family overlap: a wildcard takes the ports on
+    every address of its family, and IPv6 sockets serve IPv6 only (IPV6_V6ONLY), so
+    ``0.0.0.0`` and ``::`` go together."""
+    texts = top.strings("listen", ["0.0.0.0"])
+    if not texts:
+        raise ConfigError("listen", "must name at least one address")
+    if "%any" in texts:
+        raise ConfigError(
+            f"listen[{texts.index('%any')}]",
+            '%any is not an address to bind: use "0.0.0.0" and/or "::" to '
+            "listen on every IPv4 / IPv6 address",
+        )
+    hosts = _ip_list(top, "listen", ["0.0.0.0"])
+    for index, host in enumerate(hosts):
+        address = ipaddress.ip_address(host)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            raise ConfigError(
+                f"listen[{index}]",
+                f"{texts[index]} is an IPv4-mapped IPv6 address, which an IPv6-only "
+                f"socket cannot bind: write {address.ipv4_mapped}",
+            )
+        for earlier, other in enumerate(hosts[:index]):
+            if _overlaps(host, other):
+                raise ConfigError(
+                    f"listen[{index}]", _overlap_reason(host, other, earlier)
+                )
+    return hosts
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Whether sockets on addresses ``a`` and ``b`` with the same port clash."""
+    if _version(a) != _version(b):
+        return False
+    return a == b or _WILDCARDS[_version(a)] in (a, b)
+
+
+def _overlap_reason(host: str, other: str, index: int) -> str:
+    if host == other:
+        return f"{host} is listed twice (also listen[{index}])"
+    wildcard, concrete = (host, other) if host in _WILDCARDS.values() else (other, host)
+    return (
+        f"{host} overlaps listen[{index}] ({other}): the wildcard {wildcard} "
+        f"already takes port and natt_port on every IPv{_version(host)} address, "
+        f"{concrete} included; list either {wildcard} or concrete IPv"
+        f"{_version(host)} addresses"
+    )
+
+
 def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
     top = _Table(data, "", _ENDPOINT_KEYS)
-    hosts = _ip_list(top, "listen", ["0.0.0.0"])
-    if not hosts:
-        raise ConfigError("listen", "must name at least one address")
+    hosts = _listen(top)
     port = top.integer("port", 500, 1, 65535)
     natt_port = top.integer("natt_port", 4500, 1, 65535)
     if port == natt_port:

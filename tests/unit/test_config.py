@@ -195,6 +195,18 @@ C = "connections.site-a.children.net"
         ("listen", [], "listen", "at least one"),
         ("listen", "127.0.0.1", "listen", "list of strings"),
         ("listen", [1], "listen[0]", "must be a string"),
+        ("listen", ["%any"], "listen[0]", 'use "0.0.0.0" and/or "::" to listen'),
+        ("listen", ["127.0.0.1", "%any"], "listen[1]", "%any is not an address"),
+        (
+            "listen",
+            ["0.0.0.0", "127.0.0.1"],
+            "listen[1]",
+            "127.0.0.1 overlaps listen[0] (0.0.0.0): the wildcard 0.0.0.0 already "
+            "takes port and natt_port on every IPv4 address",
+        ),
+        ("listen", ["::1", "::"], "listen[1]", "overlaps listen[0] (::1)"),
+        ("listen", ["::1", "127.0.0.1", "::1"], "listen[2]", "twice (also listen[0])"),
+        ("listen", ["::ffff:127.0.0.1"], "listen[0]", "mapped IPv6 address, which"),
         ("port", 70000, "port", "1..65535"),
         ("port", 0, "port", "1..65535"),
         ("port", "500", "port", "an integer"),
@@ -455,6 +467,21 @@ def test_addresses_accept_wildcard_listen_and_both_families() -> None:
     conn = loads(to_toml(data)).connections["site-a"]
     assert conn.local_addrs == ("127.0.0.1", "::1")
     assert conn.remote_addrs == ("127.0.0.2", "::2")
+
+
+@pytest.mark.parametrize(
+    "listen",
+    [
+        ["0.0.0.0", "::"],
+        ["::", "0.0.0.0"],
+        ["127.0.0.1", "127.0.0.2", "::1"],
+        ["0.0.0.0", "::1"],
+    ],
+)
+def test_listen_accepts_addresses_that_do_not_overlap(listen: list[str]) -> None:
+    # IPv6 sockets are IPv6-only, so the two wildcards do not overlap.
+    config = loads(to_toml(_with("listen", listen)))
+    assert config.listen == tuple((host, 5000) for host in listen)
 
 
 def test_psk_env_missing(monkeypatch: pytest.MonkeyPatch) -> None:
