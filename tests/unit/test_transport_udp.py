@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from pqike.errors import DecodeError
-from pqike.transport.udp import Addr, UdpTransport, bind_addresses, format_addr
+from pqike.transport.udp import (
+    Addr,
+    UdpTransport,
+    bind_addresses,
+    bind_sockets,
+    format_addr,
+)
 
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
@@ -304,9 +311,75 @@ def test_bind_failure_raises_and_closes_what_was_bound() -> None:
                 await transport.start()
             assert transport.local_addresses == []
             port = taken.getsockname()[1]
-            assert str(info.value.strerror).startswith(f"cannot bind {HOST}:{port}: ")
+            assert info.value.errno == errno.EADDRINUSE
+            assert info.value.strerror == (
+                f"cannot bind {HOST}:{port}: Address already in use "
+                "(the port is taken by another socket or process)"
+            )
 
     _run(test)
+
+
+def test_bind_failure_on_its_own_socket_says_so() -> None:
+    async def test() -> None:
+        (own,) = bind_sockets([(HOST, 0)])
+        port = own.getsockname()[1]
+        transport = UdpTransport(EchoEndpoint(), [(HOST, port)], sockets=[own])
+        with pytest.raises(OSError, match="in use") as info:
+            await transport.start()
+        assert info.value.errno == errno.EADDRINUSE
+        assert f"this endpoint's own socket on {HOST}:{port} holds it" in str(
+            info.value
+        )
+        assert "another" not in str(info.value)
+        assert own.fileno() == -1  # handed over, so closed with the rest
+
+    _run(test)
+
+
+def test_sockets_bound_first_hold_their_ports_until_the_transport_closes() -> None:
+    async def test() -> None:
+        sockets = bind_sockets([(HOST, 0), (HOST, 0)])
+        ports = [sock.getsockname()[1] for sock in sockets]
+        for port in ports:  # nobody can take them before the transport starts
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other,
+                pytest.raises(OSError, match="in use"),
+            ):
+                other.bind((HOST, port))
+        a, b = EchoEndpoint(), EchoEndpoint()
+        async with (
+            UdpTransport(a, sockets=sockets) as ta,
+            UdpTransport(b, [(HOST, 0)]) as tb,
+        ):
+            assert ta.local_addresses == [(HOST, port) for port in ports]
+            (b_addr,) = tb.local_addresses
+            tb.run(lambda now: b.send(b"ping-x", b_addr, (HOST, ports[1])))
+            assert await ta.next_event(TIMEOUT) == ("got", b"ping-x", (HOST, ports[1]))
+            assert await tb.next_event(TIMEOUT) == ("got", b"pong-x", b_addr)
+        assert [sock.fileno() for sock in sockets] == [-1, -1]
+
+    _run(test)
+
+
+def test_close_without_start_closes_the_sockets_handed_over() -> None:
+    async def test() -> None:
+        sockets = bind_sockets([(HOST, 0)])
+        await UdpTransport(EchoEndpoint(), sockets=sockets).close()
+        assert sockets[0].fileno() == -1
+
+    _run(test)
+
+
+def test_bind_sockets_names_what_cannot_be_bound_and_closes_the_rest() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind((HOST, 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match="another socket or process") as info:
+            bind_sockets([(HOST, 0), (HOST, port)])
+        assert str(info.value.strerror).startswith(f"cannot bind {HOST}:{port}: ")
+    with pytest.raises(OSError, match="cannot bind localhost:0: "):
+        bind_sockets([("localhost", 0)])  # IP literals only: no name look-up
 
 
 def test_close_is_idempotent_and_stops_delivery() -> None:
@@ -350,6 +423,25 @@ def test_ipv6_loopback_and_mixed_families() -> None:
             ta.run(lambda now: a.send(b"wrong family", a4, b6))  # logged, not raised
             ta.run(lambda now: a.send(b"ping-again", a6, b6))
             assert await tb.next_event(TIMEOUT) == ("got", b"ping-again", b6)
+
+    _run(test)
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+def test_ipv6_sockets_are_ipv6_only() -> None:
+    # With net.ipv6.bindv6only=0 (Linux's default) a "::" socket would also take
+    # the IPv4 port and clash with a "0.0.0.0" socket on it; IPv6-only, it cannot
+    # bind an IPv4-mapped address either.
+    (sock,) = bind_sockets([("::1", 0)])
+    with sock:
+        assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+
+    async def test() -> None:
+        transport = UdpTransport(EchoEndpoint(), [("::ffff:127.0.0.1", 0)])
+        with pytest.raises(OSError, match=r"cannot bind \[::ffff:127.0.0.1\]:0: "):
+            await transport.start()
+        async with UdpTransport(EchoEndpoint(), [("::1", 0), (HOST, 0)]) as both:
+            assert [host for host, _ in both.local_addresses] == ["::1", HOST]
 
     _run(test)
 

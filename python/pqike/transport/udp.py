@@ -28,9 +28,13 @@ driver is lean:
 Failures never stop the driver: an exception from the engine while it handles one
 datagram or a timer is logged and the next datagram is handled as usual.
 
-LIMITATION: sockets bound to a wildcard address (``0.0.0.0``) report that wildcard as
-the local address, because the driver does not read IP_PKTINFO; bind concrete
-addresses when NAT detection must see the real one.
+IPv6 sockets are IPv6-only (``IPV6_V6ONLY``), whatever ``net.ipv6.bindv6only`` says:
+``::`` and ``0.0.0.0`` on one port are two sockets, one per family, and ``::`` alone
+does not receive IPv4 datagrams (as IPv4-mapped ``::ffff:a.b.c.d`` peers).
+
+LIMITATION: sockets bound to a wildcard address (``0.0.0.0``, ``::``) report that
+wildcard as the local address, because the driver does not read IP_PKTINFO; bind
+concrete addresses when NAT detection must see the real one.
 
 LIMITATION: ``loop.add_reader`` needs a selector event loop (asyncio's default on Linux
 and macOS); Windows' default proactor loop cannot run the driver.
@@ -39,10 +43,12 @@ and macOS); Windows' default proactor loop cannot run the driver.
 from __future__ import annotations
 
 import asyncio
+import errno
+import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pqike.errors import PqIkeError
 
@@ -52,6 +58,7 @@ __all__ = [
     "EndpointLike",
     "UdpTransport",
     "bind_addresses",
+    "bind_sockets",
     "format_addr",
 ]
 
@@ -156,9 +163,20 @@ class UdpTransport:
         ...
         await transport.close()
 
+    When the ports must be known before the endpoint is built (port 0, the OS
+    chooses), bind first and hand the sockets over, so that nobody can take a port
+    between choosing it and using it::
+
+        sockets = bind_sockets([("127.0.0.1", 0), ("127.0.0.1", 0)])
+        ports = [sock.getsockname()[1] for sock in sockets]
+        ...  # a config with those ports, its endpoint
+        transport = UdpTransport(endpoint, sockets=sockets)
+
     Args:
         endpoint: the sans-IO engine.
         addresses: ``(host, port)`` pairs to bind; port 0 lets the OS choose.
+        sockets: bound UDP sockets (from :func:`bind_sockets`) the transport takes
+            over and closes; they come first in :attr:`local_addresses`.
         on_event: called with each engine event; without it events are queued for
             :meth:`next_event`.
     """
@@ -166,12 +184,15 @@ class UdpTransport:
     def __init__(
         self,
         endpoint: EndpointLike,
-        addresses: Iterable[Addr],
+        addresses: Iterable[Addr] = (),
         *,
+        sockets: Iterable[socket.socket] = (),
         on_event: Callable[[object], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.addresses = list(addresses)
+        self._adopted = list(sockets)
+        """Sockets handed over and not yet watched (closed by :meth:`close`)."""
         self.on_event = on_event
         self._events: asyncio.Queue[object] = asyncio.Queue()
         self._sockets: dict[Addr, _Socket] = {}
@@ -192,30 +213,36 @@ class UdpTransport:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind every address.
+        """Watch the sockets handed over, and bind every address.
 
         Raises:
             OSError: an address cannot be bound (e.g. the port is in use); the
-                message names that address (``cannot bind 127.0.0.1:500: ...``);
-                sockets bound so far are closed again.
+                message names that address (``cannot bind 127.0.0.1:500: ...``)
+                and, for a port in use, says whether a socket of this transport
+                holds it; every socket (bound or handed over) is closed again.
         """
         self._loop = loop = asyncio.get_running_loop()
+        while self._adopted:
+            self._watch(self._adopted.pop(0))
         for addr in self.addresses:
             try:
                 sock = await _bind(loop, addr)
             except OSError as exc:
+                error = _bind_error(addr, exc, self.local_addresses)
                 await self.close()
-                raise OSError(
-                    exc.errno, f"cannot bind {format_addr(*addr)}: {exc.strerror}"
-                ) from exc
-            bound = _Socket(self, sock)
-            self._sockets[bound.local] = bound
-            loop.add_reader(sock.fileno(), bound.read_ready)
+                raise error from exc
+            self._watch(sock)
         logger.debug(
             "listening on %s",
             ", ".join(format_addr(*addr) for addr in self.local_addresses),
         )
         self.flush()
+
+    def _watch(self, sock: socket.socket) -> None:
+        assert self._loop is not None
+        bound = _Socket(self, sock)
+        self._sockets[bound.local] = bound
+        self._loop.add_reader(sock.fileno(), bound.read_ready)
 
     @property
     def local_addresses(self) -> list[Addr]:
@@ -232,6 +259,9 @@ class UdpTransport:
         for sock in self._sockets.values():
             sock.close(loop)
         self._sockets.clear()
+        for unwatched in self._adopted:
+            unwatched.close()
+        self._adopted.clear()
         await asyncio.sleep(0)
 
     async def __aenter__(self) -> UdpTransport:
@@ -345,11 +375,9 @@ class UdpTransport:
             self.sent += 1
 
     def _wildcard_for(self, local: Addr) -> _Socket | None:
-        """A wildcard socket on the port of ``local`` (no exact match was bound)."""
-        for (host, port), sock in self._sockets.items():
-            if port == local[1] and host in ("0.0.0.0", "::"):
-                return sock
-        return None
+        """The wildcard socket of ``local``'s family on its port (no exact match was
+        bound)."""
+        return self._sockets.get((_WILDCARD[":" in local[0]], local[1]))
 
     def _deliver_events(self) -> None:
         next_event, on_event = self.endpoint.next_event, self.on_event
@@ -385,19 +413,92 @@ class UdpTransport:
         self._timer = self._loop.call_at(deadline, self._on_timer)
 
 
+_WILDCARD = {False: "0.0.0.0", True: "::"}
+"""The wildcard address of IPv4 (False) and IPv6 (True)."""
+
+
+def bind_sockets(addresses: Iterable[Addr]) -> list[socket.socket]:
+    """Non-blocking UDP sockets bound to ``addresses`` (IP literals; port 0 lets the
+    OS choose), now, for a :class:`UdpTransport` to take over with ``sockets=``.
+
+    Raises:
+        OSError: an address is not an IP literal or cannot be bound; the message
+            names it as :meth:`UdpTransport.start` does. The sockets bound so far
+            are closed again.
+    """
+    out: list[socket.socket] = []
+    try:
+        for addr in addresses:
+            try:
+                infos = socket.getaddrinfo(
+                    *addr, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
+                )
+                out.append(_open(infos[0]))
+            except OSError as exc:
+                bound = [_addr(sock.getsockname()) for sock in out]
+                raise _bind_error(addr, exc, bound) from exc
+    except BaseException:
+        for sock in out:
+            sock.close()
+        raise
+    return out
+
+
 async def _bind(loop: asyncio.AbstractEventLoop, addr: Addr) -> socket.socket:
     """A non-blocking UDP socket bound to ``addr``.
 
     Raises:
         OSError: the address does not resolve or cannot be bound.
     """
-    infos = await loop.getaddrinfo(*addr, type=socket.SOCK_DGRAM)
-    family, kind, proto, _, sockaddr = infos[0]
+    return _open((await loop.getaddrinfo(*addr, type=socket.SOCK_DGRAM))[0])
+
+
+def _open(
+    info: tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]],
+) -> socket.socket:
+    """A non-blocking UDP socket bound as one ``getaddrinfo`` result says; IPv6
+    sockets IPv6-only (see the module docstring)."""
+    family, kind, proto, _, sockaddr = info
     sock = socket.socket(family, kind, proto)
     try:
         sock.setblocking(False)
+        if family == socket.AF_INET6:
+            # Otherwise, with net.ipv6.bindv6only=0 (Linux's default), "::" takes
+            # the IPv4 port too and clashes with a "0.0.0.0" socket on it.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(sockaddr)
     except OSError:
         sock.close()
         raise
     return sock
+
+
+def _bind_error(addr: Addr, exc: OSError, bound: Iterable[Addr]) -> OSError:
+    """The OSError that names the address that cannot be bound, and for a port in
+    use who may hold it: one of ``bound`` (this transport's own sockets) if one
+    overlaps ``addr``, else another socket or process (a port taken by another
+    socket of this process looks the same as one of another process)."""
+    text = f"cannot bind {format_addr(*addr)}: {exc.strerror or exc}"
+    if exc.errno == errno.EADDRINUSE:
+        own = [b for b in bound if _overlap(b, addr)]
+        if own:
+            text += (
+                f" (this endpoint's own socket on {format_addr(*own[0])} holds it: "
+                "bind each address once, and per family either the wildcard "
+                "address or concrete ones)"
+            )
+        else:
+            text += " (the port is taken by another socket or process)"
+    return OSError(exc.errno, text)
+
+
+def _overlap(a: Addr, b: Addr) -> bool:
+    """Whether sockets bound to ``a`` and ``b`` would share a port: same port and
+    family, and the same host or a wildcard on either side."""
+    try:
+        ip_a, ip_b = ipaddress.ip_address(a[0]), ipaddress.ip_address(b[0])
+    except ValueError:  # host names: no opinion
+        return False
+    if a[1] != b[1] or ip_a.version != ip_b.version:
+        return False
+    return ip_a == ip_b or ip_a.is_unspecified or ip_b.is_unspecified
