@@ -6,8 +6,10 @@ it does not exit in time)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
+import re
 import selectors
 import signal
 import socket
@@ -171,7 +173,10 @@ def test_initiate_once_with_ping_against_a_responder_process(
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    assert "established as initiator: AES_GCM_16_256/PRF_HMAC_SHA2_384" in out
+    initiator_line = (
+        r"established as initiator with \S+: AES_GCM_16_256/PRF_HMAC_SHA2_384"
+    )
+    assert re.search(initiator_line, out), out
     assert "ADDKE1=ML_KEM_768" in out
     assert "up: IKE SA and child established" in out
     assert "3/3 replies through the tunnel" in out
@@ -441,3 +446,117 @@ def test_respond_keeps_refused_sa_inits_off_stdout(
     assert result.returncode == 0, result.stdout + result.stderr
     assert responder.wait_for("deleted by peer"), responder.seen
     assert not [line for line in responder.seen if "failed" in line], responder.seen
+
+
+def test_ping_1000_is_paced_and_every_reply_comes_back(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    # Sent in one burst, only ~256 fitted into the responder's socket buffer.
+    result = _initiate(backend_name, configs[1], "--once", "--ping", "1000")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "1000/1000 replies through the tunnel" in out
+
+
+def _ports(config: Path) -> set[int]:
+    text = config.read_text()
+    return {
+        int(text.split(f"\n{key} = ")[1].split()[0]) for key in ("port", "natt_port")
+    }
+
+
+def test_established_lines_show_the_peer_address(
+    responder: Responder, configs: tuple[Path, Path], backend_name: str
+) -> None:
+    result = _initiate(backend_name, configs[1], "--once")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert responder.wait_for("established as responder"), responder.seen
+    pattern = r"established as (\w+) with 127\.0\.0\.1:(\d+): AES_GCM_16_256"
+    seen = re.search(pattern, responder.seen[-1])
+    assert seen is not None, responder.seen
+    assert seen.group(1) == "responder"
+    assert int(seen.group(2)) in _ports(configs[1]), responder.seen
+    seen = re.search(pattern, result.stdout)
+    assert seen is not None, result.stdout
+    assert seen.group(1) == "initiator"
+    assert int(seen.group(2)) in _ports(configs[0]), result.stdout
+
+
+def test_timeout_names_the_peer_and_the_unanswered_exchange(
+    configs: tuple[Path, Path], backend_name: str
+) -> None:
+    # Nobody listens; --timeout ends it before the retransmissions run out.
+    result = _initiate(backend_name, configs[1], "--timeout", "2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    r_ike = int(configs[0].read_text().split("\nport = ")[1].split()[0])
+    assert (
+        f"FAILED: timed out after 2 s: no response from 127.0.0.1:{r_ike} to "
+        "IKE_SA_INIT (request sent "
+    ) in result.stdout
+    assert "exchanges done: none; IKE SA connecting)" in result.stdout
+
+
+class SilentResponder:
+    """The responder's engine on its sockets, in a thread of this process, with no
+    echo host behind its tunnels: IKE works, pings are never answered."""
+
+    def __init__(self, config: Path, backend: str) -> None:
+        from pqike.config import load
+
+        self.config = load(config)
+        self.backend = backend
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopped: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+            self.ready.set()
+
+    async def _serve(self) -> None:
+        from pqike.cli.common import start_peer
+
+        peer = await start_peer(self.config, self.backend)
+        try:
+            self.loop = asyncio.get_running_loop()
+            self.stopped = asyncio.Event()
+            self.ready.set()
+            await self.stopped.wait()
+        finally:
+            await peer.transport.close()
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stopped is not None:
+            self.loop.call_soon_threadsafe(self.stopped.set)
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive()
+
+
+def test_sigint_during_ping_says_it_was_interrupted(
+    configs: tuple[Path, Path], backend_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PQIKE_TEST_PSK", PSK)
+    silent = SilentResponder(configs[0], backend_name)
+    try:
+        assert silent.ready.wait(TIMEOUT)
+        assert silent.error is None, silent.error
+        ping = ["--ping", "5", "--timeout", "120"]
+        initiator = Responder(
+            _command(backend_name, "initiate", "-c", str(configs[1]), "lab", *ping)
+        )
+        try:
+            assert initiator.wait_for("up: IKE SA and child"), initiator.seen
+            os.kill(initiator.proc.pid, signal.SIGINT)
+            assert initiator.proc.wait(timeout=TIMEOUT) == 130
+            assert initiator.wait_for("0/5 replies through the tunnel"), initiator.seen
+            assert initiator.wait_for("ping interrupted by signal 2"), initiator.seen
+        finally:
+            initiator.stop()
+    finally:
+        silent.stop()

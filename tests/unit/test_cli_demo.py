@@ -66,6 +66,16 @@ def test_demo_packet_count_option() -> None:
     assert "initiator: 2/2 echo replies" in result.stdout
 
 
+def test_demo_1000_packets_are_paced_and_all_answered() -> None:
+    # Sent in one burst, only ~256 fitted into the responder's socket buffer.
+    result = pqike(
+        "--backend", _backend(), "demo", "--port-base", "0", "--packets", "1000"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "responder: 1000/1000 received" in result.stdout
+    assert "initiator: 1000/1000 echo replies" in result.stdout
+
+
 def test_demo_reports_missing_engine(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,6 +134,20 @@ def test_decode_prints_header_and_payloads(capsys: pytest.CaptureFixture[str]) -
     assert "0101010101010101 / 0000000000000000" in out
     assert "NoncePayload(" in out
     assert "abab" in out
+
+
+def test_decode_names_notify_types(capsys: pytest.CaptureFixture[str]) -> None:
+    from pqike.ikev2.codec import IkeHeader, Message, NotifyPayload, encode_message
+
+    header = IkeHeader(b"\x01" * 8, bytes(8), 34, 0x20, 0)
+    notifies = (NotifyPayload(17, b"\x00\x1f"), NotifyPayload(16388, b"\x07" * 20))
+    unassigned = NotifyPayload(40000)
+    datagram = encode_message(Message(header, (*notifies, unassigned)))
+    assert main(["decode", datagram.hex()]) == 0
+    out = capsys.readouterr().out
+    assert "NotifyPayload(notify_type=INVALID_KE_PAYLOAD(17), data=001f" in out
+    assert "notify_type=NAT_DETECTION_SOURCE_IP(16388)" in out
+    assert "notify_type=40000," in out
 
 
 def test_decode_rejects_garbage(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,8 @@ from pqike.ikev2.events import (
     ChildDeleted,
     ChildEstablished,
     ChildRekeyed,
+    ConnectionFailed,
+    ExchangeCompleted,
     IkeEstablished,
 )
 
@@ -55,6 +57,42 @@ def test_child_events_show_hex_spis() -> None:
     assert describe(deleted) == "Child SA c1234567 deleted: deleted by peer"
     rekeyed = ChildRekeyed(SA, 0xC1234567, 0x0A0B0C0D)
     assert describe(rekeyed) == "Child SA c1234567 rekeyed as 0a0b0c0d"
+
+
+def test_sa_lines_show_the_peer_address_and_notify_name() -> None:
+    established = IkeEstablished(SA, "SUITE", b"\x01" * 8, b"\x02" * 8, False, "lab")
+    assert describe(established, remote="[::1]:4500") == (
+        "IKE SA #1 'lab' established as responder with [::1]:4500: SUITE "
+        "(SPIs 0101010101010101/0202020202020202)"
+    )
+    failed = ConnectionFailed(SA, "authentication failed", 24)
+    assert describe(failed, remote="127.0.0.1:500") == (
+        "IKE SA #1 with 127.0.0.1:500 failed: authentication failed "
+        "(notify AUTHENTICATION_FAILED(24))"
+    )
+    assert describe(ConnectionFailed(SA, "odd", 40000)) == (
+        "IKE SA #1 failed: odd (notify 40000)"
+    )
+
+
+def test_printer_notes_the_peer_address_for_a_failure_after_the_sa_is_gone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The engine may forget a failed SA before its ConnectionFailed is printed."""
+    sa = SimpleNamespace(remote=("192.0.2.7", 4500))
+    peer = Peer(
+        endpoint=SimpleNamespace(sas={SA: sa}),
+        transport=None,
+        log=EventLog(),
+        config=defaults("responder"),
+    )
+    printer = _Printer([peer], quiet_unauthenticated=False)
+    printer(ExchangeCompleted(SA, "IKE_SA_INIT", 240, 240, is_initiator=False))
+    peer.endpoint.sas.clear()
+    printer(ConnectionFailed(SA, "authentication failed", 24))
+    out = capsys.readouterr().out
+    assert "IKE SA #1 with 192.0.2.7:4500 failed: authentication failed" in out
+    assert printer.remotes == {}
 
 
 def test_transport_mode_warning_is_printed_once(

@@ -16,7 +16,7 @@ from typing import Any
 
 from pqike.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, say
 
-__all__ = ["format_message", "register", "run"]
+__all__ = ["format_message", "notify_label", "register", "run"]
 
 _BYTES_SHOWN = 32
 
@@ -44,11 +44,28 @@ def _value(value: object) -> str:
     return repr(value)
 
 
+def notify_label(notify_type: int) -> str:
+    """``INVALID_KE_PAYLOAD(17)``: the IANA name with the number, or the number."""
+    from pqike.ikev2.suite import notify_name
+
+    name = notify_name(notify_type)
+    return name if name == str(notify_type) else f"{name}({notify_type})"
+
+
+def _notify_type(value: object) -> str:
+    return notify_label(value) if isinstance(value, int) else _value(value)
+
+
+_NAMED_FIELDS = {"notify_type": _notify_type}
+"""Integer fields printed with their IANA name (by field name)."""
+
+
 def _fields(obj: object) -> str:
     if not dataclasses.is_dataclass(obj):
         return repr(obj)
     parts = [
-        f"{f.name}={_value(getattr(obj, f.name))}" for f in dataclasses.fields(obj)
+        f"{f.name}={_NAMED_FIELDS.get(f.name, _value)(getattr(obj, f.name))}"
+        for f in dataclasses.fields(obj)
     ]
     return f"{type(obj).__name__}({', '.join(parts)})"
 

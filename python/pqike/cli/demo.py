@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
         "--timeout",
         type=positive_seconds,
         default=10.0,
-        help="seconds per phase (default 10)",
+        help="seconds per phase; while pinging, for each next reply (default 10)",
     )
     parser.set_defaults(func=run)
 

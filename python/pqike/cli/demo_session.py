@@ -19,6 +19,7 @@ from pqike.cli.common import (
     format_spi,
     start_peer,
 )
+from pqike.cli.ping import ECHO_IDENT, WINDOW, EchoReplies, send_paced
 from pqike.config import EndpointConfig
 from pqike.ikev2.events import (
     ChildEstablished,
@@ -165,18 +166,23 @@ async def _ping(
 
     responder.log.on_event = answer
     payload = bytes(i % 256 for i in range(args.size))
-    for seq in range(1, args.packets + 1):
-        packet = echo_request(_INITIATOR_HOST, _RESPONDER_HOST, 0x5049, seq, payload)
-        initiator.endpoint.send_esp(i_child, packet, 4)
-    initiator.transport.flush()
-    size = 20 + 8 + args.size
 
-    await initiator.log.wait_for(
-        lambda log: count_echoes(log, requests=False) >= args.packets, args.timeout
+    def send(seq: int) -> None:
+        packet = echo_request(
+            _INITIATOR_HOST, _RESPONDER_HOST, ECHO_IDENT, seq, payload
+        )
+        initiator.endpoint.send_esp(i_child, packet, 4)
+
+    replies = EchoReplies(initiator.log)
+    sent, got = await send_paced(
+        args.packets, send, initiator.transport.flush, replies, args.timeout
     )
+    size = 20 + 8 + args.size
     requests = count_echoes(responder.log, requests=True)
-    got = count_echoes(initiator.log, requests=False)
-    print(f"ESP: sent {args.packets} ICMP echo requests ({size} B inner packets)")
+    print(
+        f"ESP: sent {sent}/{args.packets} ICMP echo requests ({size} B inner "
+        f"packets, at most {WINDOW} unanswered)"
+    )
     print(
         f"  responder: {requests}/{args.packets} received and authenticated, "
         "answered through the tunnel"

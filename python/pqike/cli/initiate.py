@@ -43,7 +43,8 @@ def register(subparsers: Any) -> None:
         "--timeout",
         type=positive_seconds,
         default=30.0,
-        help="seconds to wait for the SA, and for ping replies (default 30)",
+        help="seconds to wait for the SA and, while pinging, for each next reply "
+        "(default 30)",
     )
     parser.set_defaults(func=run)
 

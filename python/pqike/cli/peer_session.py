@@ -23,7 +23,6 @@ from pqike.cli.common import (
     EventLog,
     Peer,
     SignalStop,
-    count_echoes,
     echo_reply,
     echo_request,
     format_addr,
@@ -32,7 +31,10 @@ from pqike.cli.common import (
     start_peer,
     stop_on_signals,
 )
+from pqike.cli.decode import notify_label
+from pqike.cli.ping import ECHO_IDENT, EchoReplies, send_paced, wait_or_stop
 from pqike.config import ConnectionConfig, EndpointConfig, TrafficSelector
+from pqike.ikev2.constants import ExchangeType
 from pqike.ikev2.events import (
     ChildDeleted,
     ChildEstablished,
@@ -53,16 +55,20 @@ _TS_IPV4 = 7
 _AUTHENTICATION_FAILED = 24
 
 
-def describe(event: object, esn: bool | None = None) -> str | None:
+def describe(
+    event: object, esn: bool | None = None, remote: str | None = None
+) -> str | None:
     """One human-readable line for an SA event; None for per-packet events.
 
     ``esn``: whether a ChildEstablished's SA uses extended sequence numbers, when
-    known."""
+    known. ``remote``: the peer's address and port (``127.0.0.1:500``), shown on
+    the lines of an IKE SA established or failed, when known."""
+    peer = f" with {remote}" if remote else ""
     match event:
         case IkeEstablished():
             role = "initiator" if event.is_initiator else "responder"
             return (
-                f"IKE SA #{event.sa} {event.conn_name!r} established as {role}: "
+                f"IKE SA #{event.sa} {event.conn_name!r} established as {role}{peer}: "
                 f"{event.suite} (SPIs {event.spi_i.hex()}/{event.spi_r.hex()})"
             )
         case ChildEstablished():
@@ -79,8 +85,12 @@ def describe(event: object, esn: bool | None = None) -> str | None:
                 f"response {event.response_size} B{detail}"
             )
         case ConnectionFailed():
-            notify = f" (notify {event.notify})" if event.notify is not None else ""
-            return f"IKE SA #{event.sa} failed: {event.reason}{notify}"
+            notify = (
+                ""
+                if event.notify is None
+                else f" (notify {notify_label(event.notify)})"
+            )
+            return f"IKE SA #{event.sa}{peer} failed: {event.reason}{notify}"
         case IkeDeleted():
             return f"IKE SA #{event.sa} deleted{_reason(event.reason)}"
         case ChildDeleted() if event.child == 0:
@@ -103,6 +113,14 @@ def describe(event: object, esn: bool | None = None) -> str | None:
 
 def _reason(text: str) -> str:
     return f": {text}" if text else ""
+
+
+def remote_of(peer: Peer | None, sa: object) -> str | None:
+    """The address and port the engine talks to for IKE SA ``sa`` (None once the
+    SA is gone)."""
+    ike = getattr(getattr(peer, "endpoint", None), "sas", {}).get(sa)
+    remote = getattr(ike, "remote", None)
+    return format_addr(*remote) if isinstance(remote, tuple) else None
 
 
 def _child_esn(peer: Peer, event: ChildEstablished) -> bool | None:
@@ -144,6 +162,9 @@ class _Printer:
         """SA -> its IKE_SA_INIT line, for SAs that got no further yet."""
         self.initiated: dict[object, str] = {}
         """SA -> connection name, for the SAs this endpoint initiated."""
+        self.remotes: dict[object, str] = {}
+        """SA -> the peer's address, noted when IKE_SA_INIT is done (the engine
+        may have forgotten a failed SA by the time its ConnectionFailed comes)."""
 
     def __call__(self, event: object) -> None:
         peer = self.peer_ref[0] if self.peer_ref else None
@@ -152,7 +173,7 @@ class _Printer:
             self.initiated[event.sa] = event.conn_name
         elif isinstance(event, ChildEstablished) and peer is not None:
             esn = _child_esn(peer, event)
-        line = describe(event, esn)
+        line = describe(event, esn, self._remote(peer, event))
         if line is not None:
             if self.quiet and self._unauthenticated(event, line):
                 logger.debug("%s", line.strip())
@@ -165,6 +186,24 @@ class _Printer:
             if reply is not None:
                 peer.endpoint.send_esp(event.child, reply, 4)
                 peer.transport.flush()
+
+    def _remote(self, peer: Peer | None, event: object) -> str | None:
+        """The peer address for the line of an IKE SA event (noted at IKE_SA_INIT,
+        forgotten when the SA is gone)."""
+        sa = getattr(event, "sa", None)
+        if isinstance(event, ExchangeCompleted) and event.exchange == "IKE_SA_INIT":
+            remote = remote_of(peer, sa)
+            if remote is not None:
+                if len(self.remotes) >= self._PENDING_MAX:
+                    del self.remotes[next(iter(self.remotes))]
+                self.remotes[sa] = remote
+            return remote
+        if isinstance(event, (ConnectionFailed, IkeDeleted)):
+            noted = self.remotes.pop(sa, None)
+            return remote_of(peer, sa) or noted
+        if isinstance(event, IkeEstablished):
+            return remote_of(peer, sa) or self.remotes.get(sa)
+        return None
 
     def _unauthenticated(self, event: object, line: str) -> bool:
         """Whether ``line`` stays off stdout (printing a held IKE_SA_INIT line
@@ -288,24 +327,6 @@ def _outcome(log: EventLog, wants_child: bool) -> bool | None:
     return None
 
 
-async def _wait(
-    log: EventLog,
-    done: Callable[[EventLog], bool],
-    timeout: float | None,
-    stop: asyncio.Event,
-) -> bool:
-    """``log.wait_for(done, timeout)``, cut short when ``stop`` (an asyncio.Event)
-    is set; True only if ``done`` held."""
-    waiting = asyncio.ensure_future(log.wait_for(done, timeout))
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiting.cancel()
-        stopped.cancel()
-    return done(log)
-
-
 async def _ping(
     args: argparse.Namespace, peer: Peer, conn: ConnectionConfig, stop: SignalStop
 ) -> bool:
@@ -315,19 +336,42 @@ async def _ping(
         say("ping: needs IPv4 traffic selectors")
         return False
     child = peer.log.of(ChildEstablished)[0].child
-    for seq in range(1, args.ping + 1):
-        peer.endpoint.send_esp(child, echo_request(src, dst, 0x5049, seq, b"pqike"), 4)
-    peer.transport.flush()
 
-    await _wait(
-        peer.log,
-        lambda log: count_echoes(log, requests=False) >= args.ping,
-        args.timeout,
-        stop,
+    def send(seq: int) -> None:
+        packet = echo_request(src, dst, ECHO_IDENT, seq, b"pqike")
+        peer.endpoint.send_esp(child, packet, 4)
+
+    replies = EchoReplies(peer.log)
+    _, got = await send_paced(
+        args.ping, send, peer.transport.flush, replies, args.timeout, stop
     )
-    got = count_echoes(peer.log, requests=False)
     say(f"ping {src} -> {dst}: {got}/{args.ping} replies through the tunnel")
+    if got < args.ping and stop.signum is not None:
+        say(f"ping interrupted by signal {stop.signum}")
+    elif got < args.ping and not stop.is_set():
+        say(f"ping: no further reply for {args.timeout:g} s (--timeout)")
     return bool(got == args.ping)
+
+
+def _timed_out(peer: Peer, sa: Any, remote: str, timeout: float) -> str:
+    """What ``initiate`` was still waiting for when ``--timeout`` expired: the peer,
+    the request it has not answered, and how far the handshake got."""
+    ike = peer.endpoint.sas.get(sa)
+    remote = remote_of(peer, sa) or remote
+    done = [e.exchange for e in peer.log.of(ExchangeCompleted) if e.sa == sa]
+    progress = f"exchanges done: {', '.join(done) or 'none'}"
+    state = getattr(getattr(ike, "state", None), "value", None)
+    if state is not None:
+        progress += f"; IKE SA {state}"
+    outstanding = getattr(getattr(ike, "manager", None), "outstanding", None)
+    if outstanding is None:
+        return f"timed out after {timeout:g} s with {remote} ({progress})"
+    exchange = ExchangeType(outstanding.exchange).name
+    sent = outstanding.tries + 1
+    return (
+        f"timed out after {timeout:g} s: no response from {remote} to "
+        f"{exchange} (request sent {sent} time{'s' * (sent > 1)}; {progress})"
+    )
 
 
 async def initiate(args: argparse.Namespace, config: EndpointConfig) -> int:
@@ -355,9 +399,9 @@ async def _initiate(
     say(f"initiating {conn.name!r} to {remote}")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    peer.transport.run(lambda now: peer.endpoint.initiate(conn.name, now))
+    handle = peer.transport.run(lambda now: peer.endpoint.initiate(conn.name, now))
     wants_child = bool(conn.children)
-    await _wait(
+    await wait_or_stop(
         peer.log, lambda log: _outcome(log, wants_child) is not None, args.timeout, stop
     )
     outcome = _outcome(peer.log, wants_child)
@@ -374,8 +418,11 @@ async def _initiate(
         )
         await _delete_all(peer)
         return EXIT_FAILED
-    if not outcome:
-        say(f"FAILED: {'see above' if outcome is False else 'timed out'}")
+    if outcome is False:
+        say("FAILED: see above")
+        return EXIT_FAILED
+    if outcome is None:
+        say(f"FAILED: {_timed_out(peer, handle, remote, args.timeout)}")
         return EXIT_FAILED
     what = "IKE SA and child" if wants_child else "IKE SA"
     elapsed = (loop.time() - started) * 1000
