@@ -13,7 +13,7 @@ Hierarchy::
     ├── ConfigError                      configuration rejected at load time
     ├── UnsupportedTransform             unknown or unimplemented IANA transform ID
     ├── CryptoError
-    │   ├── AuthenticationError          AEAD tag / ICV failed (no detail, by design)
+    │   ├── AuthenticationError          AEAD tag / ICV failed (a fixed text, no detail)
     │   ├── InvalidKeyExchangeData       peer KE data rejected (length, ML-KEM modulus
     │   │                                check, point not on curve, all-zero DH result)
     │   ├── InvalidLength                a key/nonce/buffer argument of the wrong size
@@ -57,6 +57,13 @@ class ConfigError(PqIkeError, ValueError):
         self.message = message
 
 
+_TRANSFORM_TYPE_NAMES = {1: "ENCR", 2: "PRF", 3: "INTEG", 4: "KE", 5: "ESN"} | {
+    t: "ADDKE" for t in range(6, 13)
+}
+"""IKEv2 transform type names (RFC 7296 §3.3.2, RFC 9370 §2.1) for default texts; the
+Rust core words its own the same (``pqike_core::error``)."""
+
+
 class UnsupportedTransform(PqIkeError, ValueError):
     """An IANA transform ID that this backend does not implement.
 
@@ -67,7 +74,10 @@ class UnsupportedTransform(PqIkeError, ValueError):
     def __init__(
         self, transform_type: int, transform_id: int, message: str = ""
     ) -> None:
-        default = f"unsupported transform type {transform_type} id {transform_id}"
+        name = _TRANSFORM_TYPE_NAMES.get(transform_type, "unknown")
+        default = (
+            f"unsupported transform type {transform_type} ({name}) id {transform_id}"
+        )
         super().__init__(message or default)
         self.transform_type = transform_type
         self.transform_id = transform_id
@@ -78,7 +88,16 @@ class CryptoError(PqIkeError):
 
 
 class AuthenticationError(CryptoError):
-    """An AEAD tag or integrity checksum did not verify; no detail, on purpose."""
+    """An AEAD tag or integrity checksum did not verify; no detail, on purpose.
+
+    Raised without arguments its text is the fixed :attr:`MESSAGE` (both crypto backends
+    raise it so): which check failed, or any key or data byte, is not told.
+    """
+
+    MESSAGE = "integrity check failed: the ICV or AEAD tag did not verify"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(args or (self.MESSAGE,)))
 
 
 class InvalidKeyExchangeData(CryptoError, ValueError):

@@ -166,9 +166,35 @@ def test_tampered_sk_payload_authentication_error(
         _assert_no_secret(info.value, key, integ_key or key)
     with pytest.raises(AuthenticationError):
         c.open(aad[:-1] + b"\x41", body)
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(AuthenticationError) as info:
         c.open(aad, body[: c.iv_length + c.icv_length - 1])
-    assert str(AuthenticationError()) == ""
+    assert str(info.value) == AuthenticationError.MESSAGE
+
+
+def test_authentication_error_says_what_failed(backend: Backend) -> None:
+    """AEAD, SK payload and ESP failures all carry one fixed sentence (no key, data or
+    position), the same on both backends; a bare AuthenticationError has it too."""
+    assert str(AuthenticationError()) == AuthenticationError.MESSAGE
+    assert "did not verify" in AuthenticationError.MESSAGE
+    sealed = backend.aead_seal(20, KEY32, bytes(12), b"aad", b"secret data")
+    cipher = backend.ike_cipher(20, 256, 0, SALTED)
+    body = cipher.seal(b"aad", bytes(8), b"secret data")
+    esp_in, esp_out = backend.esp_sa(7, 20, SALTED), backend.esp_sa(7, 20, SALTED)
+    packet = esp_out.seal(b"secret data", 4)
+    failures: list[Call] = [
+        lambda b: b.aead_open(20, KEY32, bytes(12), b"aad", sealed[:-1] + b"\0"),
+        lambda b: cipher.open(b"aad", body[:-1] + b"\0"),
+        lambda b: esp_in.open(packet[:-1] + b"\0"),
+    ]
+    for call in failures:
+        with pytest.raises(AuthenticationError) as info:
+            call(backend)
+        assert str(info.value) == AuthenticationError.MESSAGE
+        assert info.value.args == (AuthenticationError.MESSAGE,)
+        _assert_no_secret(info.value, KEY32, SALTED)
+    (batch,) = esp_in.open_batch([packet[:-1] + b"\0"])
+    assert isinstance(batch, AuthenticationError)
+    assert str(batch) == AuthenticationError.MESSAGE
 
 
 def test_tampered_raw_aead(backend: Backend) -> None:
@@ -579,3 +605,101 @@ def test_non_int_argument_type_error(backend: Backend, call: Call) -> None:
     with pytest.raises(TypeError) as info:
         call(backend)
     _assert_no_secret(info.value, KEY32, SECRET)
+
+
+def _derive(b: Backend, encr_id: int, bits: int, integ_id: int) -> object:
+    return b.keymat_derive(6, encr_id, bits, integ_id, SECRET, NI, NR, SPI_I, SPI_R)
+
+
+def _rekey(b: Backend, encr_id: int, integ_id: int) -> object:
+    return _keymat(b).rekey_ike(
+        [SECRET], NI, NR, SPI_I, SPI_R, 5, encr_id, 128, integ_id
+    )
+
+
+_AEAD_INTEG = "an AEAD ENCR takes no INTEG transform"
+_CBC_INTEG = "ENCR 12 needs an INTEG transform"
+_SEQUENCE = "expected a sequence of bytes-like objects, got "
+# Calls whose exception both backends must word the same (docs/contracts.md §2), as
+# (id, text, call): the class and the text, which names the contract and never PyO3's
+# internals; " | " joins a TypeError's argument note.
+SAME_TEXT: list[tuple[str, str, Call]] = [
+    ("keymat-aead-with-integ", _AEAD_INTEG, lambda b: _derive(b, 20, 256, 12)),
+    ("keymat-aead-unknown-integ", _AEAD_INTEG, lambda b: _derive(b, 28, 0, 99)),
+    ("keymat-cbc-without-integ", _CBC_INTEG, lambda b: _derive(b, 12, 256, 0)),
+    ("rekey-aead-with-integ", _AEAD_INTEG, lambda b: _rekey(b, 20, 12)),
+    ("rekey-cbc-without-integ", _CBC_INTEG, lambda b: _rekey(b, 12, 0)),
+    (
+        "cipher-aead-with-integ",
+        _AEAD_INTEG,
+        lambda b: b.ike_cipher(20, 256, 12, SALTED, KEY32),
+    ),
+    ("cipher-cbc-without-integ", _CBC_INTEG, lambda b: b.ike_cipher(12, 256, 0, KEY32)),
+    (
+        "keymat-unknown-integ",
+        "unsupported transform type 3 (INTEG) id 99",
+        lambda b: _derive(b, 12, 128, 99),
+    ),
+    (
+        "unknown-ke",
+        "unsupported transform type 4 (KE) id 99",
+        lambda b: b.key_exchange(99),
+    ),
+    (
+        "prf-id-above-16-bits",
+        "unsupported transform type 2 (PRF) id 70000",
+        lambda b: b.prf(70000, KEY32, b"x"),
+    ),
+    (
+        "child-keymat-str",
+        f"{_SEQUENCE}str | while processing 'shared_secrets'",
+        lambda b: _keymat(b).child_keymat(36, NI, NR, "abc"),
+    ),
+    (
+        "seal-batch-none",
+        f"{_SEQUENCE}NoneType | while processing 'payloads'",
+        lambda b: b.esp_sa(1, 20, SALTED).seal_batch(None, 4),  # type: ignore[arg-type]
+    ),
+    (
+        "open-batch-bytes",
+        "expected a bytes-like object (bytes, bytearray or memoryview), got int"
+        " | while processing 'packets'",
+        lambda b: b.esp_sa(1, 20, SALTED).open_batch(b"\x00\x01"),  # type: ignore[arg-type]
+    ),
+    (
+        "esn-none",
+        "'NoneType' object is not an instance of 'bool' | while processing 'esn'",
+        lambda b: b.esp_sa(1, 20, SALTED, esn=None),  # type: ignore[arg-type]
+    ),
+    (
+        "keymat-key-bits-float",
+        "'float' object cannot be interpreted as an integer"
+        " | while processing 'encr_key_bits'",
+        lambda b: _derive(b, 20, 128.0, 0),  # type: ignore[arg-type]
+    ),
+]
+
+
+def _text(exc: BaseException) -> str:
+    """The message, and for a TypeError the argument note (PyO3 also notes other
+    argument errors, which the contract does not ask of the reference backend)."""
+    if not isinstance(exc, TypeError):
+        return str(exc)
+    return " | ".join([str(exc), *getattr(exc, "__notes__", [])])
+
+
+@pytest.mark.parametrize(
+    ("text", "call"), [pytest.param(text, call, id=i) for i, text, call in SAME_TEXT]
+)
+def test_error_texts_agree(
+    rust_backend: Backend, reference_backend: Backend, text: str, call: Call
+) -> None:
+    """Both backends raise the same class with the same text (and argument note)."""
+    raised = []
+    for backend in (rust_backend, reference_backend):
+        with pytest.raises((TypeError, ValueError)) as info:
+            call(backend)
+        raised.append((type(info.value), _text(info.value)))
+    assert raised[0] == raised[1]
+    assert raised[0][1] == text
+    assert "Can't extract" not in text

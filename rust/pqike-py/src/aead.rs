@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `pqike._native.aead`: IKE SK payload ciphers and the raw AEADs (for known-answer tests).
 use pqike_core::aead::{self, SALT_LEN};
-use pqike_core::error::{Error, TRANSFORM_TYPE_ENCR};
+use pqike_core::error::{Error, TRANSFORM_TYPE_ENCR, TRANSFORM_TYPE_INTEG};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -27,10 +28,18 @@ fn plaintext_len(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
     )
 }
 
-/// The Key Length attribute for `encr_id`: an int outside 0..=65535 raises
-/// `UnsupportedTransform(1, encr_id)`, as a size in range that the transform does not allow.
-pub(crate) fn key_bits(encr_id: u16, obj: &Bound<'_, PyAny>) -> PyResult<u16> {
-    checked_int(obj, |_: &u16| true, |obj| bad_key_bits(encr_id, obj))
+/// The Key Length attribute for `encr_id`, the argument `name`: an int outside 0..=65535
+/// raises `UnsupportedTransform(1, encr_id)`, as a size in range that the transform does
+/// not allow. It is read in the function body (it depends on `encr_id`), so a TypeError
+/// gets here the note PyO3 adds to its own argument errors (contracts.md §2).
+pub(crate) fn key_bits(encr_id: u16, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<u16> {
+    checked_int(obj, |_: &u16| true, |obj| bad_key_bits(encr_id, obj)).inspect_err(|e| {
+        let py = obj.py();
+        if e.is_instance_of::<PyTypeError>(py) {
+            // Adding a note fails only if the exception object is broken: keep it as is.
+            let _ = e.add_note(py, format!("while processing '{name}'"));
+        }
+    })
 }
 
 /// Key Length attributes an ENCR transform allows (empty for an unknown ID).
@@ -60,10 +69,13 @@ fn bad_key_bits(encr_id: u16, bits: impl std::fmt::Display) -> PyErr {
     ))
 }
 
-/// Maps a core error of a call that took (`encr_id`, `key_bits`): the core reports a
-/// Key Length its ENCR does not allow as a bare `UnsupportedTransform(1, encr_id)`, which
-/// would name the transform, not the length; this names the length.
-pub(crate) fn suite_error(e: Error, encr_id: u16, key_bits: u16) -> PyErr {
+/// Maps a core error of a call that took (`encr_id`, `key_bits`, `integ_id`) to the text
+/// the reference backend gives (`pqike.crypto.reference`): the core reports a Key Length
+/// its ENCR does not allow as a bare `UnsupportedTransform(1, encr_id)`, which would name
+/// the transform, not the length, and an INTEG transform that does not go with the ENCR
+/// (one next to an AEAD, none next to AES-CBC) as a bare `UnsupportedTransform(3,
+/// integ_id)`, which reads as if that INTEG ID were unknown.
+pub(crate) fn suite_error(e: Error, encr_id: u16, key_bits: u16, integ_id: u16) -> PyErr {
     match e {
         Error::UnsupportedTransform {
             transform_type: TRANSFORM_TYPE_ENCR,
@@ -73,6 +85,20 @@ pub(crate) fn suite_error(e: Error, encr_id: u16, key_bits: u16) -> PyErr {
             && !allowed_key_bits(encr_id).is_empty() =>
         {
             bad_key_bits(encr_id, key_bits)
+        }
+        Error::UnsupportedTransform {
+            transform_type: TRANSFORM_TYPE_INTEG,
+            id,
+        } if id == integ_id => {
+            let aead = aead::is_aead(encr_id);
+            let message = if aead && integ_id != aead::INTEG_NONE {
+                "an AEAD ENCR takes no INTEG transform".to_owned()
+            } else if !aead && integ_id == aead::INTEG_NONE {
+                format!("ENCR {encr_id} needs an INTEG transform")
+            } else {
+                return to_pyerr(e);
+            };
+            UnsupportedTransform::new_err((TRANSFORM_TYPE_INTEG, integ_id, message))
         }
         e => to_pyerr(e),
     }
@@ -150,9 +176,9 @@ impl PyIkeCipher {
         encr_key: Bytes<'_>,
         integ_key: Bytes<'_>,
     ) -> PyResult<Self> {
-        let key_bits = self::key_bits(encr_id.0, key_bits)?;
+        let key_bits = self::key_bits(encr_id.0, key_bits, "key_bits")?;
         let inner = aead::IkeCipher::new(encr_id.0, key_bits, integ_id.0, &encr_key, &integ_key)
-            .map_err(|e| suite_error(e, encr_id.0, key_bits))?;
+            .map_err(|e| suite_error(e, encr_id.0, key_bits, integ_id.0))?;
         Ok(Self::from_core(inner))
     }
 

@@ -13,7 +13,7 @@ use std::ops::Deref;
 use pyo3::buffer::{PyBuffer, PyUntypedBuffer};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBool, PyBytes, PySequence, PyString};
 use zeroize::Zeroizing;
 
 /// A bytes-like argument; dereferences to its octets.
@@ -53,17 +53,74 @@ impl<'py> FromPyObject<'_, 'py> for Bytes<'py> {
     }
 }
 
+/// The name of `obj`'s type, as Python's `type(obj).__name__` gives it.
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+/// A sequence (list, tuple, any `collections.abc.Sequence` but `str`) of bytes-like
+/// arguments: `shared_secrets`, `payloads`, `packets`. PyO3's own `Vec` conversion would
+/// raise its internal texts (`Can't extract `str` to `Vec``); this raises the reference
+/// backend's (`pqike.crypto._args.byteslike_list`).
+pub(crate) struct BytesList<'py>(Vec<Bytes<'py>>);
+
+impl BytesList<'_> {
+    /// `[]`, for argument defaults.
+    pub(crate) const fn empty() -> Self {
+        Self(Vec::new())
+    }
+
+    /// The octets of each item.
+    pub(crate) fn slices(&self) -> Vec<&[u8]> {
+        self.0.iter().map(|b| &**b).collect()
+    }
+}
+
+impl<'py> FromPyObject<'_, 'py> for BytesList<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        let obj = obj.to_owned();
+        let sequence = match obj.cast::<PySequence>() {
+            Ok(sequence) if !obj.is_instance_of::<PyString>() => sequence,
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "expected a sequence of bytes-like objects, got {}",
+                    type_name(&obj)
+                )))
+            }
+        };
+        let mut items = Vec::with_capacity(sequence.len().unwrap_or(0));
+        for item in obj.try_iter()? {
+            items.push(item?.extract::<Bytes<'py>>()?);
+        }
+        Ok(Self(items))
+    }
+}
+
+/// A flag argument (`esn`, `sender_is_initiator`, `signer_is_initiator`), for
+/// `#[pyo3(from_py_with = flag)]`: `bool` only, with the reference backend's text for
+/// anything else (`pqike.crypto._args.check_flag`; PyO3's own `bool` conversion words
+/// `None` differently).
+pub(crate) fn flag(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match obj.cast::<PyBool>() {
+        Ok(flag) => Ok(flag.is_true()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "'{}' object is not an instance of 'bool'",
+            type_name(obj)
+        ))),
+    }
+}
+
 /// Buffer formats whose items are single unsigned octets.
 const BYTE_FORMATS: [&[u8]; 2] = [b"B", b"c"];
 
 /// The octets of a non-`bytes` buffer; TypeError (the same text as the reference
 /// backend's) for an object without a buffer or with items that are not octets.
 fn copy_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Zeroizing<Vec<u8>>> {
-    let type_name = || {
-        obj.get_type()
-            .name()
-            .map_or_else(|_| "?".to_owned(), |n| n.to_string())
-    };
+    let type_name = || type_name(obj);
     let Ok(buffer) = PyUntypedBuffer::get(obj) else {
         return Err(PyTypeError::new_err(format!(
             "expected a bytes-like object (bytes, bytearray or memoryview), got {}",
@@ -80,9 +137,4 @@ fn copy_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Zeroizing<Vec<u8>>> {
     }
     let buffer: PyBuffer<u8> = buffer.into_typed()?;
     Ok(Zeroizing::new(buffer.to_vec(obj.py())?))
-}
-
-/// Slices of a list of bytes-like arguments.
-pub(crate) fn slices<'a>(items: &'a [Bytes<'_>]) -> Vec<&'a [u8]> {
-    items.iter().map(|b| &**b).collect()
 }

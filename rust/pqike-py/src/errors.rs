@@ -40,13 +40,15 @@ impl From<CoreError> for PyErr {
             Error::InvalidLength { .. }
             | Error::LengthOutOfRange { .. }
             | Error::PrfPlusTooLong { .. } => InvalidLength::new_err(message),
+            // pqike.errors words the default text, as for the reference backend.
             Error::UnsupportedTransform { transform_type, id } => {
-                UnsupportedTransform::new_err((transform_type, id, message))
+                UnsupportedTransform::new_err((transform_type, id))
             }
             Error::InvalidKeyExchangeLength { .. } | Error::InvalidKeyExchangeData { .. } => {
                 InvalidKeyExchangeData::new_err(message)
             }
-            // No detail on purpose: which check failed is not the caller's business.
+            // No detail on purpose: which check failed is not the caller's business. The
+            // class gives its fixed text (AuthenticationError.MESSAGE).
             Error::AuthenticationFailed => AuthenticationError::new_err(()),
             Error::Replay => ReplayError::new_err(message),
             Error::SequenceExhausted => SequenceExhausted::new_err(message),
@@ -111,11 +113,10 @@ impl<'py, const TYPE: u8> FromPyObject<'_, 'py> for TransformId<TYPE> {
     fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
         match extract_int::<u16>(obj) {
             Ok(id) => Ok(Self(id)),
-            Err(e) if is_overflow(obj.py(), &e) => {
-                let id = obj.to_owned();
-                let message = format!("unsupported transform type {TYPE} id {id}");
-                Err(UnsupportedTransform::new_err((TYPE, id.unbind(), message)))
-            }
+            Err(e) if is_overflow(obj.py(), &e) => Err(UnsupportedTransform::new_err((
+                TYPE,
+                obj.to_owned().unbind(),
+            ))),
             Err(e) => Err(e),
         }
     }

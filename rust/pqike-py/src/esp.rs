@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::aead::check_aead_key;
-use crate::args::{slices, Bytes};
+use crate::args::{flag, Bytes, BytesList};
 use crate::errors::{checked_int, to_pyerr, CoreError, EncrId, Field};
 
 /// `spi`: 1..=2^32-1; SPI 0 is reserved and never sent (RFC 4303 §2.1).
@@ -106,7 +106,7 @@ impl PyEspSa {
         #[pyo3(from_py_with = spi_arg)] spi: u32,
         encr_id: EncrId,
         key: Bytes<'_>,
-        esn: bool,
+        #[pyo3(from_py_with = flag)] esn: bool,
         #[pyo3(from_py_with = replay_window_arg)] replay_window: u32,
         #[pyo3(from_py_with = initial_seq_arg)] initial_seq: u64,
     ) -> PyResult<Self> {
@@ -171,11 +171,11 @@ impl PyEspSa {
     fn seal_batch<'py>(
         &self,
         py: Python<'py>,
-        payloads: Vec<Bytes<'py>>,
+        payloads: BytesList<'py>,
         next_header: Field<u8>,
     ) -> PyResult<Bound<'py, PyList>> {
         let Field(next_header) = next_header;
-        let slices = slices(&payloads);
+        let slices = payloads.slices();
         let (buf, ends) = py.detach(|| -> Result<(Vec<u8>, Vec<usize>), CoreError> {
             let mut st = self.lock()?;
             let mut buf = Self::take_scratch(&mut st);
@@ -227,9 +227,9 @@ impl PyEspSa {
     fn open_batch<'py>(
         &self,
         py: Python<'py>,
-        packets: Vec<Bytes<'py>>,
+        packets: BytesList<'py>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let slices = slices(&packets);
+        let slices = packets.slices();
         let (buf, opened) = py.detach(|| -> Result<(Vec<u8>, Opened), CoreError> {
             let mut st = self.lock()?;
             let mut buf = Self::take_scratch(&mut st);

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::aead::{key_bits, suite_error, PyIkeCipher};
-use crate::args::{slices, Bytes};
+use crate::args::{flag, Bytes, BytesList};
 use crate::errors::{CoreError, EncrId, IntegId, Length, PrfId};
 
 /// The secrets of one IKE SA generation; frozen and opaque (`repr` shows transforms only).
@@ -30,7 +30,7 @@ impl PyKeymat {
         spi_i: Bytes<'_>,
         spi_r: Bytes<'_>,
     ) -> PyResult<Self> {
-        let encr_key_bits = key_bits(encr_id.0, encr_key_bits)?;
+        let encr_key_bits = key_bits(encr_id.0, encr_key_bits, "encr_key_bits")?;
         let inner = keymat::Keymat::derive(
             prf_id.0,
             encr_id.0,
@@ -42,7 +42,7 @@ impl PyKeymat {
             &spi_i,
             &spi_r,
         )
-        .map_err(|e| suite_error(e, encr_id.0, encr_key_bits))?;
+        .map_err(|e| suite_error(e, encr_id.0, encr_key_bits, integ_id.0))?;
         Ok(Self { inner })
     }
 
@@ -57,7 +57,7 @@ impl PyKeymat {
     #[allow(clippy::too_many_arguments)]
     fn rekey_ike(
         &self,
-        shared_secrets: Vec<Bytes<'_>>,
+        shared_secrets: BytesList<'_>,
         ni: Bytes<'_>,
         nr: Bytes<'_>,
         spi_i: Bytes<'_>,
@@ -67,8 +67,8 @@ impl PyKeymat {
         encr_key_bits: &Bound<'_, PyAny>,
         integ_id: IntegId,
     ) -> PyResult<Self> {
-        let encr_key_bits = key_bits(encr_id.0, encr_key_bits)?;
-        let secrets = slices(&shared_secrets);
+        let encr_key_bits = key_bits(encr_id.0, encr_key_bits, "encr_key_bits")?;
+        let secrets = shared_secrets.slices();
         let inner = self
             .inner
             .rekey_ike(
@@ -82,27 +82,30 @@ impl PyKeymat {
                 encr_key_bits,
                 integ_id.0,
             )
-            .map_err(|e| suite_error(e, encr_id.0, encr_key_bits))?;
+            .map_err(|e| suite_error(e, encr_id.0, encr_key_bits, integ_id.0))?;
         Ok(Self { inner })
     }
 
     /// RFC 7296 §2.17 / RFC 9370: prf+(SK_d, [SK(0) |] Ni | Nr [| SK(1) ...]).
-    #[pyo3(signature = (length, ni, nr, shared_secrets = Vec::new()))]
+    #[pyo3(signature = (length, ni, nr, shared_secrets = BytesList::empty()))]
     fn child_keymat<'py>(
         &self,
         py: Python<'py>,
         length: Length,
         ni: Bytes<'py>,
         nr: Bytes<'py>,
-        shared_secrets: Vec<Bytes<'py>>,
+        shared_secrets: BytesList<'py>,
     ) -> Result<Bound<'py, PyBytes>, CoreError> {
-        let secrets = slices(&shared_secrets);
+        let secrets = shared_secrets.slices();
         let keymat = self.inner.child_keymat(length.0, &ni, &nr, &secrets)?;
         Ok(PyBytes::new(py, keymat.as_bytes()))
     }
 
     /// The IkeCipher for messages sent by the initiator (SK_ei/SK_ai) or the responder.
-    fn cipher(&self, sender_is_initiator: bool) -> Result<PyIkeCipher, CoreError> {
+    fn cipher(
+        &self,
+        #[pyo3(from_py_with = flag)] sender_is_initiator: bool,
+    ) -> Result<PyIkeCipher, CoreError> {
         Ok(PyIkeCipher::from_core(
             self.inner.cipher(sender_is_initiator)?,
         ))
@@ -112,7 +115,7 @@ impl PyKeymat {
     fn int_auth<'py>(
         &self,
         py: Python<'py>,
-        sender_is_initiator: bool,
+        #[pyo3(from_py_with = flag)] sender_is_initiator: bool,
         prev: Bytes<'py>,
         a: Bytes<'py>,
         p: Bytes<'py>,
@@ -134,7 +137,7 @@ impl PyKeymat {
     fn psk_auth<'py>(
         &self,
         py: Python<'py>,
-        signer_is_initiator: bool,
+        #[pyo3(from_py_with = flag)] signer_is_initiator: bool,
         psk: Bytes<'py>,
         real_message: Bytes<'py>,
         peer_nonce: Bytes<'py>,
@@ -160,7 +163,7 @@ impl PyKeymat {
     fn signed_octets<'py>(
         &self,
         py: Python<'py>,
-        signer_is_initiator: bool,
+        #[pyo3(from_py_with = flag)] signer_is_initiator: bool,
         real_message: Bytes<'py>,
         peer_nonce: Bytes<'py>,
         id_body: Bytes<'py>,

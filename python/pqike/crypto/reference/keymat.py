@@ -24,9 +24,11 @@ _KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 §2.15, 17 octets, no NUL
 
 
 def _check_suite(prf_id: int, encr_id: int, encr_key_bits: int, integ_id: int) -> None:
+    # In the Rust core's order (and ike_cipher's): whether an INTEG transform goes with
+    # the ENCR is told before whether that INTEG ID is known, so both backends word it
+    # the same.
     suites.prf_key_length(prf_id)
     suites.encr_key_length(encr_id, encr_key_bits)
-    suites.integ_key_length(integ_id)
     aead = suites.is_aead(encr_id)
     if aead and integ_id != 0:
         raise UnsupportedTransform(
@@ -36,6 +38,7 @@ def _check_suite(prf_id: int, encr_id: int, encr_key_bits: int, integ_id: int) -
         raise UnsupportedTransform(
             suites.INTEG, integ_id, f"ENCR {encr_id} needs an INTEG transform"
         )
+    suites.integ_key_length(integ_id)
 
 
 def _check_spis(spi_i: bytes, spi_r: bytes) -> None:
