@@ -8,10 +8,13 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from pqike.bench.stats import MIN_SAMPLES
+
 __all__ = [
     "PlotUnavailableError",
     "ProgressBar",
     "check_plot_available",
+    "figure",
     "format_tables",
     "plot",
 ]
@@ -85,6 +88,11 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def _share(value: float | None) -> str:
+    """A share or ratio; ``n/a`` where too few samples made it meaningless."""
+    return "n/a" if value is None else f"{value:.0%}"
+
+
 def _pinning(meta: dict[str, Any]) -> str:
     """``responder on CPU 0, initiators on CPU 1`` or ``not pinned``."""
     pinned = meta.get("pinned")
@@ -101,11 +109,15 @@ def _join(cpus: list[int]) -> str:
 
 
 def _rust_ratio(report: dict[str, Any], row: dict[str, Any], where: str) -> str:
-    """rust/reference on the rust row; blank on the others."""
+    """rust/reference on the rust row, ``-`` without a reference row, ``n/a`` with
+    too few samples; blank on the other rows."""
     if row["backend"] != "rust":
         return ""
-    value = report["ratios"]["rust_vs_reference"].get(f"{row['suite']} {where}")
-    return "-" if value is None else f"{value:.2f}x"
+    found = report["ratios"]["rust_vs_reference"]
+    key = f"{row['suite']} {where}"
+    if key not in found:
+        return "-"
+    return "n/a" if found[key] is None else f"{found[key]:.2f}x"
 
 
 def format_tables(report: dict[str, Any]) -> str:
@@ -118,7 +130,11 @@ def format_tables(report: dict[str, Any]) -> str:
         "noisy on a shared machine"
     )
     if report["inprocess"]:
-        out += ["", "In-process handshakes (both ends, datagrams in memory)"]
+        out += [
+            "",
+            "In-process handshakes (both ends, datagrams in memory; shares and "
+            f"ratios resting on fewer than {MIN_SAMPLES} handshakes are n/a)",
+        ]
         rows = [
             [
                 r["suite"],
@@ -128,7 +144,7 @@ def format_tables(report: dict[str, Any]) -> str:
                 _num(r["handshakes"]["rate_p50"]),
                 _num(r["handshakes"]["p99_ms"], 3),
                 _num(r["crypto_only"]["rate_p50"]),
-                f"{r['crypto_share']:.0%}",
+                _share(r["crypto_share"]),
                 _rust_ratio(report, r, "inprocess"),
             ]
             for r in report["inprocess"]
@@ -240,7 +256,17 @@ def plot(report: dict[str, Any], path: str) -> None:
     Raises:
         PlotUnavailableError: matplotlib is missing (``pip install matplotlib``).
         ValueError: there are no loopback results to plot.
+        OSError: the file cannot be written.
     """
+    plt = _pyplot()
+    fig = figure(report)
+    try:
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+
+
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -248,6 +274,17 @@ def plot(report: dict[str, Any], path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise PlotUnavailableError(f"{_NO_MATPLOTLIB} ({exc})") from None
+    return plt
+
+
+def figure(report: dict[str, Any]) -> Any:
+    """The matplotlib Figure :func:`plot` saves (the rate axis starts at 0).
+
+    Raises:
+        PlotUnavailableError: matplotlib is missing.
+        ValueError: there are no loopback results to plot.
+    """
+    plt = _pyplot()
     lines: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for row in report["loopback"]:
         key = (row["suite"], row["backend"])
@@ -269,11 +306,11 @@ def plot(report: dict[str, Any], path: str) -> None:
     ticks = sorted({row["concurrency"] for row in report["loopback"]})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
+    ax.set_ylim(bottom=0)  # a rate axis from its lowest point exaggerates changes
     ax.set_xlabel("concurrent initiators")
     ax.set_ylabel("handshakes per second (responder on 127.0.0.1)")
     ax.set_title(f"pqike {report['meta']['pqike']} loopback handshake rate")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

@@ -26,6 +26,7 @@ from pqike.bench.inprocess import (
     record_trace,
 )
 from pqike.bench.loopback import Pinning, pinning, run_loopback
+from pqike.bench.stats import ratio
 from pqike.bench.suites import ESP_PROPOSAL, proposal
 from pqike.crypto import get_backend
 
@@ -153,14 +154,15 @@ def _inprocess(
     crypto = measure_crypto_only(
         trace, backend, plan.count, plan.duration, _fraction(tick, label, plan.count)
     )
+    samples = min(hs.count, crypto.count)
     return {
         "suite": pair.suite,
         "backend": name,
         "proposal": proposal(pair.suite),
         "handshakes": hs.as_dict(),
         "crypto_only": crypto.as_dict(),
-        "crypto_share": round(hs.rate_p50 / crypto.rate_p50, 4),
-        "crypto_share_mean": round(hs.rate / crypto.rate, 4),
+        "crypto_share": ratio(hs.rate_p50, crypto.rate_p50, samples, 4),
+        "crypto_share_mean": ratio(hs.rate, crypto.rate, samples, 4),
         "crypto_calls": dict(sorted(trace.summary().items())),
         "exchanges": [list(e) for e in outcome.exchanges],
     }
@@ -170,23 +172,26 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
     """pqike/crypto-only per row, and rust/reference per suite (and concurrency).
 
     In-process ratios use the median-based rates (``rate_p50``); loopback ratios
-    the run's overall rate.
+    the run's overall rate. A ratio resting on fewer than ``MIN_SAMPLES``
+    handshakes (or replays) on either side is None.
     """
     out: dict[str, Any] = {"pqike_vs_crypto_only": {}, "rust_vs_reference": {}}
-    rates: dict[tuple[str, str, str], float] = {}
+    rates: dict[tuple[str, str, str], tuple[float, int]] = {}
     for row in report["inprocess"]:
         key = f"{row['suite']} {row['backend']}"
         out["pqike_vs_crypto_only"][key] = row["crypto_share"]
-        hs, crypto = row["handshakes"], row["crypto_only"]
-        rates[("inprocess", row["suite"], row["backend"])] = hs["rate_p50"]
-        rates[("crypto_only", row["suite"], row["backend"])] = crypto["rate_p50"]
+        for where in ("inprocess", "crypto_only"):
+            timing = row["handshakes" if where == "inprocess" else where]
+            key3 = (where, row["suite"], row["backend"])
+            rates[key3] = (timing["rate_p50"], timing["count"])
     for row in report["loopback"]:
         where = f"loopback x{row['concurrency']}"
-        rates[(where, row["suite"], row["backend"])] = row["rate"]
-    for (where, suite, backend), rate in rates.items():
+        rates[(where, row["suite"], row["backend"])] = (row["rate"], row["handshakes"])
+    for (where, suite, backend), (rate, n) in rates.items():
         ref = rates.get((where, suite, "reference"))
-        if backend == "rust" and ref:
-            out["rust_vs_reference"][f"{suite} {where}"] = round(rate / ref, 3)
+        if backend == "rust" and ref is not None:
+            value = ratio(rate, ref[0], min(n, ref[1]), 3)
+            out["rust_vs_reference"][f"{suite} {where}"] = value
     return out
 
 

@@ -3,11 +3,20 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MIN_RSS_SAS", "Timing", "percentile", "rss_bytes", "rss_per_sa"]
+__all__ = [
+    "MIN_RSS_SAS",
+    "MIN_SAMPLES",
+    "Timing",
+    "percentile",
+    "ratio",
+    "rss_bytes",
+    "rss_per_sa",
+]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -61,6 +70,25 @@ class Timing:
             "p50_ms": round(self.quantile(0.5) * 1000, 4),
             "p99_ms": round(self.quantile(0.99) * 1000, 4),
         }
+
+
+MIN_SAMPLES = 5
+"""Fewest samples (handshakes, replays) on each side of a share or ratio that is
+reported: the median of one or two samples is whatever that one round happened to
+cost, and two such figures from different moments of a shared machine can make a
+share of 305 %."""
+
+
+def ratio(
+    numerator: float, denominator: float, samples: int, digits: int
+) -> float | None:
+    """``numerator / denominator`` rounded, or None when either side rests on fewer
+    than :data:`MIN_SAMPLES` samples (``samples``: the smaller count) or the
+    quotient is not a finite number."""
+    if samples < MIN_SAMPLES or not denominator:
+        return None
+    value = numerator / denominator
+    return round(value, digits) if math.isfinite(value) else None
 
 
 def rss_bytes() -> int:
