@@ -100,6 +100,24 @@ def test_bench_unknown_suite_is_a_usage_error(
     assert "unknown suite 'nosuch'" in capsys.readouterr().err
 
 
+def test_bench_concurrency_above_the_limit_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # It used to start and fail with "cannot bind 127.0.0.1:45596: Address already
+    # in use" once the ephemeral ports (or the descriptors) ran out.
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "--parts", "loopback", "--concurrency", "1,100000"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        "--concurrency: at most 1000 initiators (the responder's half_open_limit" in err
+    )
+    assert "got 100000" in err
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "each 1..1000" in " ".join(capsys.readouterr().out.split())
+
+
 def test_bench_pin_without_two_cpus_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

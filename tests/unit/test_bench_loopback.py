@@ -4,12 +4,28 @@ processes really ran where the split put them. Speed is not checked."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import subprocess
+import sys
+import textwrap
+from typing import Any
 
 import pytest
 
 from pqike.bench import loopback
-from pqike.bench.loopback import Pinning, busy_shares, cpu_jiffies, run_loopback
+from pqike.bench.loopback import (
+    HOST,
+    MAX_CONCURRENCY,
+    Pinning,
+    busy_shares,
+    cpu_jiffies,
+    run_loopback,
+)
+from pqike.bench.suites import configs
+from pqike.crypto import Backend
+from pqike.transport.udp import bind_addresses
 
 needs_affinity = pytest.mark.skipif(
     not hasattr(os, "sched_getaffinity"), reason="no os.sched_getaffinity here"
@@ -84,3 +100,97 @@ def test_unpinned_run_reports_no_core_shares() -> None:
     assert row["responder_core_busy"] is None
     assert row["initiator_cores_busy"] is None
     assert row["responder_rss_bytes_per_sa"] is None  # 2 SAs say nothing about RSS
+
+
+def _held(transport: Any, ports: list[int]) -> None:
+    """``ports`` are bound before ``transport`` starts (nobody else can take them
+    in between), and the transport serves on exactly those."""
+
+    async def start_and_close() -> list[tuple[str, int]]:
+        await transport.start()
+        try:
+            return list(transport.local_addresses)
+        finally:
+            await transport.close()
+
+    for port in ports:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other,
+            pytest.raises(OSError, match="in use"),
+        ):
+            other.bind((HOST, port))
+    assert asyncio.run(start_and_close()) == [(HOST, port) for port in ports]
+
+
+def test_initiator_holds_its_ports_from_the_moment_they_are_chosen(
+    rust_backend: Backend,
+) -> None:
+    # They used to be found free, released, and bound again at start(): in between
+    # another process could take one ("cannot bind 127.0.0.1:45596").
+    initiator = loopback._Initiator("x25519", "rust", (500, 4500))
+    ports = [port for _, port in bind_addresses(initiator.config)]
+    _held(initiator.transport, ports)
+
+
+def test_responder_holds_its_ports_from_the_moment_they_are_chosen(
+    rust_backend: Backend,
+) -> None:
+    transport, ports = loopback._responder("x25519", "rust", lambda event: None)
+    assert transport.endpoint.config.listen == ((HOST, ports[0]),)
+    assert transport.endpoint.config.natt_port == ports[1]
+    _held(transport, list(ports))
+
+
+def test_max_concurrency_is_the_bench_responders_half_open_limit() -> None:
+    _, responder = configs("x25519")
+    assert responder.half_open_limit == MAX_CONCURRENCY
+
+
+@pytest.mark.parametrize("concurrency", [0, MAX_CONCURRENCY + 1])
+def test_concurrency_out_of_range_is_refused_before_any_process_starts(
+    concurrency: int,
+) -> None:
+    with pytest.raises(ValueError, match=f"concurrency must be 1..{MAX_CONCURRENCY}"):
+        run_loopback("x25519", "rust", concurrency, 1, 1.0, pin=False)
+
+
+_LOW_LIMIT = """
+import resource, sys
+from pqike.bench import loopback
+from pqike.transport.udp import bind_sockets
+
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+loopback._allow_descriptors(200)
+sockets = bind_sockets([("127.0.0.1", 0)] * 200)
+print(len(sockets), resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+if hard != resource.RLIM_INFINITY and hard < 400:
+    sys.exit(0)
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 300))
+try:
+    loopback._allow_descriptors(1000)
+except OSError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+def test_initiator_process_raises_its_descriptor_limit_or_says_why_not() -> None:
+    # Each initiator holds two sockets: 1000 of them do not fit a soft limit of 1024
+    # descriptors ("Too many open files") unless the process raises it.
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_LOW_LIMIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "200 264"
+    if len(lines) > 1:
+        assert lines[1] == (
+            "[Errno 24] 1000 initiator sockets need about 1064 file descriptors in "
+            "one process, but its hard limit is 300 (ulimit -Hn): spread the "
+            "initiators over more processes"
+        )

@@ -26,9 +26,11 @@ Every process is started here and stopped here, by its own handle, with timeouts
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import multiprocessing
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -39,9 +41,14 @@ from typing import Any
 from pqike.bench.stats import percentile, rss_bytes, rss_per_sa
 from pqike.bench.suites import CONN_NAME, configs
 
-__all__ = ["LoopbackResult", "Pinning", "pinning", "run_loopback"]
+__all__ = ["MAX_CONCURRENCY", "LoopbackResult", "Pinning", "pinning", "run_loopback"]
 
 HOST = "127.0.0.1"
+MAX_CONCURRENCY = 1000
+"""Most concurrent initiators: each keeps one handshake in flight, and beyond the
+responder's ``half_open_limit`` (1000, the default) new IKE_SA_INIT requests are
+dropped by design, so handshakes would time out rather than measure anything. Each
+initiator also holds two UDP ports of the ephemeral range and two descriptors."""
 _HANDSHAKE_TIMEOUT = 10.0
 _START_TIMEOUT = 30.0
 
@@ -270,17 +277,53 @@ def _responder_main(
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
-    from pqike.cli.common import free_udp_ports
-    from pqike.crypto import get_backend
-    from pqike.ikev2.endpoint import IkeEndpoint
-    from pqike.transport.udp import UdpTransport, bind_addresses
+def _own_ports() -> tuple[list[socket.socket], tuple[int, int]]:
+    """Two UDP sockets on HOST, bound now to ports the OS chose, for one side's
+    (IKE, NAT-T) ports. They stay bound until the transport that takes them over
+    closes them: a port found free by binding and closing a probe socket can be
+    taken by someone else before it is bound again."""
+    from pqike.transport.udp import bind_sockets
 
-    ports = free_udp_ports(2, HOST)
-    _, config = configs(suite, host=HOST, responder_ports=(ports[0], ports[1]))
-    endpoint = IkeEndpoint(config, get_backend(backend_name), os.urandom)
+    sockets = bind_sockets([(HOST, 0), (HOST, 0)])
+    ike, natt = (int(sock.getsockname()[1]) for sock in sockets)
+    return sockets, (ike, natt)
+
+
+def _transport(
+    config: Any,
+    backend: Any,
+    sockets: list[socket.socket],
+    on_event: Callable[[object], None],
+) -> Any:
+    """An ``IkeEndpoint`` for ``config`` on a ``UdpTransport`` that takes over
+    ``sockets`` (closed here if the endpoint cannot be built)."""
+    from pqike.ikev2.endpoint import IkeEndpoint
+    from pqike.transport.udp import UdpTransport
+
+    try:
+        endpoint = IkeEndpoint(config, backend, os.urandom)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return UdpTransport(endpoint, sockets=sockets, on_event=on_event)
+
+
+def _responder(
+    suite: str, backend_name: str, on_event: Callable[[object], None]
+) -> tuple[Any, tuple[int, int]]:
+    """The responder's transport (not started yet) and its (IKE, NAT-T) ports."""
+    from pqike.crypto import get_backend
+
+    sockets, ports = _own_ports()
+    _, config = configs(suite, host=HOST, responder_ports=ports)
+    return _transport(config, get_backend(backend_name), sockets, on_event), ports
+
+
+async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
     counter = _Counter()
-    transport = UdpTransport(endpoint, bind_addresses(config), on_event=counter)
+    transport, ports = _responder(suite, backend_name, counter)
+    endpoint = transport.endpoint
     await transport.start()
     loop = asyncio.get_running_loop()
     done = loop.create_future()
@@ -370,7 +413,39 @@ def _initiator_main(conn: Connection, job: _Job) -> None:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
+_SPARE_DESCRIPTORS = 64
+"""Descriptors an initiator process needs besides its sockets (pipes, the event
+loop's selector, shared libraries, stdio)."""
+
+
+def _allow_descriptors(sockets: int) -> None:
+    """Let this process open ``sockets`` more descriptors: raise its soft
+    RLIMIT_NOFILE as far as the hard limit allows (a soft limit of 1024 is common,
+    and each initiator holds two sockets).
+
+    Raises:
+        OSError: the hard limit is too low (EMFILE, naming the limit).
+    """
+    try:
+        import resource
+    except ImportError:  # not POSIX: binding says so if it runs out
+        return
+    needed = sockets + _SPARE_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise OSError(
+            errno.EMFILE,
+            f"{sockets} initiator sockets need about {needed} file descriptors in "
+            f"one process, but its hard limit is {hard} (ulimit -Hn): spread the "
+            "initiators over more processes",
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
 async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
+    _allow_descriptors(2 * job.slots)
     initiators = [
         _Initiator(job.suite, job.backend, job.target) for _ in range(job.slots)
     ]
@@ -415,26 +490,18 @@ class _Initiator:
     time (a real client holds one SA, not every SA this process set up so far)."""
 
     def __init__(self, suite: str, backend_name: str, target: tuple[int, int]) -> None:
-        from pqike.cli.common import free_udp_ports
         from pqike.crypto import get_backend
         from pqike.ikev2.endpoint import IkeEndpoint
-        from pqike.transport.udp import UdpTransport, bind_addresses
 
         self.backend = get_backend(backend_name)
-        ports = free_udp_ports(2, HOST)
+        sockets, ports = _own_ports()
         self.config, _ = configs(
-            suite,
-            host=HOST,
-            responder_ports=target,
-            initiator_ports=(ports[0], ports[1]),
+            suite, host=HOST, responder_ports=target, initiator_ports=ports
         )
         self.endpoint_class = IkeEndpoint
         self.waiter: asyncio.Future[bool] | None = None
         self.started = 0.0
-        endpoint = IkeEndpoint(self.config, self.backend, os.urandom)
-        self.transport = UdpTransport(
-            endpoint, bind_addresses(self.config), on_event=self._on_event
-        )
+        self.transport = _transport(self.config, self.backend, sockets, self._on_event)
 
     async def start(self) -> None:
         await self.transport.start()
@@ -513,8 +580,11 @@ def run_loopback(
     Raises:
         RuntimeError: a benchmark process failed or stopped answering.
         TimeoutError: a benchmark process did not start or finish in time.
-        ValueError: ``pin`` is True but this machine cannot pin.
+        ValueError: ``pin`` is True but this machine cannot pin, or
+            ``concurrency`` is not 1..:data:`MAX_CONCURRENCY`.
     """
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be 1..{MAX_CONCURRENCY}, got {concurrency}")
     pinned = pin if isinstance(pin, Pinning) else pinning(pin)
     ctx = multiprocessing.get_context("spawn")
     processes = max(1, min(processes, concurrency))

@@ -25,6 +25,7 @@ import json
 import sys
 from typing import Any
 
+from pqike.bench.loopback import MAX_CONCURRENCY
 from pqike.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["register", "run"]
@@ -39,6 +40,17 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"need integers >= 1: {text!r}")
+    return values
+
+
+def _concurrency(text: str) -> list[int]:
+    values = _ints(text)
+    if max(values) > MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_CONCURRENCY} initiators (the responder's half_open_limit: "
+            f"it drops IKE_SA_INIT beyond that many handshakes in flight), got "
+            f"{max(values)}"
+        )
     return values
 
 
@@ -80,9 +92,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--concurrency",
-        type=_ints,
+        type=_concurrency,
         default=None,
-        help="concurrent loopback initiators, e.g. 1,2,4 "
+        help=f"concurrent loopback initiators, e.g. 1,2,4; each 1..{MAX_CONCURRENCY} "
         f"(default {_DEFAULT_CONCURRENCY}; --quick 1)",
     )
     parser.add_argument(

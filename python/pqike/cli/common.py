@@ -193,7 +193,14 @@ def positive_seconds(text: str) -> float:
 
 
 def free_udp_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` UDP ports that are free on ``host`` right now (for demos/tests)."""
+    """``count`` UDP ports that are free on ``host`` right now (for demos/tests).
+
+    LIMITATION: the ports are released before they are returned, so another socket
+    or process may take one before the caller binds it (``pqike demo --port-base
+    0`` then fails with "cannot bind"). Where the caller can hand sockets over, it
+    binds them with :func:`pqike.transport.udp.bind_sockets` and passes them to
+    ``UdpTransport(sockets=...)`` instead, as the loopback benchmark does.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     socks = [socket.socket(family, socket.SOCK_DGRAM) for _ in range(count)]
     try:

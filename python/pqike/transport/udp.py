@@ -477,11 +477,17 @@ def _bind_error(addr: Addr, exc: OSError, bound: Iterable[Addr]) -> OSError:
     """The OSError that names the address that cannot be bound, and for a port in
     use who may hold it: one of ``bound`` (this transport's own sockets) if one
     overlaps ``addr``, else another socket or process (a port taken by another
-    socket of this process looks the same as one of another process)."""
+    socket of this process looks the same as one of another process). Port 0 "in
+    use" means that no ephemeral port is left."""
     text = f"cannot bind {format_addr(*addr)}: {exc.strerror or exc}"
     if exc.errno == errno.EADDRINUSE:
         own = [b for b in bound if _overlap(b, addr)]
-        if own:
+        if addr[1] == 0:
+            text += (
+                " (no free port left for the OS to choose: the ephemeral range, "
+                "net.ipv4.ip_local_port_range on Linux, is used up)"
+            )
+        elif own:
             text += (
                 f" (this endpoint's own socket on {format_addr(*own[0])} holds it: "
                 "bind each address once, and per family either the wildcard "

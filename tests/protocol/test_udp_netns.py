@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A responder listening on ``["0.0.0.0", "::"]`` (the usual dual-stack server)
-serves IKE over IPv4 and IPv6, and an initiator on both wildcards sends from the
-socket of its peer's family.
+"""UDP sockets where loopback tests cannot go: wildcard addresses and a used-up
+ephemeral port range.
 
-The wildcards are bound in a network namespace of its own (``unshare --net``, as
-root or in a user namespace), with only loopback in it, so nothing outside sees
-the sockets and fixed ports cannot clash with anything. A child process runs the
-endpoints there with the CLI's ``start_peer`` and prints what each initiator saw."""
+- A responder listening on ``["0.0.0.0", "::"]`` (the usual dual-stack server)
+  serves IKE over IPv4 and IPv6, and an initiator on both wildcards sends from the
+  socket of its peer's family.
+- Binding port 0 with no ephemeral port left says so.
+
+Each test runs a child process in a network namespace of its own (``unshare
+--net``, as root or in a user namespace) with only loopback in it, so nothing
+outside sees its sockets, fixed ports cannot clash with anything, and its sysctls
+are its own."""
 
 from __future__ import annotations
 
@@ -125,23 +129,20 @@ def _netns_prefix() -> list[str]:
     pytest.skip("cannot create a network namespace here (not root, no user ns)")
 
 
+def _in_netns(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``script`` with ``args`` in a new network namespace."""
+    command = [*_netns_prefix(), sys.executable, "-c", script, *args]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
 def test_responder_on_both_wildcards_serves_ipv4_and_ipv6() -> None:
     backends = available_backends()
     if not backends:
         pytest.skip("no crypto backend can be loaded")
-    command = [
-        *_netns_prefix(),
-        sys.executable,
-        "-c",
-        CHILD,
-        backends[0],
-        RESPONDER,
-        json.dumps(INITIATORS),
-    ]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=120, env=env, check=False
-    )
+    done = _in_netns(CHILD, backends[0], RESPONDER, json.dumps(INITIATORS))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["listening"] == [
@@ -152,3 +153,27 @@ def test_responder_on_both_wildcards_serves_ipv4_and_ipv6() -> None:
     ]
     for name in INITIATORS:
         assert "ChildEstablished" in out[name], (name, out[name], done.stderr)
+
+
+NO_PORT_LEFT = """
+from pqike.transport.udp import bind_sockets
+
+with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as ports:
+    ports.write("40000 40003")  # this namespace's range: four ports
+held = bind_sockets([("127.0.0.1", 0)] * 4)
+try:
+    bind_sockets([("127.0.0.1", 0)])
+except OSError as exc:
+    print(exc)
+"""
+
+
+def test_binding_port_0_with_no_ephemeral_port_left_says_so() -> None:
+    # "Address already in use" for port 0 is not about a port someone holds.
+    done = _in_netns(NO_PORT_LEFT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "[Errno 98] cannot bind 127.0.0.1:0: Address already in use (no free port "
+        "left for the OS to choose: the ephemeral range, "
+        "net.ipv4.ip_local_port_range on Linux, is used up)"
+    )
