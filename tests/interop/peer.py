@@ -52,6 +52,9 @@ TREE_MARKER = ".pqike-tree.json"
 # Where an instance directory is bind-mounted inside the tree.
 INSTANCE_MOUNT = "/pqike"
 BUILD_TIMEOUT = 600.0
+# How long Netns.popen waits for a process to enter its namespace: milliseconds
+# normally, far more than that on a loaded 2-core machine.
+NETNS_ENTER_TIMEOUT = 10.0
 # Inside the tree the Debian build has no "gcm" plugin: AES-GCM (and ECP) come from
 # openssl, X25519 from curve25519.  kdf provides prf+ in strongSwan 6.
 CHARON_PLUGINS = (
@@ -400,6 +403,18 @@ class Side:
 _counter = 0
 
 
+def _netns_id(path: str) -> tuple[int, int] | None:
+    """The (device, inode) identifying the network namespace at ``path`` (a
+    ``/run/netns`` name or ``/proc/<pid>/ns/net``), or None when there is none: no
+    such namespace, or the process has exited.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _unique_tag() -> str:
     global _counter
     with _LIVE_LOCK:
@@ -518,12 +533,43 @@ class Netns(_StopOnExit):
     ) -> ManagedProcess:
         """Start a long-running program (charon, a pqike responder) inside ``side``.
 
-        The returned handle is stopped by PID by :meth:`close` if the caller has not
-        stopped it already.  ``output`` receives its stdout and stderr.
+        Returns once the process is inside the namespace (or has already exited), so
+        :meth:`pids` lists it from then on.  The returned handle is stopped by PID by
+        :meth:`close` if the caller has not stopped it already.  ``output`` receives
+        its stdout and stderr.  Raises InteropError when the namespace does not exist,
+        or when the process is still outside it after ``NETNS_ENTER_TIMEOUT`` seconds
+        (the process is stopped first).
         """
+        target = _netns_id(f"/run/netns/{side.netns}")
+        if target is None:
+            raise InteropError(f"no network namespace {side.netns} to start {name} in")
         proc = ManagedProcess(self.argv(side, argv), name=name, env=env, output=output)
         self._processes.append(proc)
+        self._wait_inside(proc, side, target)
         return proc
+
+    def _wait_inside(
+        self, proc: ManagedProcess, side: Side, target: tuple[int, int]
+    ) -> None:
+        """Wait until ``proc`` has entered ``side``'s namespace.
+
+        ``Popen`` returns once ``ip netns exec`` has been executed, which can be well
+        before it has called setns(): until then the process is in our namespace and
+        ``ip netns pids`` does not list it.
+        """
+        deadline = time.monotonic() + NETNS_ENTER_TIMEOUT
+        while _netns_id(f"/proc/{proc.pid}/ns/net") != target:
+            # An exit is the caller's to report (with its output), e.g. charon's.
+            if proc._exited():
+                return
+            if time.monotonic() > deadline:
+                proc.stop()
+                raise InteropError(
+                    f"{proc.name} (PID {proc.pid}) was not inside network namespace "
+                    f"{side.netns} after {NETNS_ENTER_TIMEOUT}s; stopped it: "
+                    f"{shlex.join(proc.argv)}"
+                )
+            time.sleep(0.002)
 
     def pids(self, side: Side) -> list[int]:
         """PIDs of the processes currently inside ``side``'s namespace."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,32 @@ def test_close_stops_every_process_and_leaves_no_mount(
     assert stray.poll() is not None
     mounts = Path("/proc/self/mountinfo").read_text()
     assert str(interop_tree) not in mounts
+
+
+def test_popen_returns_with_the_process_inside_the_namespace(netns: Netns) -> None:
+    """``Popen`` returns while ``ip netns exec`` may not have called setns() yet."""
+    inside = os.stat(f"/run/netns/{netns.right.netns}")
+    for _ in range(20):
+        with netns.popen(netns.right, ["sleep", "300"], name="sleeper") as sleeper:
+            st = os.stat(f"/proc/{sleeper.pid}/ns/net")
+            assert (st.st_dev, st.st_ino) == (inside.st_dev, inside.st_ino)
+            assert netns.pids(netns.right) == [sleeper.pid]
+    # A program that is done at once is not an error: its status is the caller's.
+    assert netns.popen(netns.right, ["true"], name="quick").wait(5) == 0
+
+
+def test_popen_stops_a_process_that_never_enters_the_namespace(
+    netns: Netns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("peer.NETNS_ENTER_TIMEOUT", 0.5)
+    # Without the "ip netns exec" prefix the program stays in our namespace.
+    monkeypatch.setattr(netns, "argv", lambda side, argv: list(argv))
+    with pytest.raises(InteropError, match="not inside network namespace") as info:
+        netns.popen(netns.right, ["sleep", "300"], name="outsider")
+    match = re.search(r"\(PID (\d+)\)", str(info.value))
+    assert match is not None
+    comm = Path(f"/proc/{match.group(1)}/comm")
+    assert not comm.exists() or comm.read_text().strip() != "sleep"
 
 
 def test_failed_charon_start_reports_log_tail(
