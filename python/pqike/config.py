@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import math
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from pqike.crypto import suites
 from pqike.errors import ConfigError
 from pqike.proposals import (
     ProposalKind,
@@ -40,6 +42,8 @@ __all__ = [
     "DEFAULT_ESP_PROPOSAL",
     "DEFAULT_IKE_PROPOSAL",
     "DEMO_PSK",
+    "MAX_CONFIG_OCTETS",
+    "MAX_PSK_FILE_OCTETS",
     "Addr",
     "ChildConfig",
     "ConnectionConfig",
@@ -154,6 +158,8 @@ class Identity:
                 return cls(id_type, bytes.fromhex(value[1:]))
             except ValueError:
                 raise ValueError(f"key ID {value!r} is not hex") from None
+        if id_type in (_ID_FQDN, _ID_RFC822):
+            _check_name(id_type, value)
         return cls(id_type, value.encode())
 
     def __str__(self) -> str:
@@ -166,6 +172,33 @@ class Identity:
         if self.id_type == _ID_KEY_ID:
             return f"keyid:#{self.data.hex()}"
         return f"id{self.id_type}:#{self.data.hex()}"
+
+
+def _check_name(id_type: int, value: str) -> None:
+    """RFC 7296 §3.5: ID_FQDN and ID_RFC822_ADDR are strings "without any terminators"
+    (no NUL, CR, LF or other control character). A peer compares the octets, so an
+    FQDN must be ASCII: a name with other letters is sent in its IDNA form (RFC 5890,
+    ``xn--...``), as DNS carries it.
+
+    Raises:
+        ValueError: a control character, or a non-ASCII FQDN (with its IDNA form).
+    """
+    what = "FQDN" if id_type == _ID_FQDN else "RFC822"
+    for index, char in enumerate(value):
+        if ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F:
+            raise ValueError(
+                f"{what} identity {value!r} has a control character (U+{ord(char):04X}"
+                f" at {index}); RFC 7296 §3.5 IDs are strings without terminators"
+            )
+    if id_type == _ID_FQDN and not value.isascii():
+        try:
+            hint = f": write {value.encode('idna').decode('ascii')!r}"
+        except UnicodeError:
+            hint = ""
+        raise ValueError(
+            f"FQDN identity {value!r} is not ASCII; peers compare the octets, so use "
+            f"the IDNA (punycode, xn--...) form{hint}"
+        )
 
 
 @dataclass(frozen=True)
@@ -537,18 +570,117 @@ def _identity(table: _Table, key: str) -> Identity:
     return identity
 
 
+_NOT_UTF8 = (
+    "is not valid UTF-8 text; write a binary key as hex with a 0x prefix "
+    "(0x6b3a...), which psk, psk_file and psk_env all accept"
+)
+"""What a PSK source that is no UTF-8 text is told: never the offending octet or its
+position (UnicodeDecodeError's text shows both, and they are key material)."""
+
+
 def _secret_text(text: str, where: str) -> bytes:
-    """PSK text: ``0x``-prefixed hex, otherwise its UTF-8 octets."""
+    """PSK text: ``0x``-prefixed hex, otherwise its UTF-8 octets.
+
+    No message quotes any part of ``text``: it is the key.
+    """
     if text.startswith(("0x", "0X")):
         try:
             value = bytes.fromhex(text[2:])
         except ValueError:
             raise ConfigError(where, "PSK after '0x' is not hex") from None
     else:
-        value = text.encode()
+        try:
+            value = text.encode()
+        except UnicodeEncodeError:
+            # An environment value with octets that are no UTF-8 (os.environ keeps them
+            # as lone surrogates).
+            raise ConfigError(where, f"the PSK {_NOT_UTF8}") from None
     if not value:
         raise ConfigError(where, "PSK is empty")
     return value
+
+
+MAX_CONFIG_OCTETS = 1 << 20
+"""Largest configuration file read (1 MiB); a larger one is refused unread."""
+MAX_PSK_FILE_OCTETS = 64 << 10
+"""Largest ``psk_file`` read (64 KiB: a key of 32 KiB in hex)."""
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(mode: int) -> None:
+    """Raise ValueError saying what a file of ``mode`` is, unless a regular file."""
+    if not stat.S_ISREG(mode):
+        what = next((what for test, what in _FILE_KINDS if test(mode)), "special")
+        raise ValueError(f"is {what}, not a regular file")
+
+
+def _read_bounded(path: Path, limit: int) -> tuple[bytes, int]:
+    """The octets and mode of the regular file ``path``, at most ``limit`` octets.
+
+    A device, FIFO, socket or directory is refused before it is read (``/dev/zero``
+    would never end, a FIFO would block until a writer comes): it is looked at with
+    ``stat`` first, opened with ``O_NONBLOCK`` (opening a FIFO then returns at once)
+    and checked again with ``fstat`` on the open descriptor, in case it was swapped
+    in between. At most ``limit + 1`` octets are read, so a larger file is noticed
+    without reading it all.
+
+    Raises:
+        ValueError: not a regular file, or larger than ``limit``; the message says
+            which, to follow the path (the caller names the path and the field).
+        OSError: cannot be opened or read.
+    """
+    # LIMITATION: a pipe is refused too, so `-c <(...)` and `-c /dev/stdin` do not work.
+    _check_regular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        info = os.fstat(fd)
+        _check_regular(info.st_mode)
+        data = b"" if info.st_size > limit else _read_at_most(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if info.st_size > limit or len(data) > limit:
+        raise ValueError(f"is larger than {limit} octets, the most read")
+    return data, stat.S_IMODE(info.st_mode)
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    while size > 0:
+        chunk = os.read(fd, min(size, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _psk_file(path: Path, where: str) -> bytes:
+    """The PSK in ``psk_file``: a regular file of UTF-8 text (or ``0x`` hex)."""
+    try:
+        data, mode = _read_bounded(path, MAX_PSK_FILE_OCTETS)
+    except ValueError as exc:
+        raise ConfigError(where, f"{str(path)!r} {exc}") from None
+    except OSError as exc:
+        raise ConfigError(where, f"cannot read {str(path)!r}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(where, f"{str(path)!r} {_NOT_UTF8}") from None
+    if mode & 0o077:
+        logger.warning(
+            "%s: %s is readable by others (mode %04o); chmod 600 it",
+            where,
+            path,
+            mode,
+        )
+    return _secret_text(text.strip(), where)
 
 
 def _psk(table: _Table, base_dir: Path) -> bytes:
@@ -567,20 +699,7 @@ def _psk(table: _Table, base_dir: Path) -> bytes:
         if value not in os.environ:
             raise ConfigError(where, f"environment variable {value!r} is not set")
         return _secret_text(os.environ[value], where)
-    path = base_dir / value
-    try:
-        data = path.read_text(encoding="utf-8")
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(where, f"cannot read {str(path)!r}: {exc}") from None
-    if mode & 0o077:
-        logger.warning(
-            "%s: %s is readable by others (mode %04o); chmod 600 it",
-            where,
-            path,
-            mode,
-        )
-    return _secret_text(data.strip(), where)
+    return _psk_file(base_dir / value, where)
 
 
 def _replay_window(table: _Table) -> int:
@@ -608,6 +727,11 @@ def _child(name: str, table: _Table) -> ChildConfig:
         replay_window=_replay_window(table),
     )
     table.finish()
+    # A CREATE_CHILD_SA request (a further child, a rekey) carries the SA payload
+    # with both TS payloads, a nonce and a key exchange (PFS).
+    size = _sa_size(child.esp_proposals, _SPI_SIZE["esp"])
+    room = _SK_MAX - _CREATE_CHILD_SA_OTHERS - _ts_size(child)
+    _check_sa_room(table.field("esp_proposals"), size, room, _ESP_ROOM)
     return child
 
 
@@ -660,23 +784,122 @@ _SK_OVERHEAD = 4 + 16 + 16 + 16
 _AUTH_MAX = 8 + 64
 """AUTH payload with the longest PRF output (HMAC-SHA2-512)."""
 _NOTIFY_ROOM = 256
-"""Notify payloads of an IKE_AUTH request (INITIAL_CONTACT, USE_TRANSPORT_MODE, ...)."""
+"""Notify payloads of a request (INITIAL_CONTACT, USE_TRANSPORT_MODE, REKEY_SA,
+NAT_DETECTION_*, COOKIE, ...)."""
+_NONCE_MAX = 4 + 256
+"""Nonce payload with the longest nonce (RFC 7296 §3.9)."""
+_KE_MAX = 8 + max(
+    max(info.initiator_length, info.responder_length)
+    for info in suites.KE_METHODS.values()
+)
+"""KE payload with the longest key exchange data (an ML-KEM-1024 ek, RFC 7296 §3.4)."""
+_UDP_MAX = 65535 - 8 - 20
+"""Largest UDP payload over IPv4 (IPv6: 65,527). IKE_SA_INIT is never fragmented
+(RFC 7383 covers encrypted messages only), so it must fit one datagram."""
+_IKE_SA_INIT_OTHERS = 28 + 4 + _KE_MAX + _NONCE_MAX + _NOTIFY_ROOM
+"""IKE_SA_INIT besides its SA payload: IKE header, a non-ESP marker (NAT-T port),
+KE, Nonce and Notify payloads."""
+_CREATE_CHILD_SA_OTHERS = _SK_OVERHEAD + _NONCE_MAX + _KE_MAX + _NOTIFY_ROOM
+"""A CREATE_CHILD_SA request's Encrypted payload besides SA and TS payloads."""
+_SPI_SIZE = {"ike": 8, "esp": 4}
+"""SPI octets in each proposal: an IKE SA rekey carries the new 8-octet SPI
+(IKE_SA_INIT none), an ESP proposal its 4-octet SPI (RFC 7296 §3.3.1)."""
 
 
-def _ike_auth_size(conn: ConnectionConfig) -> int:
-    """An upper bound of the Encrypted payload of the IKE_AUTH request: both IDs,
-    AUTH, and the first child's SA and TS payloads."""
-    size = _SK_OVERHEAD + _AUTH_MAX + _NOTIFY_ROOM
-    size += 8 + len(conn.local_id.data) + 8 + len(conn.remote_id.data)
+# LIMITATION: the other payloads of a message are counted at their largest (nonce,
+# KE data, notifies, an IPv4 datagram), so a list within about 2 KB of what would
+# really fit is refused too.
+def _sa_size(specs: Sequence[ProposalSpec], spi_size: int) -> int:
+    """Octets of an SA payload offering ``specs`` (RFC 7296 §3.3): the 4-octet generic
+    header; per proposal 8 octets and the SPI; per transform 8 octets, and 4 more for
+    a Key Length attribute. An upper bound: the engine may leave transforms out (those
+    the backend lacks, key exchanges inside IKE_AUTH)."""
+    return 4 + sum(
+        8 + spi_size + sum(8 + (4 if bits else 0) for _, _, bits in spec.transforms())
+        for spec in specs
+    )
+
+
+def _ts_size(child: ChildConfig) -> int:
+    """Octets of the TSi and TSr payloads of ``child`` (RFC 7296 §3.13)."""
+    return sum(
+        8 + sum(8 + 2 * len(ts.start_addr) for ts in selectors)
+        for selectors in (child.local_ts, child.remote_ts)
+    )
+
+
+def _check_sa_room(field_: str, size: int, room: int, where: str) -> None:
+    """Raise ConfigError when an SA payload of ``size`` octets exceeds the ``room``
+    it has ``where``."""
+    if size > room:
+        raise ConfigError(
+            field_,
+            f"these proposals make an SA payload of up to {size} octets, but at most "
+            f"{room} fit beside the other payloads of {where}: use fewer proposals "
+            "or fewer algorithms per proposal",
+        )
+
+
+_SK_LIMIT = f"an Encrypted payload of at most {_SK_MAX} octets (16-bit length)"
+_ESP_ROOM = (
+    "a CREATE_CHILD_SA request for this Child SA (its traffic selectors, a nonce, a "
+    f"key exchange and notifies in {_SK_LIMIT})"
+)
+
+
+def _ike_sa_room(specs: Sequence[ProposalSpec]) -> tuple[int, int, str]:
+    """(SA payload size, the room it has, where) for ``ike_proposals``: in
+    IKE_SA_INIT or in an IKE SA rekey, whichever is tighter."""
+    init = (
+        _sa_size(specs, 0),
+        _UDP_MAX - _IKE_SA_INIT_OTHERS,
+        f"IKE_SA_INIT (one UDP datagram of at most {_UDP_MAX} octets: it is never "
+        "fragmented)",
+    )
+    rekey = (
+        _sa_size(specs, _SPI_SIZE["ike"]),
+        _SK_MAX - _CREATE_CHILD_SA_OTHERS,
+        f"an IKE SA rekey request (CREATE_CHILD_SA: {_SK_LIMIT})",
+    )
+    return max(init, rekey, key=lambda part: part[0] - part[1])
+
+
+def _ike_auth_parts(conn: ConnectionConfig) -> tuple[int, int, int]:
+    """Upper bounds of the IKE_AUTH request's Encrypted payload: (everything, the two
+    ID payloads, the first child's SA payload)."""
+    ids = 8 + len(conn.local_id.data) + 8 + len(conn.remote_id.data)
+    size = _SK_OVERHEAD + _AUTH_MAX + _NOTIFY_ROOM + ids
+    sa = 0
     if conn.children:
         child = conn.children[0]
-        size += 4 + sum(
-            8 + 4 + sum(8 + (4 if bits else 0) for _, _, bits in spec.transforms())
-            for spec in child.esp_proposals
+        sa = _sa_size(child.esp_proposals, _SPI_SIZE["esp"])
+        size += sa + _ts_size(child)
+    return size, ids, sa
+
+
+def _check_ike_auth(table: _Table, conn: ConnectionConfig) -> None:
+    """Both IDs, AUTH and the first child's SA and TS payloads must fit IKE_AUTH's
+    Encrypted payload; the error names the IDs or the ESP proposals, whichever take
+    more of it."""
+    size, ids, sa = _ike_auth_parts(conn)
+    if size <= _SK_MAX:
+        return
+    needs = (
+        f"the IKE_AUTH request needs up to {size} octets in its Encrypted payload, "
+        f"which holds at most {_SK_MAX} (16-bit payload length)"
+    )
+    if ids >= sa:
+        raise ConfigError(
+            table.field("local_id"),
+            f"with remote_id and the first child's selectors and ESP proposals "
+            f"{needs}: shorten the IDs",
         )
-        for selectors in (child.local_ts, child.remote_ts):
-            size += 8 + sum(8 + 2 * len(ts.start_addr) for ts in selectors)
-    return size
+    child = conn.children[0]
+    raise ConfigError(
+        f"{table.field('children')}.{child.name}.esp_proposals",
+        f"with the IDs and this first child's selectors {needs}; its SA payload "
+        f"takes {sa}: use fewer ESP proposals or fewer algorithms per proposal",
+    )
 
 
 def _connection(
@@ -706,14 +929,8 @@ def _connection(
         remote_natt_port=table.integer("remote_natt_port", 4500, 1, 65535),
     )
     table.finish()
-    size = _ike_auth_size(conn)
-    if size > _SK_MAX:
-        raise ConfigError(
-            table.field("local_id"),
-            f"with remote_id and the first child's selectors and ESP proposals the "
-            f"IKE_AUTH request needs up to {size} octets in its Encrypted payload, "
-            f"which holds at most {_SK_MAX} (16-bit payload length): shorten the IDs",
-        )
+    _check_sa_room(table.field("ike_proposals"), *_ike_sa_room(conn.ike_proposals))
+    _check_ike_auth(table, conn)
     return conn
 
 
@@ -801,6 +1018,23 @@ def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
     return config
 
 
+_TOML_QUOTED_CHARACTER = re.compile(
+    r"^(Illegal character|Found invalid character) .* \(at (line \d+), column \d+\)$"
+)
+
+
+def _toml_error(message: str) -> str:
+    """tomllib's message, except where it quotes a character of the text: a control
+    character in a string, which may be a psk's. Then only the line is told."""
+    match = _TOML_QUOTED_CHARACTER.match(message)
+    if match is None:
+        return message
+    return (
+        f"a control character in a string (at {match[2]}); write it as an escape "
+        '(\\u0001) in a "basic" string, or as 0x hex in a psk'
+    )
+
+
 def loads(
     text: str,
     base_dir: Path | str = ".",
@@ -819,7 +1053,7 @@ def loads(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, f"invalid TOML: {exc}") from None
+        raise ConfigError(source, f"invalid TOML: {_toml_error(str(exc))}") from None
     config = _endpoint(data, Path(base_dir))
     if backend is not None:
         check_backend(config, backend)
@@ -830,15 +1064,32 @@ def load(path: Path | str, *, backend: Backend | None = None) -> EndpointConfig:
     """Read and validate a TOML configuration file (format: ``docs/config.md``);
     with ``backend``, also check that it can run every proposal (:func:`check_backend`).
 
+    The file (and a ``psk_file``) must be a regular file: a device, FIFO, socket or
+    directory is refused before it is read, and so is a file larger than
+    :data:`MAX_CONFIG_OCTETS` (:data:`MAX_PSK_FILE_OCTETS`).
+
     Raises:
-        ConfigError: unreadable file, invalid TOML or any invalid value; ``field`` is
-            the TOML path, e.g. ``connections.site-a.ike_proposals[0]``.
+        ConfigError: unreadable, special or oversized file, invalid TOML or any
+            invalid value; ``field`` is the TOML path, e.g.
+            ``connections.site-a.ike_proposals[0]`` (the file's path for the file).
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), f"cannot read configuration: {exc}") from None
+        data, _ = _read_bounded(path, MAX_CONFIG_OCTETS)
+    except ValueError as exc:
+        raise ConfigError(str(path), f"not a configuration file: it {exc}") from None
+    except OSError as exc:
+        raise ConfigError(
+            str(path), f"cannot read configuration: {exc.strerror}"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The line only: the octet and its column could be part of an inline psk.
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            str(path), f"line {line} is not valid UTF-8 text (TOML files are UTF-8)"
+        ) from None
     return loads(text, path.parent, str(path), backend=backend)
 
 
