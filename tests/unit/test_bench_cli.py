@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,20 @@ def test_bench_quick_every_handshake_established(
         assert row["responder_children"] == 3
         assert row["responder_live_sas"] == 3
         assert row["responder_cpu_ms_per_handshake"] > 0
+
+
+def test_bench_quick_shares_from_too_few_samples_are_n_a(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    """Three handshakes per measurement: too few for a median-based share."""
+    text, report = quick_run
+    for row in report["inprocess"]:
+        assert row["crypto_share"] is None
+        assert row["crypto_share_mean"] is None
+    assert set(report["ratios"]["pqike_vs_crypto_only"].values()) == {None}
+    assert set(report["ratios"]["rust_vs_reference"].values()) == {None}
+    rust = next(line for line in text.splitlines() if f"{SUITE}  rust " in line)
+    assert rust.split()[-2:] == ["n/a", "n/a"], rust
 
 
 def test_bench_quick_table_lists_each_measurement(
@@ -167,3 +184,102 @@ def test_bench_quick_plot_writes_a_png(tmp_path: Path) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(args) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--duration", "nan"),
+        ("--duration", "inf"),
+        ("--duration", "-1"),
+        ("--duration", "0"),
+        ("--count", "0"),
+        ("--count", "many"),
+        ("--memory-sas", "0"),
+        ("--initiator-processes", "0"),
+        ("--concurrency", "0"),
+        ("--concurrency", ""),
+        ("--concurrency", "1,x"),
+        ("--backends", ""),
+        ("--backends", "rust,nosuch"),
+        ("--parts", ""),
+        ("--parts", "loopback,nosuch"),
+    ],
+)
+def test_bench_bad_numbers_and_names_are_usage_errors_naming_the_option(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --duration nan crashed, -1 was taken, 0 meant 10 s; --backends "" ran
+    # nothing and --parts "" everything, both with exit 0.
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "--quick", f"{option}={value}"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: " in err
+    assert "Traceback" not in err
+
+
+def test_bench_unwritable_outputs_are_refused_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    kept = tmp_path / "kept.json"
+    kept.write_text("earlier results\n")
+    new = tmp_path / "new.json"
+    for output, path, why in [
+        ("--json", "/nonexistent/dir/x.json", "No such file or directory"),
+        ("--plot", str(tmp_path), "Is a directory"),
+    ]:
+        other = "--plot" if output == "--json" else "--json"
+        other_path = str(new if output == "--json" else kept)
+        args = ["bench", "--quick", "--parts", "loopback", "--no-progress"]
+        assert main([*args, other, other_path, output, path]) == 2
+        out, err = capsys.readouterr()
+        assert f"pqike bench: {output} {path}: cannot write: {why}" in err
+        assert out == ""  # nothing was measured
+    assert kept.read_text() == "earlier results\n"
+    assert not new.exists()  # the check created it, and removed it again
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    ("option", "part", "table"),
+    [
+        ("--json", "inprocess", "In-process handshakes"),
+        ("--plot", "loopback", "UDP loopback responder"),
+    ],
+)
+def test_bench_write_error_at_the_end_keeps_the_table(
+    option: str, part: str, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/dev/full opens for writing (the check passes) and fails every write."""
+    if option == "--plot":
+        pytest.importorskip("matplotlib")
+    args = ["bench", "--quick", "--suites", "x25519", "--backends", "rust"]
+    args += ["--parts", part, "--no-progress", option, "/dev/full"]
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert table in out
+    assert f"could not write {option} /dev/full: No space left on device" in err
+
+
+def test_bench_without_cryptography_names_the_way_out() -> None:
+    """A venv without pyca/cryptography: the reference backend cannot load."""
+    root = Path(__file__).resolve().parents[2]
+    no_cryptography = (
+        "import sys; sys.modules['cryptography'] = None; "
+        "from pqike.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", no_cryptography, "bench", "--quick", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(root / "python")),
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "backend 'reference' not available" in result.stderr
+    assert "use --backends rust" in result.stderr
+    assert "pip install 'pqike[reference]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""  # refused before measuring the rust backend

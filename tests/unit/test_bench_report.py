@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pqike.bench.report import figure, format_tables
+from pqike.bench.report import figure, format_tables, plot
 from pqike.bench.runner import ratios
 from pqike.bench.stats import MIN_SAMPLES, Timing, ratio
 
@@ -102,3 +103,14 @@ def test_plot_rate_axis_starts_at_zero() -> None:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+def test_plot_writes_exactly_the_named_file(tmp_path: Path) -> None:
+    """A name without .png used to become NAME.png: not the file that --plot was
+    checked for and that the user named."""
+    pytest.importorskip("matplotlib")
+    rows = [{"suite": "x25519", "backend": "rust", "concurrency": 1, "rate": 800.0}]
+    path = tmp_path / "rate"
+    plot({"meta": META, "loopback": rows}, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "rate.png").exists()

@@ -26,10 +26,13 @@ Every process is started here and stopped here, by its own handle, with timeouts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gc
+import logging
 import multiprocessing
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -51,6 +54,8 @@ dropped by design, so handshakes would time out rather than measure anything. Ea
 initiator also holds two UDP ports of the ephemeral range and two descriptors."""
 _HANDSHAKE_TIMEOUT = 10.0
 _START_TIMEOUT = 30.0
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -264,9 +269,50 @@ def _profiled(path: str | None, main: Callable[[], None]) -> None:
         profiler.dump_stats(path)
 
 
+# -- control of the worker processes ------------------------------------------------
+#
+# The orchestrator owns every worker: it starts them, talks to each over its own
+# pipe, and stops them (by handle) on its way out, also when SIGINT or SIGTERM ends
+# the benchmark. A worker ignores SIGINT (Ctrl-C reaches the whole process group:
+# the orchestrator decides) and stops quietly once its control pipe is closed, which
+# the kernel also does when the orchestrator dies without cleaning up.
+
+
+class _ControlClosedError(Exception):
+    """The orchestrator closed this worker's control pipe, or is gone."""
+
+
+def _worker_signals() -> None:
+    """First thing in a worker: ignore SIGINT, then unblock it (see :func:`_start`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _tell(conn: Connection, message: tuple[str, Any]) -> None:
+    """Send ``message`` to the orchestrator, unless it is no longer listening."""
+    with contextlib.suppress(OSError):
+        conn.send(message)
+
+
+def _start(proc: Any) -> None:
+    """Start a worker with SIGINT blocked: it inherits the mask and ignores SIGINT
+    before it unblocks it, so a Ctrl-C while it starts cannot end it with a
+    traceback; a SIGINT for this process meanwhile is delivered on return."""
+    if not hasattr(signal, "pthread_sigmask"):
+        proc.start()
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _responder_main(
     conn: Connection, suite: str, backend_name: str, cpus: tuple[int, ...] | None
 ) -> None:
+    _worker_signals()
     try:
         _pin(cpus)
         _profiled(
@@ -274,7 +320,7 @@ def _responder_main(
             lambda: asyncio.run(_serve(conn, suite, backend_name)),
         )
     except Exception as exc:  # reported to the orchestrator, which raises it
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        _tell(conn, ("error", f"{type(exc).__name__}: {exc}"))
 
 
 def _own_ports() -> tuple[list[socket.socket], tuple[int, int]]:
@@ -330,7 +376,12 @@ async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
     base: dict[str, float] = {}
 
     def on_control() -> None:
-        command = conn.recv()
+        try:
+            control(conn.recv())
+        except (EOFError, OSError):  # the orchestrator closed the pipe, or is gone
+            control("stop")
+
+    def control(command: object) -> None:
         if command == "begin":
             gc.collect()
             base.update(
@@ -400,6 +451,7 @@ class _Job:
 
 
 def _initiator_main(conn: Connection, job: _Job) -> None:
+    _worker_signals()
     try:
         _pin(job.cpus)
         path = os.environ.get(INITIATOR_PROFILE_ENV)
@@ -408,9 +460,11 @@ def _initiator_main(conn: Connection, job: _Job) -> None:
             f"{path}.{job.index}" if path else None,
             lambda: out.update(asyncio.run(_initiate(conn, job))),
         )
-        conn.send(("done", out))
+        _tell(conn, ("done", out))
+    except _ControlClosedError:
+        return  # stopped by the orchestrator, which wants no report
     except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        _tell(conn, ("error", f"{type(exc).__name__}: {exc}"))
 
 
 _SPARE_DESCRIPTORS = 64
@@ -454,7 +508,10 @@ async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
         for initiator in initiators:
             await initiator.start()
         conn.send(("ready", None))
-        conn.recv()  # "go": every process starts at once
+        try:
+            conn.recv()  # "go": every process starts at once
+        except EOFError:
+            raise _ControlClosedError from None
         cpu = time.process_time()
         budget = _Budget(job.count, time.monotonic() + job.duration)
         result: dict[str, Any] = {
@@ -464,7 +521,9 @@ async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
             "last": None,
         }
         watchdog = asyncio.ensure_future(_watch(initiators))
-        await asyncio.gather(*(i.run(budget, result) for i in initiators))
+        await _until_closed(
+            conn, asyncio.gather(*(i.run(budget, result) for i in initiators))
+        )
         result["cpu"] = time.process_time() - cpu
         result["cpus"] = _affinity()
         return result
@@ -473,6 +532,33 @@ async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
             watchdog.cancel()
         for initiator in initiators:
             await initiator.transport.close()
+
+
+async def _until_closed(conn: Connection, runs: asyncio.Future[Any]) -> None:
+    """Await ``runs``, or cancel it when the control pipe becomes readable: the
+    orchestrator sends nothing during a run, so that is its end of the pipe closing.
+
+    Raises:
+        _ControlClosedError: the pipe was closed first.
+    """
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    loop.add_reader(conn.fileno(), readable)
+    try:
+        await asyncio.wait({runs, closed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_reader(conn.fileno())
+    if not runs.done():
+        runs.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runs
+        raise _ControlClosedError
+    runs.result()
 
 
 async def _watch(initiators: list[_Initiator]) -> None:
@@ -595,9 +681,10 @@ def run_loopback(
         args=(r_child, suite, backend, pinned.responder if pinned else None),
         daemon=True,
     )
-    responder.start()
     workers: list[tuple[Any, Connection]] = []
     try:
+        _start(responder)
+        r_child.close()  # the child has its own copy now
         target = _expect(r_conn, "ready", _START_TIMEOUT)
         r_conn.send("begin")
         _expect(r_conn, "begun", _START_TIMEOUT)
@@ -609,13 +696,20 @@ def run_loopback(
             if pinned:
                 job = replace(job, cpus=pinned.initiators)
             proc = ctx.Process(target=_initiator_main, args=(child, job), daemon=True)
-            proc.start()
             workers.append((proc, parent))
+            _start(proc)
+            child.close()
         for _, conn in workers:
             _expect(conn, "ready", _START_TIMEOUT)
         jiffies = cpu_jiffies()
         for _, conn in workers:
             conn.send("go")
+        _log.info(
+            "loopback x%d: responder process %d, initiator processes %s running",
+            concurrency,
+            responder.pid,
+            ", ".join(str(proc.pid) for proc, _ in workers),
+        )
         _collect(result, workers, duration, progress)
         result.cpu_busy = busy_shares(jiffies, cpu_jiffies())
         r_conn.send("end")
@@ -623,6 +717,10 @@ def run_loopback(
         r_conn.send("stop")
         responder.join(_START_TIMEOUT)
     finally:
+        # Closed pipes stop the workers still running (a signal, an error); then
+        # each is waited for, and terminated or killed if it does not exit.
+        for conn in (r_conn, *(conn for _, conn in workers)):
+            conn.close()
         for proc, _ in workers:
             _stop(proc)
         _stop(responder)
@@ -663,7 +761,12 @@ def _collect(
 
 def _stop(proc: Any) -> None:
     """Stop one process we started (by its handle), waiting a little."""
+    if proc.pid is None:  # never started
+        return
     proc.join(2.0)
     if proc.is_alive():
         proc.terminate()
+        proc.join(2.0)
+    if proc.is_alive():
+        proc.kill()
         proc.join(2.0)

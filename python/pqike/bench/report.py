@@ -251,7 +251,7 @@ def check_plot_available() -> None:
 
 def plot(report: dict[str, Any], path: str) -> None:
     """Loopback handshake rate against concurrent initiators, one line per
-    suite and backend, saved as PNG.
+    suite and backend, saved as PNG to exactly ``path``.
 
     Raises:
         PlotUnavailableError: matplotlib is missing (``pip install matplotlib``).
@@ -261,7 +261,9 @@ def plot(report: dict[str, Any], path: str) -> None:
     plt = _pyplot()
     fig = figure(report)
     try:
-        fig.savefig(path, dpi=120)
+        # PNG whatever the name: without format= a name with no extension
+        # would become NAME.png, another file than the one checked and named.
+        fig.savefig(path, dpi=120, format="png")
     finally:
         plt.close(fig)
 
