@@ -85,3 +85,36 @@ def test_disabled_levels_are_not_formatted(
     i.ep.initiate("conn", 0.0)
     roundtrip(i, r)
     assert not [rec for rec in caplog.records if rec.levelno < logging.WARNING]
+
+
+def test_established_events_and_log_name_the_peer_address(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pqike.ikev2.events import IkeEstablished
+
+    from .helpers import I_ADDR, R_ADDR
+
+    caplog.set_level(logging.INFO, logger="pqike")
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    (at_i,) = i.of(IkeEstablished)
+    (at_r,) = r.of(IkeEstablished)
+    assert at_i.remote[0] == R_ADDR
+    assert at_r.remote[0] == I_ADDR
+    lines = [m.getMessage() for m in caplog.records if "established" in m.getMessage()]
+    assert any(f"({R_ADDR}:{at_i.remote[1]})" in m for m in lines)
+    assert any(f"({I_ADDR}:{at_r.remote[1]})" in m for m in lines)
+
+
+def test_connection_failed_names_the_peer_address(backend: Backend) -> None:
+    from pqike.ikev2.events import ConnectionFailed
+
+    from .helpers import R_ADDR
+
+    i, r = initiator_and_responder(backend, responder_psk=b"another key, not ours")
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    failed = i.of(ConnectionFailed)
+    assert failed
+    assert failed[0].remote[0] == R_ADDR

@@ -84,6 +84,9 @@ class IkeEstablished:
     """True when this endpoint initiated the SA."""
     conn_name: str = ""
     """Name of the connection from the config."""
+    remote: tuple[str, int] = ("", 0)
+    """The peer's IP address and port (where IKE messages go; the NAT-T port
+    after IKE_SA_INIT)."""
 
 
 @fast_init
@@ -164,6 +167,8 @@ class ConnectionFailed:
     reason: str
     notify: int | None = None
     """The error Notify type sent or received, if any."""
+    remote: tuple[str, int] = ("", 0)
+    """The peer's IP address and port, as far as it was known."""
 
 
 @fast_init

@@ -942,7 +942,7 @@ class IkeSa:
         if was is _CONNECTING:
             self.log.info("failed: %s", reason)
             if not quiet or self.is_initiator:
-                self.emit(ConnectionFailed(self.handle, reason, notify))
+                self.emit(ConnectionFailed(self.handle, reason, notify, self.remote))
         else:
             self.log.info("deleted: %s", reason)
         self._drop_children(reason)

@@ -71,6 +71,12 @@ def psk_auth(
     )
 
 
+def _format_addr(addr: tuple[str, int]) -> str:
+    """``192.0.2.1:500`` or ``[2001:db8::1]:500``."""
+    host, port = addr
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _id_matches(got: IdPayload, want: Identity) -> bool:
     return got.id_type == want.id_type and got.data == want.data
 
@@ -143,14 +149,21 @@ class IkeAuth(Task):
         self.done = True
         info = suite_info(sa.suite)
         sa.log.info(
-            "established %s <-> %s, suite %s",
+            "established %s <-> %s (%s), suite %s",
             sa.conn.local_id,
             sa.conn.remote_id,
+            _format_addr(sa.remote),
             info,
         )
         sa.emit(
             IkeEstablished(
-                sa.handle, info, sa.spi_i, sa.spi_r, sa.is_initiator, sa.conn.name
+                sa.handle,
+                info,
+                sa.spi_i,
+                sa.spi_r,
+                sa.is_initiator,
+                sa.conn.name,
+                sa.remote,
             )
         )
         if sa.conn.keylog is not None and sa.keymat is not None:
