@@ -504,9 +504,18 @@ class _Table:
 
 
 def _ip_list(table: _Table, key: str, default: list[str]) -> tuple[str, ...]:
+    """IP literals; ``["%any"]`` alone is the empty tuple (any address). ``%any``
+    beside specific addresses is refused: it would be silently narrowed to them."""
     out: list[str] = []
-    for index, text in enumerate(table.strings(key, default)):
+    texts = table.strings(key, default)
+    for index, text in enumerate(texts):
         if text == "%any":
+            if len(texts) > 1:
+                raise ConfigError(
+                    f"{table.field(key)}[{index}]",
+                    "%any (any address) cannot be listed beside specific addresses: "
+                    'use ["%any"] alone, or only the addresses',
+                )
             continue
         try:
             out.append(str(ipaddress.ip_address(text)))

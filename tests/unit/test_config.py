@@ -708,3 +708,18 @@ def test_endpoint_checks_the_backend(reference_backend: Any, rust_backend: Any) 
             IkeEndpoint(config, reference_backend, os.urandom)
         assert info.value.field == "connections.site-a.ike_proposals[0]"
         assert MLKEM512_GAP in info.value.message
+
+
+@pytest.mark.parametrize("key", ["remote_addrs", "local_addrs"])
+def test_any_beside_specific_addresses_is_an_error(key: str) -> None:
+    """``["%any", "192.0.2.1"]`` used to be read as ``["192.0.2.1"]``, silently."""
+    data = _with(f"{CONN}/{key}", ["%any", "127.0.0.1"])
+    with pytest.raises(ConfigError) as info:
+        loads(to_toml(data))
+    assert info.value.field == f"connections.site-a.{key}[0]"
+    assert "cannot be listed beside specific addresses" in info.value.message
+
+
+def test_any_alone_is_any_peer() -> None:
+    config = loads(to_toml(_with(f"{CONN}/remote_addrs", ["%any"])))
+    assert config.connections["site-a"].remote_addrs == ()

@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
         help="echo requests to send, 0..65535 (default 5)",
     )
     parser.add_argument(
-        "--size", type=int, default=56, help="echo payload octets (default 56)"
+        "--size", type=int, default=56, help="echo payload octets, 0..1400 (default 56)"
     )
     parser.add_argument(
         "--port-base",
