@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from pqike import _memo
 from pqike.errors import DecodeError
-from pqike.ikev2.codec import _memo, message, sa
+from pqike.ikev2.codec import message, sa
 from pqike.ikev2.codec.message import decode_payloads, encode_payloads
 from pqike.ikev2.codec.payloads import IdiPayload, NotifyPayload
 from pqike.ikev2.codec.sa import Proposal, SaPayload, Transform
@@ -42,11 +43,11 @@ def test_decode_memoised_malformed_body_raises_every_time() -> None:
 
 
 def test_decode_memoised_cache_stays_bounded() -> None:
-    for port in range(message._MEMO_ENTRIES * 2):
+    for port in range(_memo.MEMO_ENTRIES * 2):
         ts = TrafficSelector(7, 0, port, port, bytes(4), bytes(4))
         first, octets = encode_payloads([TsiPayload((ts,))])
         assert decode_payloads(octets, first) == (TsiPayload((ts,)),)
-    assert len(message._memo) <= message._MEMO_ENTRIES
+    assert len(message._memo) <= _memo.MEMO_ENTRIES
 
 
 def _child_sa(spi: bytes, encr_bits: int = 256) -> SaPayload:

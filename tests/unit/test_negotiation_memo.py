@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 import pytest
 
+from pqike._memo import MEMO_ENTRIES
 from pqike.ikev2 import negotiation
 from pqike.ikev2.codec.sa import SaPayload
 from pqike.ikev2.codec.ts import TrafficSelector
@@ -86,9 +87,9 @@ def test_memo_hit_carries_the_new_proposal_number_and_spi() -> None:
 def test_memos_stay_bounded() -> None:
     rng = random.Random(7)
     local = (_frozen(Offer(1, _random_types(rng))),)
-    for _ in range(3 * negotiation._MEMO_MAX):
+    for _ in range(3 * MEMO_ENTRIES):
         select([_frozen(Offer(1, _random_types(rng)))], local)
-    assert len(negotiation._select_memo) <= negotiation._MEMO_MAX
+    assert len(negotiation._select_memo) <= MEMO_ENTRIES
 
 
 def test_plain_dicts_are_not_memoised() -> None:
@@ -161,8 +162,8 @@ def test_narrowing_memo_equals_fresh_narrowing() -> None:
             any(child_create._intersect(g, p) == g for p in ours) for g in got
         )
         assert child_create._within(got, ours) == fresh
-    assert len(child_create._NARROWED) <= child_create._MEMO_MAX
-    assert len(child_create._WITHIN) <= child_create._MEMO_MAX
+    assert len(child_create._NARROWED) <= MEMO_ENTRIES
+    assert len(child_create._WITHIN) <= MEMO_ENTRIES
 
 
 def test_suite_info_memo_equals_fresh_suite_info() -> None:

@@ -26,6 +26,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from pqike._memo import IdentityMemo
 from pqike.config import ConnectionConfig, EndpointConfig, check_backend
 from pqike.crypto import Backend
 from pqike.errors import DecodeError, LocalProtocolError, PqIkeError
@@ -528,20 +529,15 @@ class IkeEndpoint:
         return sa
 
 
-_CHECKED: dict[tuple[int, int], tuple[EndpointConfig, Backend]] = {}
-"""Configs already checked against a backend, by identity (kept alive, bounded):
-a client builds a fresh endpoint from the same config for each connection."""
+_CHECKED: IdentityMemo[bool] = IdentityMemo()
+"""(config, backend) pairs already checked: a client builds a fresh endpoint from
+the same config for each connection."""
 
 
 def _check_backend_once(config: EndpointConfig, backend: Backend) -> None:
-    key = (id(config), id(backend))
-    hit = _CHECKED.get(key)
-    if hit is not None and hit[0] is config and hit[1] is backend:
-        return
-    check_backend(config, backend)
-    if len(_CHECKED) >= 64:
-        _CHECKED.clear()
-    _CHECKED[key] = (config, backend)
+    if _CHECKED.get2(config, backend) is None:
+        check_backend(config, backend)
+        _CHECKED.put2(config, backend, True)
 
 
 def _is_new_init(header: IkeHeader) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from pqike._memo import remember
 from pqike._records import fast_init
 
 __all__ = [
@@ -117,7 +118,7 @@ class Selected:
         hit = _as_offer_memo.get(key)
         if hit is None:
             hit = (chosen, MappingProxyType(_one_each(self)))
-            _remember(_as_offer_memo, key, hit)
+            remember(_as_offer_memo, key, hit)
         return Offer(self.protocol, hit[1], self.number, self.spi)
 
 
@@ -204,7 +205,7 @@ def local_offers(
         except TypeError:  # unhashable specs: no cache
             base = _local_offers.__wrapped__(tuple(specs), protocol, with_ke, supports)
         if type(specs) is tuple:  # immutable: remember it by identity too
-            _remember(_local_memo, key, (specs, base))
+            remember(_local_memo, key, (specs, base))
     if not spi:
         return base
     return tuple(Offer(o.protocol, o.transforms, o.number, spi) for o in base)
@@ -362,7 +363,7 @@ def select(
             break
     if key is not None:
         chosen = _frozen(chosen)
-        _remember(_select_memo, key, (_keep(offers, local), index, chosen))
+        remember(_select_memo, key, (_keep(offers, local), index, chosen))
     return chosen
 
 
@@ -373,7 +374,6 @@ def select(
 # ``tasks.common.proposal_to_offer``), and every entry keeps those maps alive, so an
 # id can never be reused for another map while its entry exists. Bounded: cleared
 # when full. Plain dicts are not memoised (they could change).
-_MEMO_MAX = 256
 _select_memo: dict[tuple[Any, ...], tuple[Any, int, Selected | None]] = {}
 _validate_memo: dict[tuple[Any, ...], tuple[Any, Selected | None]] = {}
 _local_memo: dict[tuple[Any, ...], tuple[Any, tuple[Offer, ...]]] = {}
@@ -400,14 +400,6 @@ def _memo_key(
 def _keep(*groups: Sequence[Offer]) -> tuple[Any, ...]:
     """The transform maps a memo entry's key refers to, kept alive with it."""
     return tuple(o.transforms for group in groups for o in group)
-
-
-def _remember(
-    memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any
-) -> None:
-    if len(memo) >= _MEMO_MAX:
-        memo.clear()
-    memo[key] = value
 
 
 def _frozen(chosen: Selected | None) -> Selected | None:
@@ -453,7 +445,7 @@ def validate_choice(
             )
     chosen = _frozen(_validate(response, sent, ignore_ke))
     if key is not None:
-        _remember(_validate_memo, key, (_keep((response,), sent), chosen))
+        remember(_validate_memo, key, (_keep((response,), sent), chosen))
     return chosen
 
 

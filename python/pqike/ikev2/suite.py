@@ -7,6 +7,7 @@ import functools
 from enum import IntEnum
 from types import MappingProxyType
 
+from pqike._memo import IdentityMemo
 from pqike.ikev2.constants import EncrId, IntegId, KeMethod, NotifyType, PrfId
 from pqike.ikev2.events import SuiteInfo
 from pqike.ikev2.negotiation import ADDKE_TYPES, ENCR, INTEG, KE, PRF, Selected
@@ -51,21 +52,18 @@ def notify_name(notify_type: int) -> str:
 def suite_info(suite: Selected) -> SuiteInfo:
     """The SuiteInfo of a negotiated IKE proposal."""
     chosen = suite.chosen
-    if type(chosen) is MappingProxyType:  # shared by every SA with this choice
-        hit = _BY_CHOICE.get(id(chosen))
-        if hit is not None and hit[0] is chosen:
-            return hit[1]
+    if type(chosen) is not MappingProxyType:
+        return _suite_info_of(suite)
+    info = _BY_CHOICE.get(chosen)  # shared by every SA with this choice
+    if info is None:
         info = _suite_info_of(suite)
-        if len(_BY_CHOICE) >= 64:
-            _BY_CHOICE.clear()
-        _BY_CHOICE[id(chosen)] = (chosen, info)
-        return info
-    return _suite_info_of(suite)
+        _BY_CHOICE.put(chosen, info)
+    return info
 
 
-_BY_CHOICE: dict[int, tuple[object, SuiteInfo]] = {}
+_BY_CHOICE: IdentityMemo[SuiteInfo] = IdentityMemo()
 """SuiteInfo by the identity of a read-only ``chosen`` map (negotiation's memos
-hand out one per distinct choice); the entry keeps the map alive."""
+hand out one per distinct choice)."""
 
 
 def _suite_info_of(suite: Selected) -> SuiteInfo:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from pqike._memo import remember
 from pqike._records import fast_init
 from pqike.errors import DecodeError
 from pqike.ikev2.codec.cp import CpPayload
@@ -104,7 +105,6 @@ _ENCRYPTED: dict[int, Callable[[bytes, int], Payload]] = {
 _ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
 """For ``isinstance``: a ``SkPayload | SkfPayload`` union is built on every call."""
 
-_MEMO_ENTRIES = 256
 _memo: dict[tuple[int, bytes], Payload] = {}
 
 
@@ -122,9 +122,7 @@ def _memoised(
         payload = _memo.get(key)
         if payload is None:
             payload = decoder(body)
-            if len(_memo) >= _MEMO_ENTRIES:
-                _memo.clear()  # bounded: peers cannot grow it
-            _memo[key] = payload
+            remember(_memo, key, payload)  # bounded: peers cannot grow it
         return payload
 
     return decode

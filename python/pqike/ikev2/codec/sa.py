@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from operator import methodcaller
 from typing import ClassVar
 
+from pqike._memo import IdentityMemo, remember
 from pqike._records import fast_init
 from pqike.errors import DecodeError
-from pqike.ikev2.codec._memo import MEMO_ENTRIES, WireMemo, remember
 from pqike.ikev2.constants import KEY_LENGTH_ATTRIBUTE, PayloadType
 
 __all__ = [
@@ -34,10 +34,10 @@ _MORE_TRANSFORMS = 3
 _TV_BIT = 0x8000
 _ENCODE = methodcaller("encode")
 
-_transforms_wire: WireMemo = {}
+_transforms_wire: IdentityMemo[bytes] = IdentityMemo()
 """Encoded transform lists (RFC 7296 §3.3.2, Last Substruc set) by the identity
 of their tuple: the engine proposes and answers with the same configured tuples
-every time (see :mod:`._memo`)."""
+every time (see :mod:`pqike._memo`)."""
 
 _transforms_decoded: dict[tuple[int, bytes], tuple[Transform, ...]] = {}
 """Decoded transform lists by (Num Transforms, octets): a Child SA proposal
@@ -188,10 +188,8 @@ class Proposal:
             raise ValueError(
                 "a proposal holds 1..255 transforms and at most 255 SPI octets"
             )
-        entry = _transforms_wire.get(id(transforms))
-        if entry is not None and entry[0] is transforms:
-            body = entry[1]
-        else:
+        body = _transforms_wire.get(transforms)
+        if body is None:
             body = _encode_transforms(transforms)
         header = _PROPOSAL.pack(
             _LAST if last else _MORE_PROPOSALS,
@@ -218,7 +216,7 @@ def _encode_transforms(transforms: tuple[Transform, ...]) -> bytes:
         )
         for t in transforms
     ):
-        remember(_transforms_wire, transforms, body)
+        _transforms_wire.put(transforms, body)
     return body
 
 
@@ -278,9 +276,7 @@ def _decode_proposal(data: bytes) -> Proposal:
     if transforms is None:
         transforms = _decode_transforms(wire, count)  # errors are not remembered
         if len(wire) <= _DECODED_MAX_OCTETS:
-            if len(_transforms_decoded) >= MEMO_ENTRIES:
-                _transforms_decoded.clear()  # bounded: peers cannot grow it
-            _transforms_decoded[key] = transforms
+            remember(_transforms_decoded, key, transforms)
     return Proposal(number, protocol_id, spi, transforms)
 
 

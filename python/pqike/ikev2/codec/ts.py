@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from operator import methodcaller
 from typing import ClassVar, Self
 
+from pqike._memo import IdentityMemo
 from pqike._records import fast_init
 from pqike.errors import DecodeError
-from pqike.ikev2.codec._memo import WireMemo, remember
 from pqike.ikev2.constants import PayloadType, TsType
 
 __all__ = [
@@ -91,10 +91,10 @@ class UnknownTrafficSelector:
 
 Selector = TrafficSelector | UnknownTrafficSelector
 
-_selectors_wire: WireMemo = {}
+_selectors_wire: IdentityMemo[bytes] = IdentityMemo()
 """Encoded TS payload bodies by the identity of their selector tuple: the
 initiator sends its configured selectors, the same tuples, every time (see
-:mod:`._memo`)."""
+:mod:`pqike._memo`)."""
 
 
 def _decode_selector(data: bytes, offset: int) -> tuple[Selector, int]:
@@ -151,14 +151,14 @@ class TsPayload:
 
     def encode(self) -> bytes:
         selectors = self.selectors
-        entry = _selectors_wire.get(id(selectors))
-        if entry is not None and entry[0] is selectors:
-            return entry[1]
+        body = _selectors_wire.get(selectors)
+        if body is not None:
+            return body
         if len(selectors) > 255:
             raise ValueError("a TS payload holds at most 255 selectors")
         body = _COUNT.pack(len(selectors)) + b"".join(map(_ENCODE, selectors))
         if type(selectors) is tuple and all(map(_immutable, selectors)):
-            remember(_selectors_wire, selectors, body)
+            _selectors_wire.put(selectors, body)
         return body
 
 

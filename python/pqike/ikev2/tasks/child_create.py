@@ -18,6 +18,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pqike._memo import IdentityMemo
 from pqike.crypto.suites import encr_key_length, integ_key_length
 from pqike.errors import PqIkeError, RemoteProtocolError
 from pqike.ikev2.codec.payloads import NotifyPayload
@@ -100,23 +101,20 @@ def narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ...
 
     Selector tuples are immutable and the same ones (configured, or decoded once per
     distinct octets by the codec) come back every handshake: the answer is
-    remembered by their identity (the entry keeps both alive).
+    remembered by their identity (tuples only: a list could change).
     """
-    key = (id(offered), id(ours))
-    hit = _NARROWED.get(key)
-    if hit is not None and hit[0] is offered and hit[1] is ours:
-        return hit[2]
+    hit = _NARROWED.get2(offered, ours)
+    if hit is not None:
+        return hit
     result = _narrow(offered, ours)
-    if len(_NARROWED) >= _MEMO_MAX:
-        _NARROWED.clear()
-    _NARROWED[key] = (offered, ours, result)
+    if type(offered) is tuple and type(ours) is tuple:
+        _NARROWED.put2(offered, ours, result)
     return result
 
 
-_MEMO_MAX = 256
-_NARROWED: dict[tuple[int, int], tuple[Any, Any, tuple[WireTs, ...]]] = {}
-_WITHIN: dict[tuple[int, int], tuple[Any, Any, bool]] = {}
-_WIRE_TS: dict[int, tuple[Any, tuple[WireTs, ...]]] = {}
+_NARROWED: IdentityMemo[tuple[WireTs, ...]] = IdentityMemo()
+_WITHIN: IdentityMemo[bool] = IdentityMemo()
+_WIRE_TS: IdentityMemo[tuple[WireTs, ...]] = IdentityMemo()
 
 
 def _narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ...]:
@@ -134,17 +132,15 @@ def _narrow(offered: tuple[Any, ...], ours: tuple[Any, ...]) -> tuple[WireTs, ..
 def _within(got: tuple[Any, ...], proposed: tuple[Any, ...]) -> bool:
     """True when every selector the responder returned lies inside ours
     (remembered like :func:`narrow`)."""
-    key = (id(got), id(proposed))
-    hit = _WITHIN.get(key)
-    if hit is not None and hit[0] is got and hit[1] is proposed:
-        return hit[2]
+    hit = _WITHIN.get2(got, proposed)
+    if hit is not None:
+        return hit
     result = bool(got) and all(
         isinstance(g, WireTs) and any(_intersect(g, p) == g for p in proposed)
         for g in got
     )
-    if len(_WITHIN) >= _MEMO_MAX:
-        _WITHIN.clear()
-    _WITHIN[key] = (got, proposed, result)
+    if type(got) is tuple and type(proposed) is tuple:
+        _WITHIN.put2(got, proposed, result)
     return result
 
 
@@ -158,13 +154,11 @@ def wire_ts(config_ts: tuple[Any, ...]) -> tuple[WireTs, ...]:
     Configs are frozen: each tuple is converted once and remembered by identity
     (hashing it by value would cost as much as converting it).
     """
-    hit = _WIRE_TS.get(id(config_ts))
-    if hit is not None and hit[0] is config_ts:
-        return hit[1]
-    converted = _wire_ts(config_ts)
-    if len(_WIRE_TS) >= _MEMO_MAX:
-        _WIRE_TS.clear()
-    _WIRE_TS[id(config_ts)] = (config_ts, converted)
+    converted = _WIRE_TS.get(config_ts)
+    if converted is None:
+        converted = _wire_ts(config_ts)
+        if type(config_ts) is tuple:
+            _WIRE_TS.put(config_ts, converted)
     return converted
 
 

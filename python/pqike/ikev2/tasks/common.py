@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pqike._memo import IdentityMemo, remember
 from pqike.errors import (
     InvalidKeyExchangeData,
     RemoteProtocolError,
@@ -86,26 +87,15 @@ def proposal_to_offer(proposal: Proposal) -> Offer:
     transforms, so proposal matching can be memoised (``negotiation``).
     """
     codec_transforms = proposal.transforms
-    hit = _OFFER_BY_ID.get(id(codec_transforms))
-    if hit is not None and hit[0] is codec_transforms:
-        return Offer(proposal.protocol_id, hit[1], proposal.number, proposal.spi)
-    key = (proposal.protocol_id, codec_transforms)
-    transforms = _OFFER_TRANSFORMS.get(key)
+    transforms = _OFFER_TRANSFORMS.get(codec_transforms)
     if transforms is None:
         types: dict[int, list[Pair]] = {}
-        for t in proposal.transforms:
+        for t in codec_transforms:
             types.setdefault(t.transform_type, []).append(
                 (t.transform_id, t.key_length or 0)
             )
         transforms = MappingProxyType({k: tuple(v) for k, v in types.items()})
-        if len(_OFFER_TRANSFORMS) >= _MEMO_MAX:
-            _OFFER_TRANSFORMS.clear()
-        _OFFER_TRANSFORMS[key] = transforms
-    if len(_OFFER_BY_ID) >= _MEMO_MAX:
-        _OFFER_BY_ID.clear()
-    # the codec hands out one tuple per distinct transform octets; the map is a
-    # function of the transforms alone
-    _OFFER_BY_ID[id(codec_transforms)] = (codec_transforms, transforms)
+        _OFFER_TRANSFORMS.put(codec_transforms, transforms)
     return Offer(proposal.protocol_id, transforms, proposal.number, proposal.spi)
 
 
@@ -116,11 +106,9 @@ def offer_to_proposal(offer: Offer) -> Proposal:
     )
 
 
-_MEMO_MAX = 256
-_OFFER_TRANSFORMS: dict[tuple[int, tuple[Transform, ...]], Mapping[int, Any]] = {}
-"""Read-only transform maps by (protocol, codec transforms)."""
-_OFFER_BY_ID: dict[int, tuple[tuple[Transform, ...], Mapping[int, Any]]] = {}
-"""The same maps by the identity of the codec's transform tuple (kept alive)."""
+_OFFER_TRANSFORMS: IdentityMemo[Mapping[int, tuple[Pair, ...]]] = IdentityMemo()
+"""Read-only transform maps by the identity of the codec's transform tuple (the
+codec hands out one tuple per distinct transform octets)."""
 _TRANSFORMS: dict[tuple[Any, ...], tuple[Transform, ...]] = {}
 """Codec transforms by the Offer's transform map (as a tuple): the same few
 suites are proposed and answered over and over; Transforms are immutable."""
@@ -138,9 +126,7 @@ def _transforms(types: Mapping[int, tuple[Pair, ...]]) -> tuple[Transform, ...]:
             for t in sorted(types)
             for tid, bits in types[t]
         )
-        if len(_TRANSFORMS) >= _MEMO_MAX:
-            _TRANSFORMS.clear()
-        _TRANSFORMS[key] = built
+        remember(_TRANSFORMS, key, built)
     return built
 
 
@@ -154,10 +140,8 @@ def sa_payload(offers: Sequence[Offer]) -> SaPayload:
             return hit[1]
     payload = SaPayload(tuple(offer_to_proposal(o) for o in numbered))
     if key is not None:
-        if len(_SA_PAYLOADS) >= _MEMO_MAX:
-            _SA_PAYLOADS.clear()
         # the entry keeps the transform maps alive: their ids stay unique
-        _SA_PAYLOADS[key] = (tuple(o.transforms for o in numbered), payload)
+        remember(_SA_PAYLOADS, key, (tuple(o.transforms for o in numbered), payload))
     return payload
 
 
