@@ -25,7 +25,6 @@ IntAuth chains and the AUTH octets never depend on which copy arrived.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,18 +44,15 @@ from pqike.ikev2.codec.protected import (
     IkeCipher,
     int_auth_chunks,
     open_protected,
+    open_sk_only,
     seal_payloads,
 )
-from pqike.ikev2.constants import IKE_HEADER_LENGTH, PayloadType
+from pqike.ikev2.constants import IKE_HEADER_LENGTH
 from pqike.ikev2.tasks.base import Received
 
 __all__ = ["Cached", "Encoded", "Manager", "Outstanding", "ip_overhead"]
 
 _ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
-_GENERIC = struct.Struct(">BBH")
-_SK = int(PayloadType.SK)
-_SK_AAD_END = IKE_HEADER_LENGTH + 4
-"""The associated data of an SK-only message: the header and the SK generic header."""
 _IPV4_UDP = 20 + 8
 _IPV6_UDP = 40 + 8
 
@@ -243,24 +239,12 @@ class Manager:
                 limits (notify None: drop).
             AuthenticationError: the ICV did not verify (drop).
         """
-        if (
-            header.next_payload == _SK
-            and header.length == len(data)
-            and len(data) >= _SK_AAD_END
-        ):
-            # The common shape: the SK payload alone, right after the header. Same
-            # checks and errors as open_protected, without its intermediate records.
-            first, _, sk_length = _GENERIC.unpack_from(data, IKE_HEADER_LENGTH)
-            if IKE_HEADER_LENGTH + sk_length == len(data):
-                body_length = sk_length - 4
-                if body_length < cipher.sealed_length(0):
-                    raise DecodeError(
-                        f"encrypted body of {body_length} octets is too short"
-                    )
-                plain = cipher.open(data[:_SK_AAD_END], data[_SK_AAD_END:])
-                payloads = decode_payloads(plain, first, inner=True)
-                chunk = _chunk(header, first, plain) if int_auth else b""
-                return Received(header, payloads, data, chunk, len(data), 1)
+        sk_only = open_sk_only(data, cipher, header)  # the common shape, no records
+        if sk_only is not None:
+            first, plain = sk_only
+            payloads = decode_payloads(plain, first, inner=True)
+            chunk = _chunk(header, first, plain) if int_auth else b""
+            return Received(header, payloads, data, chunk, len(data), 1)
         opened = open_protected(data, cipher, header)
         enc = opened.encrypted
         if isinstance(enc, SkPayload):

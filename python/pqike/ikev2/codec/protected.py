@@ -14,6 +14,7 @@ docs/contracts.md); this module only lays out the octets:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,6 +39,7 @@ __all__ = [
     "encode_protected",
     "int_auth_chunks",
     "open_protected",
+    "open_sk_only",
     "seal_payloads",
 ]
 
@@ -46,6 +48,9 @@ _SK_PREFIX = header_layout("BBH")
 IntAuth's A (RFC 9242 §3.3.2)."""
 _ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
 _SK = int(PayloadType.SK)
+_GENERIC = struct.Struct(">BBH")
+_SK_AAD_END = IKE_HEADER_LENGTH + 4
+"""End of the associated data of an SK-only message: header and SK generic header."""
 
 
 class IkeCipher(Protocol):
@@ -141,6 +146,32 @@ def seal_payloads(
     return aad + body
 
 
+def open_sk_only(
+    data: bytes, cipher: IkeCipher, header: IkeHeader
+) -> tuple[int, bytes] | None:
+    """Verify and decrypt the common shape: an SK payload alone, right after the
+    header, with consistent lengths. Returns ``(first inner payload type,
+    plaintext)``, or None for any other shape (then use :func:`open_protected`,
+    which decodes the payload chain and reports what is wrong).
+
+    Raises:
+        DecodeError: the body is shorter than the cipher's minimum.
+        pqike.errors.AuthenticationError: the ICV or tag does not verify.
+    """
+    size = len(data)
+    if header.next_payload != _SK or header.length != size:
+        return None
+    if size < _SK_AAD_END:
+        return None
+    first, _, sk_length = _GENERIC.unpack_from(data, IKE_HEADER_LENGTH)
+    if IKE_HEADER_LENGTH + sk_length != size:
+        return None
+    body_length = sk_length - 4
+    if body_length < cipher.sealed_length(0):
+        raise DecodeError(f"encrypted body of {body_length} octets is too short")
+    return first, cipher.open(data[:_SK_AAD_END], data[_SK_AAD_END:])
+
+
 def open_protected(
     data: bytes, cipher: IkeCipher, header: IkeHeader | None = None
 ) -> OpenedMessage:
@@ -153,6 +184,12 @@ def open_protected(
             than the cipher's minimum.
         pqike.errors.AuthenticationError: the ICV or tag does not verify.
     """
+    if header is not None:
+        opened = open_sk_only(data, cipher, header)
+        if opened is not None:
+            first, plaintext = opened
+            sk = SkPayload(first, data[_SK_AAD_END:])
+            return OpenedMessage(header, sk, plaintext)
     message = decode_message(data, header)
     if not message.payloads or not isinstance(message.payloads[-1], _ENCRYPTED_CLASSES):
         raise DecodeError("message has no SK or SKF payload")
