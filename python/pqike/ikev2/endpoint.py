@@ -375,8 +375,7 @@ class IkeEndpoint:
             del self._by_init[init]
 
     def _receive(self, data: bytes, local: Addr, remote: Addr, now: float) -> None:
-        config = self.config
-        if local[1] == config.natt_port and config.natt_port != config.port:
+        if self._ctx.on_natt_port(local):
             if data[:4] != NON_ESP_MARKER:
                 if data != _KEEPALIVE:
                     self._receive_esp(data, now)
@@ -487,8 +486,7 @@ class IkeEndpoint:
         data = encode_message(
             Message(reply, (NotifyPayload(NotifyType.COOKIE, cookie),))
         )
-        config = self.config
-        if local[1] == config.natt_port and config.natt_port != config.port:
+        if self._ctx.on_natt_port(local):
             data = NON_ESP_MARKER + data  # it came to the NAT-T port (RFC 3948 §2.2)
         self._out.append((data, local, remote))
 

@@ -219,6 +219,11 @@ class SaContext:
     peers_of: Callable[[IkeSa], list[IkeSa]] = lambda sa: []
     """Other live IKE SAs with the same connection and peer identity."""
 
+    def on_natt_port(self, local: Addr) -> bool:
+        """True when ``local`` is the NAT-T port, where IKE messages carry the
+        non-ESP marker (RFC 3948 §2.2); never when both ports are the same."""
+        return local[1] == self.natt_port and self.natt_port != self.port
+
 
 class IkeSa:
     """One IKE SA in either role; driven by :class:`~pqike.ikev2.endpoint.IkeEndpoint`.
@@ -732,9 +737,7 @@ class IkeSa:
         if msg is None:
             return
         self.local, self.remote = local, remote
-        self.natt = (
-            local[1] == self.ctx.natt_port and self.ctx.natt_port != self.ctx.port
-        )
+        self.natt = self.ctx.on_natt_port(local)
         if header.exchange_type == _IKE_SA_INIT:
             self.init_request = data
         elif header.exchange_type == _IKE_INTERMEDIATE:
