@@ -77,16 +77,6 @@ def test_sa_log_records_name_the_engine_caller_not_the_adapter(
     assert established.funcName == "_establish"
 
 
-def test_disabled_levels_are_not_formatted(
-    backend: Backend, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING, logger="pqike")
-    i, r = initiator_and_responder(backend)
-    i.ep.initiate("conn", 0.0)
-    roundtrip(i, r)
-    assert not [rec for rec in caplog.records if rec.levelno < logging.WARNING]
-
-
 def test_established_events_and_log_name_the_peer_address(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -122,11 +122,6 @@ class Received:
         self.unsupported_critical: int | None = critical
         """Type of the first unknown payload with the Critical bit (RFC 7296 §2.5)."""
 
-    def first(self, cls: type[_P]) -> _P | None:
-        """The first payload of exactly class ``cls``."""
-        found: _P | None = self.by_class.get(cls)
-        return found
-
     def all_of(self, cls: type[_P]) -> list[_P]:
         """Every payload of exactly class ``cls``, in message order."""
         return [p for p in self.payloads if type(p) is cls]
