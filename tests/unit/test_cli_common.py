@@ -94,6 +94,20 @@ def test_event_log_can_drop_esp_events() -> None:
     assert len(seen) == 2
 
 
+def test_event_log_that_keeps_nothing_still_reports_and_wakes() -> None:
+    # A long-running responder's log: memory must not grow per handshake.
+    async def test() -> None:
+        seen: list[object] = []
+        log = EventLog(on_event=seen.append, keep=False)
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, log, "first")
+        assert await log.wait_for(lambda _: bool(seen), 5)
+        assert seen == ["first"]
+        assert log.events == []
+
+    asyncio.run(test())
+
+
 def test_free_udp_ports_are_distinct_and_bindable() -> None:
     ports = free_udp_ports(4)
     assert len(set(ports)) == 4

@@ -94,12 +94,16 @@ class EventLog:
     events: list[object] = field(default_factory=list)
     on_event: Callable[[object], None] | None = None
     """Called for each event as it arrives (e.g. to print it)."""
+    keep: bool = True
+    """Keep events in :attr:`events`. A long-running responder turns this off:
+    events then only go to ``on_event`` and wake waiters, so memory does not grow
+    with every handshake served."""
     keep_esp: bool = True
-    """Keep ``EspReceived`` events (a long-running responder turns this off)."""
+    """Keep ``EspReceived`` events (when ``keep``)."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __call__(self, event: object) -> None:
-        if self.keep_esp or type(event).__name__ != "EspReceived":
+        if self.keep and (self.keep_esp or type(event).__name__ != "EspReceived"):
             self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)

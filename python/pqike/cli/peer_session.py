@@ -46,9 +46,11 @@ from pqike.ikev2.events import (
     IkeEstablished,
     IkeRekeyed,
 )
+from pqike.ikev2.sa import SaState
 
 __all__ = ["describe", "initiate", "respond"]
 
+_ESTABLISHED = SaState.ESTABLISHED
 logger = logging.getLogger("pqike.cli")
 
 _TS_IPV4 = 7
@@ -274,20 +276,37 @@ def _deleter(peer: Peer, sa: Any) -> Callable[[float], None]:
     return delete
 
 
+def _delete_established(peer: Peer, asked: set[Any]) -> int:
+    """Send a Delete for every established IKE SA not ``asked`` yet (noting it
+    there); the number of IKE SAs still established."""
+    established = [
+        sa.handle for sa in peer.endpoint.ike_sas() if sa.state is _ESTABLISHED
+    ]
+    for handle in established:
+        if handle not in asked:
+            asked.add(handle)
+            peer.transport.run(_deleter(peer, handle))
+    return len(established)
+
+
 async def _delete_all(peer: Peer, timeout: float = 2.0) -> None:
-    """Delete every live IKE SA and give the peers a moment to confirm."""
-    live = _live_sas(peer.log)
-    for sa in live:
-        peer.transport.run(_deleter(peer, sa))
-    if live:
-        await peer.log.wait_for(lambda log: not _live_sas(log), timeout)
+    """Admit no new IKE SA, delete every established one and give the peers up to
+    ``timeout`` seconds to confirm. An SA that completes its handshake meanwhile
+    (its IKE_AUTH request was already on its way) is deleted too, so that the peer
+    is not left with an SA we forgot; SAs still connecting are not waited for."""
+    peer.endpoint.accepting = False
+    asked: set[Any] = set()
+    # Re-checked on every event: Deletes confirmed, SAs that came up meanwhile.
+    await peer.log.wait_for(lambda _: _delete_established(peer, asked) == 0, timeout)
 
 
 async def respond(args: argparse.Namespace, config: EndpointConfig) -> int:
     """Serve every connection until SIGINT/SIGTERM; then delete SAs and exit 0."""
     stop = stop_on_signals()
     peer = await _start(config, args.backend, quiet_unauthenticated=True)
-    peer.log.keep_esp = False
+    # Events are printed as they come; a responder that kept them all would grow
+    # with every handshake it ever served.
+    peer.log.keep = False
     try:
         say(f"responder ready: connections {', '.join(config.connections)}")
         await stop.wait()

@@ -10,7 +10,8 @@ Demultiplexing (RFC 7296 §2.6, RFC 3948 §2.2):
 * an IKE_SA_INIT request with a zero responder SPI creates a responder SA, unless
   it is a retransmission (same SPIi and source), or the responder is loaded: above
   ``cookie_threshold`` half-open SAs it asks for a COOKIE (RFC 7296 §2.6), above
-  ``half_open_limit`` it drops the request.
+  ``half_open_limit`` it drops the request; while :attr:`IkeEndpoint.accepting` is
+  False (shutting down) it drops every new one.
 
 Nothing here ever raises: undecodable or unknown datagrams are dropped; a failure of
 our own fails the one SA it happened in (``sa.py``), which is then forgotten.
@@ -113,6 +114,10 @@ class IkeEndpoint:
         self._fresh: list[IkeSa] = []
         self._half_open_sas: set[IkeSa] = set()
         """Responder SAs that may still be half-open (see :meth:`_half_open`)."""
+        self.accepting = True
+        """Whether a new IKE_SA_INIT request may create a responder SA. Set it to
+        False before deleting the SAs on shutdown, so that none is set up meanwhile
+        (requests are dropped, as above ``half_open_limit``)."""
 
     # -- identifiers ---------------------------------------------------------------
 
@@ -518,6 +523,9 @@ class IkeEndpoint:
     def _new_responder(
         self, msg: Message, local: Addr, remote: Addr, now: float
     ) -> IkeSa | None:
+        if not self.accepting:
+            _log.debug("shutting down: IKE_SA_INIT from %s:%d dropped", *remote)
+            return None
         conn = self._connection_for(remote)
         if conn is None or not self._admit(msg, local, remote):
             return None
