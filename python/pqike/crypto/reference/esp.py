@@ -5,11 +5,16 @@ The anti-replay window follows RFC 4303 §3.4.3 and Appendix A: the window is a 
 whose bit ``i`` stands for sequence number ``top - i``. With ESN the high 32 bits of a
 received number are inferred from the window (Appendix A2.2) and authenticated through
 the associated data, never sent.
+
+As the Rust SA, an SA may be shared between threads: a lock makes each seal, open and
+batch one step, so that no sequence number (AES-GCM/ChaCha20 nonce) is used twice, no
+packet is accepted twice and a batch is never split by another thread's call.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Sequence
 
 from pqike.crypto import suites
@@ -58,6 +63,7 @@ class ReferenceEspSa:
         "_encr_id",
         "_esn",
         "_exhausted",
+        "_lock",
         "_next_seq",
         "_salt",
         "_spi",
@@ -132,6 +138,7 @@ class ReferenceEspSa:
         # An inbound SA expects initial_seq next: the window starts just below it.
         self._top = initial_seq - 1  # highest authenticated sequence number
         self._bitmap = 0  # bit i: top - i was received
+        self._lock = threading.Lock()  # guards the counter and the window
 
     def __repr__(self) -> str:
         return (
@@ -172,6 +179,10 @@ class ReferenceEspSa:
         """
         payload = byteslike(payload, "payload")
         next_header = _next_header(next_header)
+        with self._lock:
+            return self._seal(payload, next_header)
+
+    def _seal(self, payload: bytes, next_header: int) -> bytes:
         if self._exhausted:
             raise SequenceExhausted(
                 f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
@@ -193,12 +204,13 @@ class ReferenceEspSa:
         """Seal several payloads; all or none (SequenceExhausted before any)."""
         payloads = byteslike_list(payloads, "payloads")
         next_header = _next_header(next_header)
-        left = 0 if self._exhausted else self._limit() - self._next_seq + 1
-        if len(payloads) > left:
-            raise SequenceExhausted(
-                f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
-            )
-        return [self.seal(p, next_header) for p in payloads]
+        with self._lock:
+            left = 0 if self._exhausted else self._limit() - self._next_seq + 1
+            if len(payloads) > left:
+                raise SequenceExhausted(
+                    f"ESP SA 0x{self._spi:08x}: sequence number space exhausted, rekey"
+                )
+            return [self._seal(p, next_header) for p in payloads]
 
     def _limit(self) -> int:
         return (1 << 64) - 1 if self._esn else (1 << 32) - 1
@@ -253,6 +265,10 @@ class ReferenceEspSa:
             AuthenticationError: the ICV did not verify.
         """
         packet = byteslike(packet, "packet")
+        with self._lock:
+            return self._open(packet)
+
+    def _open(self, packet: bytes) -> tuple[bytes, int]:
         if len(packet) < _HEADER + _IV + 2 + _ICV:
             raise DecodeError(f"ESP packet of {len(packet)} octets is too short")
         spi, seq_low = struct.unpack_from(">II", packet)
@@ -278,9 +294,11 @@ class ReferenceEspSa:
     ) -> list[tuple[bytes, int] | PqIkeError]:
         """Open packets in order; each failure is returned in place of its result."""
         out: list[tuple[bytes, int] | PqIkeError] = []
-        for packet in byteslike_list(packets, "packets"):
-            try:
-                out.append(self.open(packet))
-            except (AuthenticationError, DecodeError, ReplayError) as exc:
-                out.append(exc)
+        data = byteslike_list(packets, "packets")
+        with self._lock:
+            for packet in data:
+                try:
+                    out.append(self._open(packet))
+                except (AuthenticationError, DecodeError, ReplayError) as exc:
+                    out.append(exc)
         return out

@@ -10,6 +10,7 @@ decapsulation keys; those gaps raise ``UnsupportedTransform`` with the reason.
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x448, x25519
@@ -249,7 +250,16 @@ def ecdh_raw(
 class ReferenceKeyExchange:
     """One side of one key exchange (see ``pqike.crypto.kex.KeyExchange``)."""
 
-    __slots__ = ("_dk", "_method", "_private", "_public", "_role", "_secret", "_seed")
+    __slots__ = (
+        "_dk",
+        "_lock",
+        "_method",
+        "_private",
+        "_public",
+        "_role",
+        "_secret",
+        "_seed",
+    )
 
     def __init__(self, method: int, seed: BytesLike | None = None) -> None:
         """Create one side of a key exchange.
@@ -267,6 +277,9 @@ class ReferenceKeyExchange:
             )
         self._method = method
         self._seed = own_seed
+        # As in the Rust object: public_key and set_peer_public from several threads
+        # are one step each (one key pair, one peer value).
+        self._lock = threading.Lock()
         self._role = "undecided"
         self._secret: bytes | None = None
         self._public: bytes | None = None
@@ -342,6 +355,10 @@ class ReferenceKeyExchange:
         Raises:
             ValueError: an ML-KEM responder before ``set_peer_public``.
         """
+        with self._lock:
+            return self._public_key()
+
+    def _public_key(self) -> bytes:
         if self._method not in _MLKEM_K:
             assert self._public is not None
             return self._public
@@ -368,6 +385,10 @@ class ReferenceKeyExchange:
             ValueError: called twice.
         """
         data = byteslike(data, "data")
+        with self._lock:
+            self._set_peer_public(data)
+
+    def _set_peer_public(self, data: bytes) -> None:
         if self._secret is not None:
             raise ValueError("set_peer_public was already called")
         m = self._method
