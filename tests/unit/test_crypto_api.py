@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+from collections.abc import Callable
+
 import pytest
 
 import pqike.crypto as crypto
@@ -178,3 +182,21 @@ def test_why_unsupported_gives_the_reason(backend: Backend) -> None:
         )
     else:
         assert backend.why_unsupported(6, 35) is None
+
+
+@pytest.mark.parametrize("how", [copy.copy, copy.deepcopy, pickle.dumps])
+def test_stateful_objects_are_not_copied_or_pickled(
+    backend: Backend, how: Callable[[object], object]
+) -> None:
+    """No backend copies an SA (its copy would seal the same nonces again) or pickles
+    a key (the pickle would carry SKEYSEED, SK_* or a private key)."""
+    km = backend.keymat_derive(5, 20, 128, 0, b"g", b"n", b"m", bytes(8), bytes(8))
+    objects = (
+        backend.key_exchange(31),
+        km,
+        km.cipher(sender_is_initiator=True),
+        backend.esp_sa(1, 20, bytes(20)),
+    )
+    for obj in objects:
+        with pytest.raises(TypeError, match="cannot pickle"):
+            how(obj)

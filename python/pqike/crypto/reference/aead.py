@@ -17,6 +17,7 @@ from pqike.crypto import suites
 from pqike.crypto._args import BytesLike, byteslike, integer
 from pqike.errors import AuthenticationError, InvalidLength, UnsupportedTransform
 
+from ._nocopy import NoCopy
 from .prf import integ_mac
 
 __all__ = ["KeyedAead", "ReferenceIkeCipher", "aead_open", "aead_seal"]
@@ -146,7 +147,7 @@ def aead_open(
     return KeyedAead(encr_id, key).open(nonce, aad, ct_and_tag)
 
 
-class ReferenceIkeCipher:
+class ReferenceIkeCipher(NoCopy):
     """SK payload protection for one direction (see ``pqike.crypto.aead.IkeCipher``)."""
 
     __slots__ = (

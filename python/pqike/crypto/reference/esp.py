@@ -35,6 +35,7 @@ from pqike.errors import (
     UnsupportedTransform,
 )
 
+from ._nocopy import NoCopy
 from .aead import KeyedAead
 
 __all__ = ["ReferenceEspSa"]
@@ -54,7 +55,7 @@ def _next_header(value: int) -> int:
     return next_header
 
 
-class ReferenceEspSa:
+class ReferenceEspSa(NoCopy):
     """One direction of an ESP SA (see ``pqike.crypto.esp.EspSa``)."""
 
     __slots__ = (

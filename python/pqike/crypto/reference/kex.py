@@ -19,6 +19,8 @@ from pqike.crypto import suites
 from pqike.crypto._args import BytesLike, byteslike, integer
 from pqike.errors import InvalidKeyExchangeData, InvalidLength, UnsupportedTransform
 
+from ._nocopy import NoCopy
+
 __all__ = [
     "MLKEM_GAP",
     "MLKEM_METHODS",
@@ -247,7 +249,7 @@ def ecdh_raw(
     return key.exchange(ec.ECDH(), peer)
 
 
-class ReferenceKeyExchange:
+class ReferenceKeyExchange(NoCopy):
     """One side of one key exchange (see ``pqike.crypto.kex.KeyExchange``)."""
 
     __slots__ = (

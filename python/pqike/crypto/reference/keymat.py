@@ -15,6 +15,7 @@ from pqike.crypto._args import (
 )
 from pqike.errors import InvalidLength, UnsupportedTransform
 
+from ._nocopy import NoCopy
 from .aead import ReferenceIkeCipher
 from .prf import prf, prf_plus
 
@@ -48,7 +49,7 @@ def _check_spis(spi_i: bytes, spi_r: bytes) -> None:
         )
 
 
-class ReferenceKeymat:
+class ReferenceKeymat(NoCopy):
     """Secrets of one IKE SA generation (see ``pqike.crypto.keymat.Keymat``)."""
 
     __slots__ = (
