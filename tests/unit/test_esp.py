@@ -14,8 +14,10 @@ from pqike.crypto import Backend, EspSa
 from pqike.errors import (
     AuthenticationError,
     DecodeError,
+    InvalidLength,
     ReplayError,
     SequenceExhausted,
+    UnsupportedTransform,
 )
 
 SPI = 0xC0FFEE01
@@ -219,3 +221,34 @@ def test_bad_replay_window_rejected(backend: Backend, window: int) -> None:
     """Windows other than 0 and 32..8192 are refused."""
     with pytest.raises(ValueError, match="window"):
         backend.esp_sa(SPI, 20, KEY, replay_window=window)
+
+
+@pytest.mark.parametrize("encr_id", [18, 19, 12, 3])
+def test_esp_encr_other_than_gcm16_and_chacha_refused(
+    backend: Backend, encr_id: int
+) -> None:
+    """ESP offers ENCR 20 and 28 only, on both backends (the Rust backend accepted
+    AES-GCM-8/12, 18 and 19, which its core can seal; the reference refused them)."""
+    for key in (bytes(20), bytes(5)):
+        with pytest.raises(UnsupportedTransform, match="ESP supports ENCR 20 and 28"):
+            backend.esp_sa(SPI, encr_id, key)
+
+
+@pytest.mark.parametrize(
+    ("kw", "error"),
+    [
+        # Ranges first, then the transform, then the key (the same class on both).
+        ({"encr_id": 20, "key": bytes(5), "initial_seq": 1 << 32}, ValueError),
+        ({"encr_id": 12, "key": bytes(5), "initial_seq": 1 << 32}, ValueError),
+        ({"encr_id": 12, "key": bytes(5)}, UnsupportedTransform),
+        ({"encr_id": 20, "key": bytes(5)}, InvalidLength),
+    ],
+)
+def test_esp_sa_checks_in_one_order(
+    backend: Backend, kw: dict[str, object], error: type[Exception]
+) -> None:
+    """Arguments wrong in two ways fail the same way on both backends."""
+    with pytest.raises(error) as info:
+        backend.esp_sa(SPI, **kw)  # type: ignore[arg-type]
+    # Exactly: UnsupportedTransform and InvalidLength are ValueErrors too.
+    assert type(info.value) is error

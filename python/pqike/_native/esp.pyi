@@ -36,7 +36,8 @@ class EspSa:
 
         Args:
             spi: the SPI (32 bits).
-            encr_id: 20 AES-GCM-16 (also 18/19), 28 ChaCha20-Poly1305.
+            encr_id: 20 AES-GCM-16 or 28 ChaCha20-Poly1305 (UnsupportedTransform for
+                any other, also AES-GCM-8/12).
             key: cipher key (16/24/32 for AES, 32 for ChaCha20) followed by the
                 4-octet salt.
             esn: extended sequence numbers (high half only in the AAD).
@@ -62,7 +63,7 @@ class EspSa:
 
     @property
     def highest_received(self) -> int:
-        """Highest authenticated inbound sequence number (0 before the first packet)."""
+        """Highest authenticated inbound sequence number (initial_seq - 1 at first)."""
 
     def seal(self, payload: BytesLike, next_header: int) -> bytes:
         """Seal one packet. Raises SequenceExhausted instead of wrapping the counter."""

@@ -3,7 +3,8 @@
 //! `Mutex`; batch calls run with the GIL released.
 use std::sync::{Mutex, MutexGuard};
 
-use pqike_core::error::Error;
+use pqike_core::aead::{ENCR_AES_GCM_16, ENCR_CHACHA20_POLY1305};
+use pqike_core::error::{Error, TRANSFORM_TYPE_ENCR};
 use pqike_core::esp;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -11,7 +12,12 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::aead::check_aead_key;
 use crate::args::{flag, Bytes, BytesList};
-use crate::errors::{checked_int, to_pyerr, CoreError, EncrId, Field};
+use crate::errors::{checked_int, to_pyerr, CoreError, EncrId, Field, UnsupportedTransform};
+
+/// The ENCR transforms of `pqike.crypto`'s ESP SAs (docs/contracts.md §1, as the reference
+/// backend). The core also seals with AES-GCM-8/12 (18, 19), which the crypto API does not
+/// offer for ESP: both backends must give one answer.
+const ESP_ENCR: [u16; 2] = [ENCR_AES_GCM_16, ENCR_CHACHA20_POLY1305];
 
 /// `spi`: 1..=2^32-1; SPI 0 is reserved and never sent (RFC 4303 §2.1).
 fn spi_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
@@ -111,6 +117,21 @@ impl PyEspSa {
         #[pyo3(from_py_with = initial_seq_arg)] initial_seq: u64,
     ) -> PyResult<Self> {
         let encr_id = encr_id.0;
+        // The reference backend's order: the integer ranges (the upper end of
+        // `initial_seq` depends on `esn`), then the ENCR transform, then the key.
+        let max_seq = if esn { u64::MAX } else { u64::from(u32::MAX) };
+        if initial_seq > max_seq {
+            return Err(PyValueError::new_err(format!(
+                "initial sequence number must be 1..=2^32-1 (2^64-1 with ESN), got {initial_seq}"
+            )));
+        }
+        if !ESP_ENCR.contains(&encr_id) {
+            return Err(UnsupportedTransform::new_err((
+                TRANSFORM_TYPE_ENCR,
+                encr_id,
+                format!("ESP supports ENCR 20 and 28, not {encr_id}"),
+            )));
+        }
         check_aead_key(encr_id, key.len(), true)?;
         let sa = esp::EspSa::new(spi, encr_id, &key, esn, replay_window, initial_seq)
             .map_err(CoreError)?;
