@@ -153,13 +153,17 @@ def test_known_transform() -> None:
 
 
 def test_hmac_verify_tag_lengths(backend: Backend) -> None:
-    """Any non-empty prefix verifies; empty or over-long tags never do."""
+    """Prefixes of 10 octets up to the full output verify; others never do."""
     full = backend.prf(5, b"key", b"data")
     assert backend.hmac_verify(5, b"key", b"data", full)
-    assert backend.hmac_verify(5, b"key", b"data", full[:1])
+    assert backend.hmac_verify(5, b"key", b"data", full[:10])
+    # Shorter than 80 bits (RFC 2104 §5) never verifies: the tag is usually the
+    # peer's, and one octet would pass once in 256 tries.
+    assert not backend.hmac_verify(5, b"key", b"data", full[:9])
+    assert not backend.hmac_verify(5, b"key", b"data", full[:1])
     assert not backend.hmac_verify(5, b"key", b"data", b"")
     assert not backend.hmac_verify(5, b"key", b"data", full + b"\0")
-    assert not backend.hmac_verify(5, b"key", b"data", bytes([full[0] ^ 1]))
+    assert not backend.hmac_verify(5, b"key", b"data", bytes([full[0] ^ 1]) + full[1:])
     assert backend.constant_time_eq(b"ab", b"ab")
     assert not backend.constant_time_eq(b"ab", b"ac")
     assert not backend.constant_time_eq(b"ab", b"abc")

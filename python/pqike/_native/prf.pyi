@@ -36,8 +36,8 @@ def integ_mac(integ_id: int, key: BytesLike, data: BytesLike) -> bytes:
 def hmac_verify(prf_id: int, key: BytesLike, data: BytesLike, tag: BytesLike) -> bool:
     """Constant-time check that ``tag`` is a prefix of prf(key, data).
 
-    Tags of 1 byte up to the full output are compared; an empty or over-long tag
-    is False.
+    Tags of 10 bytes (80 bits, RFC 2104 §5) up to the full output are compared; a
+    shorter or over-long tag is False.
     """
 
 def constant_time_eq(a: BytesLike, b: BytesLike) -> bool:

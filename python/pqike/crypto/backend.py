@@ -126,7 +126,11 @@ class Backend(Protocol):
     def hmac_verify(
         self, prf_id: int, key: BytesLike, data: BytesLike, tag: BytesLike
     ) -> bool:
-        """Compare ``tag`` with a prefix of ``HMAC(key, data)`` in constant time."""
+        """Compare ``tag`` with a prefix of ``HMAC(key, data)`` in constant time.
+
+        Tags of 10 octets (80 bits, RFC 2104 §5) up to the full PRF output are
+        compared; a shorter or longer one never verifies.
+        """
         ...
 
     def constant_time_eq(self, a: BytesLike, b: BytesLike) -> bool:

@@ -22,6 +22,10 @@ use crate::error::{Error, TRANSFORM_TYPE_INTEG, TRANSFORM_TYPE_PRF};
 
 /// Largest PRF output of this module (HMAC-SHA2-512), in octets.
 pub const MAX_PRF_OUTPUT: usize = 64;
+/// Shortest tag [`Prf::verify`] accepts: 80 bits, RFC 2104 §5's lower bound for a
+/// truncated HMAC. The tag is usually the peer's; a shorter one would be guessed (one
+/// octet: 1 in 256), and no IKEv2 or ESP truncation is below 96 bits.
+pub const MIN_VERIFY_TAG_LEN: usize = 10;
 /// Largest truncated ICV of this module (HMAC-SHA2-512-256), in octets.
 pub const MAX_ICV: usize = 32;
 /// prf+ stops after this many blocks (RFC 7296 §2.13: the counter is one octet).
@@ -176,10 +180,11 @@ impl Prf {
     }
 
     /// Constant-time check that `tag` is a prefix (a truncated or full HMAC tag) of
-    /// `prf(key, data)`. Returns `false` for an empty tag or one longer than the output.
+    /// `prf(key, data)`. Returns `false` for a tag shorter than [`MIN_VERIFY_TAG_LEN`]
+    /// or longer than the output.
     #[must_use]
     pub fn verify(self, key: &[u8], data: &[u8], tag: &[u8]) -> bool {
-        if tag.is_empty() || tag.len() > self.output_len() {
+        if tag.len() < MIN_VERIFY_TAG_LEN || tag.len() > self.output_len() {
             return false;
         }
         let full = self.compute(key, data);
@@ -688,6 +693,8 @@ mod tests {
         let tag = prf.compute(b"k", b"m");
         assert!(prf.verify(b"k", b"m", tag.as_bytes()));
         assert!(prf.verify(b"k", b"m", &tag.as_bytes()[..10]));
+        assert!(!prf.verify(b"k", b"m", &tag.as_bytes()[..9]));
+        assert!(!prf.verify(b"k", b"m", &tag.as_bytes()[..1]));
         assert!(!prf.verify(b"k", b"m", &[]));
         assert!(!prf.verify(b"k", b"m", &[tag.as_bytes(), &[0u8]].concat()));
         assert!(!prf.verify(b"k", b"n", tag.as_bytes()));

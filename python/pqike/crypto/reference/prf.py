@@ -9,7 +9,19 @@ from pqike.crypto import suites
 from pqike.crypto._args import BytesLike, byteslike, integer
 from pqike.errors import InvalidLength, UnsupportedTransform
 
-__all__ = ["constant_time_eq", "hmac_verify", "integ_mac", "prf", "prf_plus"]
+__all__ = [
+    "MIN_VERIFY_TAG_LENGTH",
+    "constant_time_eq",
+    "hmac_verify",
+    "integ_mac",
+    "prf",
+    "prf_plus",
+]
+
+MIN_VERIFY_TAG_LENGTH = 10
+"""Shortest tag ``hmac_verify`` accepts: 80 bits, RFC 2104 §5's lower bound for a
+truncated HMAC (as ``pqike_core::prf::MIN_VERIFY_TAG_LEN``). The tag is usually the
+peer's; a one-octet tag would verify once in 256 tries."""
 
 
 def prf(prf_id: int, key: BytesLike, data: BytesLike) -> bytes:
@@ -72,13 +84,14 @@ def integ_mac(integ_id: int, key: BytesLike, data: BytesLike) -> bytes:
 def hmac_verify(prf_id: int, key: BytesLike, data: BytesLike, tag: BytesLike) -> bool:
     """Compare ``tag`` with the same-length prefix of ``prf(key, data)``.
 
-    An empty tag or one longer than the PRF output never verifies.
+    A tag shorter than ``MIN_VERIFY_TAG_LENGTH`` (10) octets or longer than the PRF
+    output never verifies.
     """
     prf_id = integer(prf_id, "prf_id")
     key, data = byteslike(key, "key"), byteslike(data, "data")
     tag = byteslike(tag, "tag")
     full = prf(prf_id, key, data)
-    if not tag or len(tag) > len(full):
+    if len(tag) < MIN_VERIFY_TAG_LENGTH or len(tag) > len(full):
         return False
     return hmac.compare_digest(full[: len(tag)], tag)
 
