@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import enum
 import pickle
 from collections.abc import Callable
 
@@ -204,3 +205,36 @@ def test_stateful_objects_are_not_copied_or_pickled(
     for obj in objects:
         with pytest.raises(TypeError, match="cannot pickle"):
             how(obj)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: suites.encr_key_length(20, 256.0),  # type: ignore[arg-type]
+        lambda: suites.encr_key_length(20.0, 256),  # type: ignore[arg-type]
+        lambda: suites.is_aead(20.0),  # type: ignore[arg-type]
+        lambda: suites.encr_icv_length(True),
+        lambda: suites.prf_key_length(5.0),  # type: ignore[arg-type]
+        lambda: suites.prf_output_length(True),
+        lambda: suites.integ_key_length(False),
+        lambda: suites.integ_icv_length(12.0),  # type: ignore[arg-type]
+        lambda: suites.ke_method(36.0),  # type: ignore[arg-type]
+        lambda: suites.ke_method(True),
+    ],
+)
+def test_suite_tables_take_integers_only(call: Callable[[], object]) -> None:
+    """The tables follow the argument rules of the backends (contracts.md §2): a float
+    or a bool is a TypeError, not 36.0 octets or INTEG NONE (False == 0)."""
+    with pytest.raises(TypeError, match="integer"):
+        call()
+
+
+def test_suite_tables_take_intenums() -> None:
+    """IDs that are IntEnums (``__index__``) look up as their values."""
+
+    class Encr(enum.IntEnum):
+        AES_GCM_16 = 20
+
+    assert suites.encr_key_length(Encr.AES_GCM_16, 128) == 20
+    assert type(suites.encr_key_length(Encr.AES_GCM_16, 128)) is int
+    assert suites.is_aead(Encr.AES_GCM_16)

@@ -6,6 +6,11 @@ and 4 (Key Exchange Method, the same ID space as the ADDKE types 6..12). Lengths
 octets. RFC 7296 §2.14 fixes the sizes of the SK_* keys: SK_d/SK_pi/SK_pr use the PRF's
 preferred key length, SK_ai/SK_ar the integrity key length, SK_ei/SK_er the cipher key
 plus, for AES-GCM (RFC 5282) and ChaCha20-Poly1305 (RFC 7634), a 4-octet salt.
+
+IDs and key sizes follow the argument rules of docs/contracts.md §2: an ``int`` or an
+object with ``__index__`` (an IntEnum), never a ``bool`` or a ``float`` (TypeError), so
+that ``encr_key_length(20, 256.0)`` is not 36.0 and ``integ_key_length(False)`` is not
+INTEG NONE's 0.
 """
 
 from __future__ import annotations
@@ -126,6 +131,7 @@ KE_METHODS: Final[dict[int, KeMethodInfo]] = {
 
 
 def _encr(encr_id: int) -> tuple[tuple[int, ...], int, int, int, int]:
+    encr_id = integer(encr_id, "encr_id")
     try:
         return _ENCR[encr_id]
     except KeyError:
@@ -139,7 +145,7 @@ def is_aead(encr_id: int) -> bool:
         UnsupportedTransform: unknown ENCR ID.
     """
     _encr(encr_id)
-    return encr_id in _AEAD
+    return integer(encr_id, "encr_id") in _AEAD
 
 
 def encr_key_length(encr_id: int, key_bits: int) -> int:
@@ -153,6 +159,8 @@ def encr_key_length(encr_id: int, key_bits: int) -> int:
         UnsupportedTransform: unknown ENCR ID or a key length it does not allow.
     """
     bits, salt, _icv, _iv, _block = _encr(encr_id)
+    encr_id = integer(encr_id, "encr_id")
+    key_bits = integer(key_bits, "key_bits")
     allowed = (0, *bits) if encr_id in _FIXED_KEY else bits
     if key_bits not in allowed:
         # The same text as the Rust backend's (rust/pqike-py/src/aead.rs).
@@ -183,6 +191,7 @@ def encr_block_length(encr_id: int) -> int:
 
 
 def _prf(prf_id: int) -> tuple[str, int]:
+    prf_id = integer(prf_id, "prf_id")
     try:
         return _PRF[prf_id]
     except KeyError:
@@ -209,6 +218,7 @@ def prf_hash_name(prf_id: int) -> str:
 
 
 def _integ(integ_id: int) -> tuple[str, int, int]:
+    integ_id = integer(integ_id, "integ_id")
     try:
         return _INTEG[integ_id]
     except KeyError:
@@ -244,6 +254,7 @@ def ke_method(method: int) -> KeMethodInfo:
     Raises:
         UnsupportedTransform: unknown KE method ID (reported as Transform Type 4).
     """
+    method = integer(method, "method")
     try:
         return KE_METHODS[method]
     except KeyError:
