@@ -352,6 +352,12 @@ class EndpointConfig:
     """Half-open IKE SAs above which the responder demands a COOKIE (0 = always)."""
     half_open_limit: int = 1000
     """Half-open IKE SAs above which new IKE_SA_INIT requests are dropped."""
+    receive_buffer: int = 0
+    """Receive buffer (``SO_RCVBUF``) in octets to ask for on each socket; 0 keeps
+    the system default (Linux: ``net.core.rmem_default``, 212992). A responder
+    that many initiators reach at once needs about 4 KiB per initiator in flight,
+    or the kernel drops what does not fit and those handshakes wait for
+    retransmissions (see ``pqike.transport.udp``)."""
 
 
 class KeylogFile:
@@ -417,7 +423,7 @@ _MISSING: Any = object()
 
 _ENDPOINT_KEYS = frozenset(
     {"listen", "port", "natt_port", "cookie_threshold", "half_open_limit"}
-    | {"connections"}
+    | {"receive_buffer", "connections"}
 )
 _CONNECTION_KEYS = frozenset(
     {"local_addrs", "remote_addrs", "remote_port", "remote_natt_port"}
@@ -1022,6 +1028,7 @@ def _endpoint(data: Mapping[str, Any], base_dir: Path) -> EndpointConfig:
         natt_port=natt_port,
         cookie_threshold=cookie_threshold,
         half_open_limit=half_open_limit,
+        receive_buffer=top.integer("receive_buffer", 0, 0, 1 << 30),
     )
     top.finish()
     return config

@@ -240,3 +240,28 @@ def test_stdout_s_pipe_with_its_reader_does_not_stop_the_session(
     stop = _stop_with_stdout_on_a_pipe(monkeypatch, reader_goes_away=False)
     assert not stop.is_set()
     assert not stop.broken_pipe
+
+
+def test_start_peer_asks_for_the_configured_receive_buffer(
+    rust_backend: object,
+) -> None:
+    from dataclasses import replace
+
+    from pqike.config import demo_pair
+
+    ports = free_udp_ports(2)
+    responder, _ = demo_pair(responder_ports=(ports[0], ports[1]))
+
+    async def buffers(receive_buffer: int) -> dict[Any, int]:
+        peer = await common.start_peer(
+            replace(responder, receive_buffer=receive_buffer)
+        )
+        try:
+            return peer.transport.receive_buffers
+        finally:
+            await peer.transport.close()
+
+    default = asyncio.run(buffers(0))
+    asked = 2 * max(default.values())
+    assert len(default) == 2
+    assert all(size >= asked for size in asyncio.run(buffers(asked)).values())

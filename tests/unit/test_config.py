@@ -214,6 +214,8 @@ C = "connections.site-a.children.net"
         ("natt_port", 5000, "natt_port", "differ"),
         ("cookie_threshold", -1, "cookie_threshold", "0.."),
         ("half_open_limit", 0, "half_open_limit", "1.."),
+        ("receive_buffer", -1, "receive_buffer", "0.."),
+        ("receive_buffer", 1 << 31, "receive_buffer", "0..1073741824"),
         ("bogus", 1, "bogus", "unknown key"),
         ("connections", {}, "connections", "at least one connection"),
         ("connections", 3, "connections", "a table"),
@@ -365,6 +367,11 @@ def test_cookie_threshold_up_to_half_open_limit() -> None:
     assert error.field == "cookie_threshold"
     assert "half_open_limit" in error.message
     assert "11 > 10" in error.message
+
+
+def test_receive_buffer_is_read_and_defaults_to_the_system_default() -> None:
+    assert loads(to_toml(BASE)).receive_buffer == 0
+    assert loads(to_toml(_with("receive_buffer", 8 << 20))).receive_buffer == 8 << 20
 
 
 def test_limits_are_inclusive() -> None:

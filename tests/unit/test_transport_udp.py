@@ -19,6 +19,8 @@ from pqike.transport.udp import (
     bind_addresses,
     bind_sockets,
     format_addr,
+    kernel_drops,
+    set_receive_buffer,
 )
 
 HOST = "127.0.0.1"
@@ -450,3 +452,85 @@ def test_format_addr_brackets_ipv6() -> None:
     assert format_addr("127.0.0.1", 500) == "127.0.0.1:500"
     assert format_addr("::1", 22600) == "[::1]:22600"
     assert format_addr("2001:db8::1", 4500) == "[2001:db8::1]:4500"
+
+
+needs_drop_counters = pytest.mark.skipif(
+    kernel_drops([]) is None, reason="no /proc/net/udp socket table here"
+)
+
+
+def _rmem_max() -> int | None:
+    try:
+        with open("/proc/sys/net/core/rmem_max", encoding="ascii") as limit:
+            return int(limit.read())
+    except OSError:
+        return None
+
+
+@needs_drop_counters
+def test_receive_drops_counts_what_a_full_receive_buffer_lost() -> None:
+    # A burst larger than the socket's receive buffer, sent while the transport
+    # reads nothing (this coroutine does not yield): the kernel keeps what fits
+    # and drops the rest, which the engine never sees. Nothing here is timed.
+    async def test() -> None:
+        a = EchoEndpoint()
+        async with UdpTransport(a, [(HOST, 0)], receive_buffer=4096) as ta:
+            assert ta.receive_drops() == 0
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                for _ in range(100):
+                    sender.sendto(b"x" * 1300, ta.local_addresses[0])
+            drops = ta.receive_drops()
+            assert drops is not None
+            assert 0 < drops < 100
+            while ta.received + drops < 100:  # the loop reads what was kept
+                await asyncio.sleep(0.01)
+            assert ta.received + drops == 100
+            assert ta.receive_drops() == drops
+
+    _run(test)
+
+
+@pytest.mark.skipif(
+    (_rmem_max() or 0) < 1 << 20, reason="net.core.rmem_max below 1 MiB"
+)
+def test_receive_buffer_is_asked_for_on_every_socket() -> None:
+    async def test() -> None:
+        own = bind_sockets([(HOST, 0)], receive_buffer=1 << 20)
+        assert own[0].getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20
+        transport = UdpTransport(
+            EchoEndpoint(), [(HOST, 0)], sockets=own, receive_buffer=1 << 21
+        )
+        async with transport:
+            buffers = transport.receive_buffers
+            assert list(buffers) == transport.local_addresses
+            assert all(size >= 1 << 21 for size in buffers.values())
+
+    _run(test)
+
+
+@pytest.mark.skipif(
+    not 0 < (_rmem_max() or 0) < 1 << 28, reason="net.core.rmem_max unknown or huge"
+)
+def test_a_receive_buffer_the_kernel_caps_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def test() -> None:
+        transport = UdpTransport(EchoEndpoint(), [(HOST, 0)], receive_buffer=1 << 30)
+        with caplog.at_level(logging.WARNING, logger="pqike.transport.udp"):
+            async with transport:
+                (granted,) = transport.receive_buffers.values()
+        assert granted < 1 << 30
+        assert (
+            f"receive buffer of {1 << 30} octets asked for, the kernel granted "
+            f"{granted} (raise net.core.rmem_max" in caplog.text
+        )
+
+    _run(test)
+
+
+def test_receive_buffer_must_be_positive() -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
+        pytest.raises(ValueError, match="must be > 0 octets, got 0"),
+    ):
+        set_receive_buffer(sock, 0)

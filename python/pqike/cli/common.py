@@ -155,7 +155,12 @@ async def start_peer(
     """
     endpoint = _engine_class()(config, _backend(backend), os.urandom)
     log = EventLog(on_event=on_event)
-    transport = UdpTransport(endpoint, bind_addresses(config), on_event=log)
+    transport = UdpTransport(
+        endpoint,
+        bind_addresses(config),
+        on_event=log,
+        receive_buffer=config.receive_buffer or None,
+    )
     await transport.start()  # OSError "cannot bind HOST:PORT: ..." names the socket
     for conn in config.connections.values():
         if conn.keylog is not None:

@@ -36,6 +36,20 @@ LIMITATION: sockets bound to a wildcard address (``0.0.0.0``, ``::``) report tha
 wildcard as the local address, because the driver does not read IP_PKTINFO; bind
 concrete addresses when NAT detection must see the real one.
 
+Bursts: the kernel queues datagrams for a socket up to its receive buffer
+(``SO_RCVBUF``; Linux's default ``net.core.rmem_default`` is 212992 octets, on
+loopback about 90 datagrams of 1.3 kB) and drops the rest. A responder that many
+initiators reach at once (1,000 IKE_SA_INIT requests, then their IKE_INTERMEDIATE
+or IKE_AUTH requests) loses what does not fit, and those handshakes wait for the
+initiators' retransmissions (4 s by default). ``receive_buffer=`` (the config's
+``receive_buffer``) asks for a larger buffer; :attr:`UdpTransport.receive_buffers`
+tells what the kernel granted and :meth:`UdpTransport.receive_drops` how many
+datagrams it dropped.
+
+LIMITATION: the kernel caps ``receive_buffer`` at ``net.core.rmem_max`` (Linux
+doubles the value asked for, for its bookkeeping, so the granted size is at most
+twice ``rmem_max``); only the administrator can raise that limit.
+
 LIMITATION: ``loop.add_reader`` needs a selector event loop (asyncio's default on Linux
 and macOS); Windows' default proactor loop cannot run the driver.
 """
@@ -46,6 +60,7 @@ import asyncio
 import errno
 import ipaddress
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -60,6 +75,8 @@ __all__ = [
     "bind_addresses",
     "bind_sockets",
     "format_addr",
+    "kernel_drops",
+    "set_receive_buffer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -179,6 +196,9 @@ class UdpTransport:
             over and closes; they come first in :attr:`local_addresses`.
         on_event: called with each engine event; without it events are queued for
             :meth:`next_event`.
+        receive_buffer: ``SO_RCVBUF`` in octets to ask for on every socket (those
+            bound here and those handed over); None or 0 keeps the system default.
+            See :func:`set_receive_buffer`.
     """
 
     def __init__(
@@ -188,8 +208,10 @@ class UdpTransport:
         *,
         sockets: Iterable[socket.socket] = (),
         on_event: Callable[[object], None] | None = None,
+        receive_buffer: int | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.receive_buffer = receive_buffer
         self.addresses = list(addresses)
         self._adopted = list(sockets)
         """Sockets handed over and not yet watched (closed by :meth:`close`)."""
@@ -241,6 +263,17 @@ class UdpTransport:
     def _watch(self, sock: socket.socket) -> None:
         assert self._loop is not None
         bound = _Socket(self, sock)
+        if self.receive_buffer:
+            granted = set_receive_buffer(sock, self.receive_buffer)
+            if granted < self.receive_buffer:
+                # LIMITATION: the kernel caps SO_RCVBUF at net.core.rmem_max.
+                logger.warning(
+                    "socket %s: receive buffer of %d octets asked for, the kernel "
+                    "granted %d (raise net.core.rmem_max to allow more)",
+                    format_addr(*bound.local),
+                    self.receive_buffer,
+                    granted,
+                )
         self._sockets[bound.local] = bound
         self._loop.add_reader(sock.fileno(), bound.read_ready)
 
@@ -248,6 +281,29 @@ class UdpTransport:
     def local_addresses(self) -> list[Addr]:
         """The bound ``(host, port)`` pairs in bind order, ephemeral ports resolved."""
         return list(self._sockets)
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The watched sockets in bind order (to read options or counters; the
+        transport reads and writes them)."""
+        return [sock.sock for sock in self._sockets.values()]
+
+    @property
+    def receive_buffers(self) -> dict[Addr, int]:
+        """Each socket's receive buffer in octets as the kernel granted it
+        (``getsockopt(SO_RCVBUF)``; on Linux twice what was asked for, capped)."""
+        return {
+            addr: sock.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            for addr, sock in self._sockets.items()
+        }
+
+    def receive_drops(self) -> int | None:
+        """Datagrams the kernel dropped on this transport's sockets since they were
+        opened, because the receive buffer was full (or the checksum was bad): they
+        never reached the engine. None where the system does not tell (see
+        :func:`kernel_drops`)."""
+        drops = kernel_drops(self.sockets)
+        return None if drops is None else sum(drops)
 
     async def close(self) -> None:
         """Stop the timer and close every socket. Idempotent."""
@@ -417,9 +473,56 @@ _WILDCARD = {False: "0.0.0.0", True: "::"}
 """The wildcard address of IPv4 (False) and IPv6 (True)."""
 
 
-def bind_sockets(addresses: Iterable[Addr]) -> list[socket.socket]:
+def set_receive_buffer(sock: socket.socket, size: int) -> int:
+    """Ask for a receive buffer (``SO_RCVBUF``) of ``size`` octets on ``sock``;
+    return what the kernel granted (Linux doubles the request for its bookkeeping
+    and caps it at twice ``net.core.rmem_max``; see the module docstring).
+
+    Raises:
+        ValueError: ``size`` is not positive.
+    """
+    if size <= 0:
+        raise ValueError(f"receive buffer must be > 0 octets, got {size}")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+
+_PROC_UDP = ("/proc/net/udp", "/proc/net/udp6")
+
+
+def kernel_drops(sockets: Sequence[socket.socket]) -> list[int] | None:
+    """For each of ``sockets``, the datagrams the kernel dropped on it since it was
+    opened (receive buffer full, bad checksum): Linux's ``drops`` column of
+    ``/proc/net/udp`` and ``/proc/net/udp6``, found by the socket's inode.
+
+    It reads the tables once, without touching the sockets (no cost per datagram).
+    None where there is no such table (not Linux); 0 for a socket not listed.
+    """
+    inodes = {os.fstat(sock.fileno()).st_ino: i for i, sock in enumerate(sockets)}
+    out = [0] * len(sockets)
+    found = False
+    for path in _PROC_UDP:
+        try:
+            with open(path, encoding="ascii") as table:
+                lines = table.read().splitlines()[1:]
+        except OSError:
+            continue
+        found = True
+        for line in lines:
+            fields = line.split()
+            # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref ptr drops
+            if len(fields) >= 13 and (index := inodes.get(int(fields[9]))) is not None:
+                out[index] = int(fields[12])
+    return out if found else None
+
+
+def bind_sockets(
+    addresses: Iterable[Addr], *, receive_buffer: int | None = None
+) -> list[socket.socket]:
     """Non-blocking UDP sockets bound to ``addresses`` (IP literals; port 0 lets the
     OS choose), now, for a :class:`UdpTransport` to take over with ``sockets=``.
+    ``receive_buffer``: ``SO_RCVBUF`` to ask for (:func:`set_receive_buffer`); None
+    or 0 keeps the system default.
 
     Raises:
         OSError: an address is not an IP literal or cannot be bound; the message
@@ -434,6 +537,8 @@ def bind_sockets(addresses: Iterable[Addr]) -> list[socket.socket]:
                     *addr, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
                 )
                 out.append(_open(infos[0]))
+                if receive_buffer:
+                    set_receive_buffer(out[-1], receive_buffer)
             except OSError as exc:
                 bound = [_addr(sock.getsockname()) for sock in out]
                 raise _bind_error(addr, exc, bound) from exc
