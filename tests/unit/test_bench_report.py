@@ -114,3 +114,57 @@ def test_plot_writes_exactly_the_named_file(tmp_path: Path) -> None:
     plot({"meta": META, "loopback": rows}, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp_path / "rate.png").exists()
+
+
+_ROW_START = ["x25519+mlkem768", "rust", "1000"]
+
+
+def _loopback_row(**fields: Any) -> dict[str, Any]:
+    from pqike.bench.loopback import LoopbackResult
+
+    result = LoopbackResult("x25519+mlkem768", "rust", 1000, 1, **fields)
+    result.latencies = [0.5] * result.handshakes
+    return result.as_dict()
+
+
+def test_loopback_rows_say_what_did_not_complete_and_why() -> None:
+    from pqike.bench.loopback import TIMED_OUT
+
+    row = _loopback_row(
+        handshakes=893,
+        failed=107,
+        timed_out=100,
+        failures={TIMED_OUT: 100, "failed: peer not responding": 7},
+        seconds=10.0,
+        responder={"buffer_asked": 8192000, "buffer": 425984, "drops": 1724},
+        initiator_drops=0,
+    )
+    report = {"meta": META, "inprocess": [], "memory": [], "loopback": [row]}
+    report["ratios"] = ratios(report)
+    text = format_tables(report)
+    (line,) = [x for x in text.splitlines() if x.split()[:3] == _ROW_START]
+    assert line.split()[3:5] == ["893/1000", "1,724"]  # ok, drops
+    notes = text.split(line, 1)[1].strip().splitlines()
+    assert notes == [
+        "x25519+mlkem768 rust x1000: 107 of 1,000 handshakes did not complete:",
+        "  7 failed: peer not responding",
+        "  100 timed out: no Child SA within 30 s (the bench's limit)",
+        "  the responder's sockets dropped 1,724 datagrams (receive buffer full; it "
+        "holds 425,984 octets, of 8,192,000 asked for: the kernel caps it at twice "
+        "net.core.rmem_max, raise that to allow more)",
+        "  each dropped request or response waits for the initiator's retransmission "
+        "(4 s, 11.2 s, 24.16 s after the first try, ...)",
+    ]
+
+
+def test_a_clean_loopback_row_has_no_notes() -> None:
+    row = _loopback_row(
+        handshakes=1000,
+        seconds=1.0,
+        responder={"buffer_asked": 8192000, "buffer": 8388608, "drops": 0},
+        initiator_drops=0,
+    )
+    report = {"meta": META, "inprocess": [], "memory": [], "loopback": [row]}
+    report["ratios"] = ratios(report)
+    lines = format_tables(report).splitlines()
+    assert lines[-1].split()[:5] == [*_ROW_START, "1000/1000", "0"]

@@ -20,6 +20,14 @@ compete for a core. Both sides report their CPU time (``time.process_time``) and
 share of what they could use over the run: the responder's share near 100 % means its
 core was saturated; the initiators' share near 100 % means they were the limit.
 
+Every handshake either completes or is reported with the reason it did not: the
+engine's own (``ConnectionFailed``: e.g. its retransmissions ran out) or the bench's
+limit of :data:`HANDSHAKE_TIMEOUT` seconds. Beside them the run reports what the
+kernel dropped on the responder's and the initiators' sockets (receive buffer full:
+those handshakes waited for a retransmission) and the responder's receive buffer.
+The responder asks for :data:`RECEIVE_BUFFER_PER_INITIATOR` octets of it per
+concurrent initiator, so that the first burst of every initiator at once fits.
+
 Every process is started here and stopped here, by its own handle, with timeouts.
 """
 
@@ -35,6 +43,7 @@ import os
 import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -44,7 +53,16 @@ from typing import Any
 from pqike.bench.stats import percentile, rss_bytes, rss_per_sa
 from pqike.bench.suites import CONN_NAME, configs
 
-__all__ = ["MAX_CONCURRENCY", "LoopbackResult", "Pinning", "pinning", "run_loopback"]
+__all__ = [
+    "HANDSHAKE_TIMEOUT",
+    "MAX_CONCURRENCY",
+    "RECEIVE_BUFFER_PER_INITIATOR",
+    "LoopbackResult",
+    "Pinning",
+    "pinning",
+    "retransmission_times",
+    "run_loopback",
+]
 
 HOST = "127.0.0.1"
 MAX_CONCURRENCY = 1000
@@ -52,8 +70,39 @@ MAX_CONCURRENCY = 1000
 responder's ``half_open_limit`` (1000, the default) new IKE_SA_INIT requests are
 dropped by design, so handshakes would time out rather than measure anything. Each
 initiator also holds two UDP ports of the ephemeral range and two descriptors."""
-_HANDSHAKE_TIMEOUT = 10.0
+HANDSHAKE_TIMEOUT = 30.0
+"""Seconds an initiator waits for its Child SA before the bench gives the handshake
+up as timed out (the engine would go on retransmitting). A lost request costs its
+retransmission time: the engine's default schedule (``retransmit_timeout`` 4 s,
+``retransmit_base`` 1.8) resends it 4, 11.2 and 24.2 s after the first try, so 30 s
+lets one request be lost three times, or each request of a handshake once. The limit
+was 10 s, shy of the second retransmission: handshakes the engine was about to
+complete were counted as failed."""
+TIMED_OUT = (
+    f"timed out: no Child SA within {HANDSHAKE_TIMEOUT:.0f} s (the bench's limit)"
+)
+"""The failure reason of a handshake the bench gave up."""
+RECEIVE_BUFFER_PER_INITIATOR = 8192
+"""Octets of receive buffer (``SO_RCVBUF``) the responder asks for on each of its
+two sockets per concurrent initiator. Each initiator has one request in flight, at
+most two datagrams (an IKE_INTERMEDIATE with an ML-KEM key comes in two fragments), and
+on loopback the kernel charges about 2.3 KiB of buffer for a 1.3 kB datagram. With
+the system default (Linux: 212992 octets, about 90 such datagrams) the first burst
+at concurrency 1,000 overflowed it: 1,700-1,850 datagrams dropped, and every
+handshake that lost one waited 4 s or more for a retransmission."""
 _START_TIMEOUT = 30.0
+
+
+def retransmission_times(conn: Any) -> list[float]:
+    """Seconds after its first try at which the engine resends an unanswered
+    request of connection ``conn`` (a ``ConnectionConfig``); it gives up one
+    interval after the last."""
+    times, at = [], 0.0
+    for tries in range(conn.retransmit_tries):
+        at += conn.retransmit_timeout * conn.retransmit_base**tries
+        times.append(round(at, 2))
+    return times
+
 
 _log = logging.getLogger(__name__)
 
@@ -147,7 +196,18 @@ class LoopbackResult:
     handshakes: int = 0
     """Child SAs the initiators saw established."""
     failed: int = 0
-    """Handshakes that failed or timed out."""
+    """Handshakes that did not complete: the engine failed them or they timed out."""
+    failures: dict[str, int] = field(default_factory=dict)
+    """Why handshakes did not complete: the reason -> how many (adds up to
+    ``failed``)."""
+    timed_out: int = 0
+    """Of ``failed``: given up after :data:`HANDSHAKE_TIMEOUT` while the engine was
+    still waiting for an answer."""
+    initiator_drops: int | None = None
+    """Datagrams the kernel dropped on the initiators' sockets (receive buffer
+    full); None where the system does not tell."""
+    initiator_sent: int = 0
+    """Datagrams the initiators sent, retransmissions included."""
     seconds: float = 0.0
     """Wall time from the first initiation to the last Child SA."""
     latencies: list[float] = field(default_factory=list, repr=False)
@@ -191,6 +251,12 @@ class LoopbackResult:
             "initiator_cpus": sorted(self.initiator_cpus),
             "handshakes": self.handshakes,
             "failed": self.failed,
+            "timed_out": self.timed_out,
+            "failures": dict(sorted(self.failures.items())),
+            "handshake_timeout_s": HANDSHAKE_TIMEOUT,
+            "retransmit_after_s": retransmission_times(
+                configs(self.suite)[0].connections[CONN_NAME]
+            ),
             "seconds": round(self.seconds, 4),
             "rate": round(self.rate, 2),
             "p50_ms": round(percentile(lat, 0.5) * 1000, 3),
@@ -213,6 +279,13 @@ class LoopbackResult:
             "initiator_cores_busy": self._busy(self.pinned.initiators)
             if self.pinned
             else None,
+            "responder_receive_buffer_asked": self.responder.get("buffer_asked"),
+            "responder_receive_buffer": self.responder.get("buffer"),
+            "responder_drops": self.responder.get("drops"),
+            "initiator_drops": self.initiator_drops,
+            "initiator_sent": self.initiator_sent,
+            "responder_received": self.responder.get("received"),
+            "responder_sent": self.responder.get("sent"),
             "responder_live_sas": live,
             "responder_rss_bytes_per_sa": _rounded(
                 rss_per_sa(self.responder.get("rss", 0), live), 1
@@ -310,14 +383,18 @@ def _start(proc: Any) -> None:
 
 
 def _responder_main(
-    conn: Connection, suite: str, backend_name: str, cpus: tuple[int, ...] | None
+    conn: Connection,
+    suite: str,
+    backend_name: str,
+    cpus: tuple[int, ...] | None,
+    concurrency: int = 1,
 ) -> None:
     _worker_signals()
     try:
         _pin(cpus)
         _profiled(
             os.environ.get(PROFILE_ENV),
-            lambda: asyncio.run(_serve(conn, suite, backend_name)),
+            lambda: asyncio.run(_serve(conn, suite, backend_name, concurrency)),
         )
     except Exception as exc:  # reported to the orchestrator, which raises it
         _tell(conn, ("error", f"{type(exc).__name__}: {exc}"))
@@ -356,19 +433,42 @@ def _transport(
 
 
 def _responder(
-    suite: str, backend_name: str, on_event: Callable[[object], None]
+    suite: str,
+    backend_name: str,
+    on_event: Callable[[object], None],
+    concurrency: int = 1,
 ) -> tuple[Any, tuple[int, int]]:
-    """The responder's transport (not started yet) and its (IKE, NAT-T) ports."""
+    """The responder's transport (not started yet) and its (IKE, NAT-T) ports; its
+    sockets' receive buffers hold :data:`RECEIVE_BUFFER_PER_INITIATOR` octets per
+    one of ``concurrency`` initiators, or the system default if that is more."""
     from pqike.crypto import get_backend
 
     sockets, ports = _own_ports()
+    _grow_receive_buffers(sockets, receive_buffer_for(concurrency))
     _, config = configs(suite, host=HOST, responder_ports=ports)
     return _transport(config, get_backend(backend_name), sockets, on_event), ports
 
 
-async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
+def receive_buffer_for(concurrency: int) -> int:
+    """The receive buffer the responder asks for under ``concurrency`` initiators."""
+    return RECEIVE_BUFFER_PER_INITIATOR * concurrency
+
+
+def _grow_receive_buffers(sockets: list[socket.socket], size: int) -> None:
+    """Ask for ``size`` octets of receive buffer on each socket that has less (a
+    smaller request would shrink the system default)."""
+    from pqike.transport.udp import set_receive_buffer
+
+    for sock in sockets:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < size:
+            set_receive_buffer(sock, size)
+
+
+async def _serve(
+    conn: Connection, suite: str, backend_name: str, concurrency: int = 1
+) -> None:
     counter = _Counter()
-    transport, ports = _responder(suite, backend_name, counter)
+    transport, ports = _responder(suite, backend_name, counter, concurrency)
     endpoint = transport.endpoint
     await transport.start()
     loop = asyncio.get_running_loop()
@@ -385,7 +485,10 @@ async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
         if command == "begin":
             gc.collect()
             base.update(
-                cpu=time.process_time(), rss=rss_bytes(), live=len(endpoint.sas)
+                cpu=time.process_time(),
+                rss=rss_bytes(),
+                live=len(endpoint.sas),
+                drops=transport.receive_drops() or 0,
             )
             counter.children = counter.failed = 0
             conn.send(("begun", None))
@@ -401,6 +504,9 @@ async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
                 "received": transport.received,
                 "sent": transport.sent,
                 "cpus": _affinity(),
+                "buffer_asked": receive_buffer_for(concurrency),
+                "buffer": min(transport.receive_buffers.values()),
+                "drops": _since(transport.receive_drops(), base["drops"]),
             }
             conn.send(("stats", stats))
         elif not done.done():
@@ -413,6 +519,11 @@ async def _serve(conn: Connection, suite: str, backend_name: str) -> None:
     finally:
         loop.remove_reader(conn.fileno())
         await transport.close()
+
+
+def _since(now: int | None, before: float) -> int | None:
+    """A counter's growth since ``before``; None if it cannot be read."""
+    return None if now is None else now - int(before)
 
 
 # -- initiator processes -------------------------------------------------------------
@@ -516,7 +627,8 @@ async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
         budget = _Budget(job.count, time.monotonic() + job.duration)
         result: dict[str, Any] = {
             "latencies": [],
-            "failed": 0,
+            "failures": Counter(),
+            "timed_out": 0,
             "first": None,
             "last": None,
         }
@@ -526,12 +638,23 @@ async def _initiate(conn: Connection, job: _Job) -> dict[str, Any]:
         )
         result["cpu"] = time.process_time() - cpu
         result["cpus"] = _affinity()
+        result["sent"] = sum(i.transport.sent for i in initiators)
+        result["drops"] = _initiator_drops(initiators)
         return result
     finally:
         if watchdog is not None:
             watchdog.cancel()
         for initiator in initiators:
             await initiator.transport.close()
+
+
+def _initiator_drops(initiators: list[_Initiator]) -> int | None:
+    """What the kernel dropped on every initiator socket of this process (one read
+    of the socket tables for all of them)."""
+    from pqike.transport.udp import kernel_drops
+
+    drops = kernel_drops([s for i in initiators for s in i.transport.sockets])
+    return None if drops is None else sum(drops)
 
 
 async def _until_closed(conn: Connection, runs: asyncio.Future[Any]) -> None:
@@ -562,7 +685,7 @@ async def _until_closed(conn: Connection, runs: asyncio.Future[Any]) -> None:
 
 
 async def _watch(initiators: list[_Initiator]) -> None:
-    """Fail handshakes older than ``_HANDSHAKE_TIMEOUT``: one wake-up a second for
+    """Give up handshakes older than ``HANDSHAKE_TIMEOUT``: one wake-up a second for
     the whole process instead of a timeout handle per handshake."""
     while True:
         await asyncio.sleep(1.0)
@@ -585,7 +708,8 @@ class _Initiator:
             suite, host=HOST, responder_ports=target, initiator_ports=ports
         )
         self.endpoint_class = IkeEndpoint
-        self.waiter: asyncio.Future[bool] | None = None
+        self.waiter: asyncio.Future[str | None] | None = None
+        """Done with None once the Child SA is up, else with why it is not."""
         self.started = 0.0
         self.transport = _transport(self.config, self.backend, sockets, self._on_event)
 
@@ -595,14 +719,18 @@ class _Initiator:
     def _on_event(self, event: object) -> None:
         kind = type(event).__name__
         if self.waiter is not None and not self.waiter.done() and kind in _FINAL:
-            self.waiter.set_result(kind == "ChildEstablished")
+            if kind == "ChildEstablished":
+                self.waiter.set_result(None)
+            else:
+                reason = getattr(event, "reason", "") or "no reason given"
+                self.waiter.set_result(f"{_FINAL[kind]}: {reason}")
 
     def expire(self, now: float) -> None:
-        """Count the handshake in flight as failed if it is older than the limit."""
+        """Give the handshake in flight up if it is older than the limit."""
         waiter = self.waiter
-        late = now - self.started > _HANDSHAKE_TIMEOUT
+        late = now - self.started > HANDSHAKE_TIMEOUT
         if late and waiter is not None and not waiter.done():
-            waiter.set_result(False)
+            waiter.set_result(TIMED_OUT)
 
     async def run(self, budget: _Budget, result: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
@@ -613,20 +741,26 @@ class _Initiator:
             started = self.started = time.monotonic()
             result["first"] = min(result["first"] or started, started)
             self.transport.run(partial(_initiate_one, endpoint))
-            ok = await waiter
+            failure = await waiter
             finished = time.monotonic()
-            if ok:
+            if failure is None:
                 result["latencies"].append(finished - started)
                 result["last"] = max(result["last"] or finished, finished)
             else:
-                result["failed"] += 1
+                result["failures"][failure] += 1
+                result["timed_out"] += failure == TIMED_OUT
 
 
 def _initiate_one(endpoint: Any, now: float) -> None:
     endpoint.initiate(CONN_NAME, now)
 
 
-_FINAL = frozenset({"ChildEstablished", "ConnectionFailed", "IkeDeleted"})
+_FINAL = {
+    "ChildEstablished": "",
+    "ConnectionFailed": "failed",
+    "IkeDeleted": "IKE SA deleted",
+}
+"""The events that end a handshake, and how a failure reason starts."""
 
 
 # -- orchestrator --------------------------------------------------------------------
@@ -678,7 +812,13 @@ def run_loopback(
     r_conn, r_child = ctx.Pipe()
     responder = ctx.Process(
         target=_responder_main,
-        args=(r_child, suite, backend, pinned.responder if pinned else None),
+        args=(
+            r_child,
+            suite,
+            backend,
+            pinned.responder if pinned else None,
+            concurrency,
+        ),
         daemon=True,
     )
     workers: list[tuple[Any, Connection]] = []
@@ -733,7 +873,7 @@ def _collect(
     duration: float,
     progress: Callable[[float], None] | None,
 ) -> None:
-    deadline = time.monotonic() + duration + _START_TIMEOUT + _HANDSHAKE_TIMEOUT
+    deadline = time.monotonic() + duration + _START_TIMEOUT + HANDSHAKE_TIMEOUT
     first, last = [], []
     pending = list(workers)
     while pending:
@@ -748,13 +888,19 @@ def _collect(
         value = _expect(conn, "done", 0)
         pending.pop(0)
         result.latencies += value["latencies"]
-        result.failed += value["failed"]
+        for reason, n in value["failures"].items():
+            result.failures[reason] = result.failures.get(reason, 0) + n
+        result.timed_out += value["timed_out"]
+        result.initiator_sent += value["sent"]
+        if value["drops"] is not None:
+            result.initiator_drops = (result.initiator_drops or 0) + value["drops"]
         result.initiator_cpu += value["cpu"]
         result.initiator_cpus.update(value["cpus"] or ())
         if value["first"] is not None and value["last"] is not None:
             first.append(value["first"])
             last.append(value["last"])
     result.handshakes = len(result.latencies)
+    result.failed = sum(result.failures.values())
     if first:
         result.seconds = max(last) - min(first)
 

@@ -16,6 +16,7 @@ __all__ = [
     "check_plot_available",
     "figure",
     "format_tables",
+    "loopback_notes",
     "plot",
 ]
 
@@ -182,8 +183,9 @@ def format_tables(report: dict[str, Any]) -> str:
             "UDP loopback responder (initiators in other processes; "
             f"{_pinning(meta)}; CPU = each side's own share of the cores it could"
             " use, core(s) = how busy those cores were with anything, other"
-            " processes included; kept = SAs the responder still holds, RSS/SA is"
-            " over those, n/a below 100)",
+            " processes included; drops = datagrams the kernel dropped on the"
+            " sockets, receive buffer full; kept = SAs the responder still holds,"
+            " RSS/SA is over those, n/a below 100)",
         ]
         rows = [
             [
@@ -191,6 +193,7 @@ def format_tables(report: dict[str, Any]) -> str:
                 r["backend"],
                 str(r["concurrency"]),
                 f"{r['handshakes']}/{r['handshakes'] + r['failed']}",
+                _drops(r),
                 _num(r["rate"]),
                 _num(r["p50_ms"], 2),
                 _num(r["p99_ms"], 2),
@@ -212,6 +215,7 @@ def format_tables(report: dict[str, Any]) -> str:
                 "backend",
                 "conc",
                 "ok",
+                "drops",
                 "hs/s",
                 "p50 ms",
                 "p99 ms",
@@ -227,7 +231,63 @@ def format_tables(report: dict[str, Any]) -> str:
             ],
             rows,
         )
+        for r in report["loopback"]:
+            out += loopback_notes(r)
     return "\n".join(out)
+
+
+def _drops(row: dict[str, Any]) -> str:
+    """Datagrams the kernel dropped on the responder's and initiators' sockets;
+    ``-`` where the system does not tell (or an older report)."""
+    counts = [row.get("responder_drops"), row.get("initiator_drops")]
+    known = [c for c in counts if c is not None]
+    return _num(sum(known)) if known else "-"
+
+
+def loopback_notes(row: dict[str, Any]) -> list[str]:
+    """Lines under the loopback table for a row whose handshakes did not all
+    complete, or whose datagrams the kernel dropped: how many, why, and what the
+    drops cost. Nothing for a clean row."""
+    failed, drops = row["failed"], row.get("responder_drops") or 0
+    initiator_drops = row.get("initiator_drops") or 0
+    if not (failed or drops or initiator_drops):
+        return []
+    total = row["handshakes"] + failed
+    head = f"{row['suite']} {row['backend']} x{row['concurrency']}:"
+    out = [""]
+    if failed:
+        out.append(f"{head} {failed:,} of {total:,} handshakes did not complete:")
+        out += [
+            f"  {n:,} {reason}" for reason, n in sorted(row.get("failures", {}).items())
+        ]
+    else:
+        out.append(f"{head} every handshake completed, some after retransmissions:")
+    if drops:
+        granted = row.get("responder_receive_buffer")
+        asked = row.get("responder_receive_buffer_asked")
+        buffer = f"{_num(granted)} octets"
+        if granted is not None and asked is not None and granted < asked:
+            buffer += (
+                f", of {_num(asked)} asked for: the kernel caps it at twice "
+                "net.core.rmem_max, raise that to allow more"
+            )
+        out.append(
+            f"  the responder's sockets dropped {drops:,} datagrams (receive buffer "
+            f"full; it holds {buffer})"
+        )
+    if initiator_drops:
+        out.append(
+            f"  the initiators' sockets dropped {initiator_drops:,} datagrams "
+            "(receive buffer full)"
+        )
+    if drops or initiator_drops:
+        times = ", ".join(f"{t:g} s" for t in row.get("retransmit_after_s", [])[:3])
+        out.append(
+            "  each dropped request or response waits for the initiator's "
+            f"retransmission ({times or 'the retransmission timeout'} after the "
+            "first try, ...)"
+        )
+    return out
 
 
 class PlotUnavailableError(RuntimeError):
