@@ -13,6 +13,11 @@ Both backends follow the same rules; the Rust backend applies them in its PyO3 g
 
 A TypeError raised for an argument carries the note ``while processing '<name>'``, as
 PyO3 adds it on the Rust backend.
+
+When several arguments are wrong, both backends report the first in this order: each
+argument in turn, its type and the range of its type (a transform ID within 0..65535,
+a length within 0..2^64-1, as PyO3 converts into ``u16``/``usize``), then the checks
+that need several arguments (a Key Length for its ENCR, key lengths, SPI lengths).
 """
 
 from __future__ import annotations
@@ -21,7 +26,20 @@ import operator
 from collections.abc import Sequence
 from typing import SupportsIndex
 
-__all__ = ["BytesLike", "byteslike", "byteslike_list", "check_flag", "integer"]
+from pqike.errors import InvalidLength, UnsupportedTransform
+
+__all__ = [
+    "BytesLike",
+    "byteslike",
+    "byteslike_list",
+    "check_flag",
+    "integer",
+    "length",
+    "transform_id",
+]
+
+_MAX_LENGTH = (1 << 64) - 1
+"""Largest length argument: the Rust backend's ``usize`` on 64-bit platforms."""
 
 BytesLike = bytes | bytearray | memoryview
 """What a byte-string argument of the crypto API accepts (for type checkers)."""
@@ -102,6 +120,35 @@ def integer(value: SupportsIndex, name: str) -> int:
         return operator.index(value)
     except TypeError as exc:
         raise _named(exc, name) from None
+
+
+def transform_id(value: SupportsIndex, name: str, transform_type: int) -> int:
+    """Return an IANA transform ID argument (``integer``, then 0..65535).
+
+    Raises:
+        TypeError: not an integer (see ``integer``).
+        UnsupportedTransform: outside 0..65535, as an unknown ID of ``transform_type``
+            (the Rust backend's ``u16`` conversion).
+    """
+    value = integer(value, name)
+    if not 0 <= value <= 0xFFFF:
+        raise UnsupportedTransform(transform_type, value)
+    return value
+
+
+def length(value: SupportsIndex, name: str) -> int:
+    """Return a length argument in octets (``integer``, then 0..2^64-1).
+
+    Raises:
+        TypeError: not an integer (see ``integer``).
+        InvalidLength: negative or beyond 2^64 - 1 (the Rust backend's ``usize``).
+    """
+    value = integer(value, name)
+    if not 0 <= value <= _MAX_LENGTH:
+        raise InvalidLength(
+            f"a length must be an integer in [0, {_MAX_LENGTH}], got {value}"
+        )
+    return value
 
 
 def check_flag(value: object, name: str) -> None:

@@ -2,12 +2,40 @@
 //! `pqike._native.testing`: known-answer hooks with caller-chosen keys and randomness
 //! (`pqike_core::kex::kat`). Never used by the protocol engine.
 
-use pqike_core::kex::kat;
+use pqike_core::error::TRANSFORM_TYPE_KE;
+use pqike_core::kex::{kat, Method};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::args::Bytes;
-use crate::errors::{CoreError, KeId};
+use crate::errors::{CoreError, KeId, UnsupportedTransform};
+
+/// The ID of `method` if it is one of `kind` (ML-KEM or ECP; unknown IDs pass, for the
+/// core's own UnsupportedTransform). A known method of the other kind is an
+/// `UnsupportedTransform` naming it, as the reference backend raises, rather than the
+/// core's ValueError ("invalid state").
+fn method_of(method: KeId, is_kind: fn(Method) -> bool, kind: &str) -> PyResult<u16> {
+    match Method::from_id(method.0) {
+        Ok(m) if !is_kind(m) => Err(UnsupportedTransform::new_err((
+            TRANSFORM_TYPE_KE,
+            method.0,
+            format!("KE {} is not {kind}", method.0),
+        ))),
+        _ => Ok(method.0),
+    }
+}
+
+fn kem(method: KeId) -> PyResult<u16> {
+    method_of(method, Method::is_kem, "ML-KEM")
+}
+
+fn ecp(method: KeId) -> PyResult<u16> {
+    method_of(
+        method,
+        |m| matches!(m, Method::Ecp256 | Method::Ecp384 | Method::Ecp521),
+        "an ECP group",
+    )
+}
 
 type BytesPair<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
 
@@ -18,7 +46,7 @@ fn mlkem_keygen<'py>(
     method: KeId,
     seed_dz: Bytes<'py>,
 ) -> PyResult<BytesPair<'py>> {
-    let (ek, dk) = kat::mlkem_keygen(method.0, &seed_dz).map_err(CoreError)?;
+    let (ek, dk) = kat::mlkem_keygen(kem(method)?, &seed_dz).map_err(CoreError)?;
     Ok((PyBytes::new(py, &ek), PyBytes::new(py, dk.as_bytes())))
 }
 
@@ -30,7 +58,7 @@ fn mlkem_encaps<'py>(
     ek: Bytes<'py>,
     m: Bytes<'py>,
 ) -> PyResult<BytesPair<'py>> {
-    let (ct, k) = kat::mlkem_encaps(method.0, &ek, &m).map_err(CoreError)?;
+    let (ct, k) = kat::mlkem_encaps(kem(method)?, &ek, &m).map_err(CoreError)?;
     Ok((PyBytes::new(py, &ct), PyBytes::new(py, k.as_bytes())))
 }
 
@@ -42,7 +70,7 @@ fn mlkem_decaps<'py>(
     dk: Bytes<'py>,
     ct: Bytes<'py>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let k = kat::mlkem_decaps(method.0, &dk, &ct).map_err(CoreError)?;
+    let k = kat::mlkem_decaps(kem(method)?, &dk, &ct).map_err(CoreError)?;
     Ok(PyBytes::new(py, k.as_bytes()))
 }
 
@@ -76,7 +104,7 @@ fn ecdh<'py>(
     private_scalar: Bytes<'py>,
     peer_public_xy: Bytes<'py>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let shared = kat::ecdh(method.0, &private_scalar, &peer_public_xy).map_err(CoreError)?;
+    let shared = kat::ecdh(ecp(method)?, &private_scalar, &peer_public_xy).map_err(CoreError)?;
     Ok(PyBytes::new(py, shared.as_bytes()))
 }
 

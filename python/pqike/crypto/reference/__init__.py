@@ -11,8 +11,8 @@ reason.
 from __future__ import annotations
 
 from pqike.crypto import suites
-from pqike.crypto._args import BytesLike, byteslike, integer
-from pqike.errors import UnsupportedTransform
+from pqike.crypto._args import BytesLike, byteslike, transform_id
+from pqike.errors import InvalidLength, UnsupportedTransform
 
 from . import prf as _prf
 from .aead import ReferenceIkeCipher, aead_open, aead_seal
@@ -54,7 +54,7 @@ class ReferenceTesting:
 
     def mlkem_keygen(self, method: int, seed_dz: BytesLike) -> tuple[bytes, bytes]:
         """Unsupported: pyca/cryptography cannot export the expanded dk."""
-        method = integer(method, "method")
+        method = transform_id(method, "method", suites.KE)
         byteslike(seed_dz, "seed_dz")
         _mlkem_only(method)
         raise UnsupportedTransform(
@@ -66,7 +66,7 @@ class ReferenceTesting:
 
     def mlkem_public_key(self, method: int, seed_dz: BytesLike) -> bytes:
         """Return ek for the seed ``d || z``."""
-        method = integer(method, "method")
+        method = transform_id(method, "method", suites.KE)
         seed_dz = byteslike(seed_dz, "seed_dz")
         _mlkem_only(method)
         return mlkem_private_from_seed(method, seed_dz).public_key().public_bytes_raw()
@@ -75,10 +75,15 @@ class ReferenceTesting:
         self, method: int, ek: BytesLike, m: BytesLike
     ) -> tuple[bytes, bytes]:
         """Check ek (FIPS 203 §7.2), then refuse: pyca has no deterministic encaps."""
-        method = integer(method, "method")
+        method = transform_id(method, "method", suites.KE)
         ek = byteslike(ek, "ek")
-        byteslike(m, "m")
+        m = byteslike(m, "m")
         _mlkem_only(method)
+        # The Rust core's order: m's length, then the ek checks.
+        if len(m) != 32:
+            raise InvalidLength(
+                f"ML-KEM encapsulation randomness m must be 32 bytes, got {len(m)}"
+            )
         check_mlkem_ek(method, ek)
         raise UnsupportedTransform(
             suites.KE,
@@ -88,7 +93,7 @@ class ReferenceTesting:
 
     def mlkem_decaps(self, method: int, dk: BytesLike, ct: BytesLike) -> bytes:
         """Unsupported: pyca/cryptography cannot import an expanded dk."""
-        method = integer(method, "method")
+        method = transform_id(method, "method", suites.KE)
         byteslike(dk, "dk")
         byteslike(ct, "ct")
         _mlkem_only(method)
@@ -103,7 +108,7 @@ class ReferenceTesting:
         self, method: int, seed_dz: BytesLike, ct: BytesLike
     ) -> bytes:
         """Decapsulate with the key pair derived from ``d || z``."""
-        method = integer(method, "method")
+        method = transform_id(method, "method", suites.KE)
         seed_dz, ct = byteslike(seed_dz, "seed_dz"), byteslike(ct, "ct")
         _mlkem_only(method)
         key = mlkem_private_from_seed(method, seed_dz)

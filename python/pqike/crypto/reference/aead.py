@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from pqike.crypto import suites
-from pqike.crypto._args import BytesLike, byteslike, integer
+from pqike.crypto._args import BytesLike, byteslike, integer, transform_id
 from pqike.errors import AuthenticationError, InvalidLength, UnsupportedTransform
 
 from ._nocopy import NoCopy
@@ -121,7 +121,7 @@ def aead_seal(
         InvalidLength: key or nonce of the wrong length.
         UnsupportedTransform: ``encr_id`` is not an AEAD.
     """
-    encr_id = integer(encr_id, "encr_id")
+    encr_id = transform_id(encr_id, "encr_id", suites.ENCR)
     key, nonce = byteslike(key, "key"), byteslike(nonce, "nonce")
     aad, plaintext = byteslike(aad, "aad"), byteslike(plaintext, "plaintext")
     return KeyedAead(encr_id, key).seal(nonce, aad, plaintext)
@@ -141,7 +141,7 @@ def aead_open(
         InvalidLength: key or nonce of the wrong length.
         UnsupportedTransform: ``encr_id`` is not an AEAD.
     """
-    encr_id = integer(encr_id, "encr_id")
+    encr_id = transform_id(encr_id, "encr_id", suites.ENCR)
     key, nonce = byteslike(key, "key"), byteslike(nonce, "nonce")
     aad, ct_and_tag = byteslike(aad, "aad"), byteslike(ct_and_tag, "ct_and_tag")
     return KeyedAead(encr_id, key).open(nonce, aad, ct_and_tag)
@@ -176,11 +176,13 @@ class ReferenceIkeCipher(NoCopy):
             UnsupportedTransform: unknown ID, AEAD with INTEG, CBC without INTEG.
             InvalidLength: a key of the wrong length.
         """
-        encr_id = integer(encr_id, "encr_id")
-        key_bits = integer(key_bits, "key_bits")
-        integ_id = integer(integ_id, "integ_id")
+        # The Rust backend's order: each argument with the range of its type, then
+        # the Key Length, whose allowed values depend on the ENCR.
+        encr_id = transform_id(encr_id, "encr_id", suites.ENCR)
+        integ_id = transform_id(integ_id, "integ_id", suites.INTEG)
         encr_key = byteslike(encr_key, "encr_key")
         integ_key = byteslike(integ_key, "integ_key")
+        key_bits = integer(key_bits, "key_bits")
         want = suites.encr_key_length(encr_id, key_bits)
         if encr_id not in _GCM and encr_id not in (_CHACHA, _CBC):
             raise UnsupportedTransform(suites.ENCR, encr_id)

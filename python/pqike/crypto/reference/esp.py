@@ -24,6 +24,7 @@ from pqike.crypto._args import (
     byteslike_list,
     check_flag,
     integer,
+    transform_id,
 )
 from pqike.errors import (
     AuthenticationError,
@@ -90,23 +91,24 @@ class ReferenceEspSa(NoCopy):
             InvalidLength: key of the wrong length.
             ValueError: bad SPI, replay window or initial sequence number.
         """
-        # The order of the Rust backend: every argument's type, then the integer
-        # ranges, then ENCR and key.
+        # The Rust backend's order: each argument in turn with the range of its own
+        # (as PyO3 converts it), then initial_seq's upper end, which depends on esn,
+        # then the ENCR and the key.
         spi = integer(spi, "spi")
-        encr_id = integer(encr_id, "encr_id")
-        key = byteslike(key, "key")
-        check_flag(esn, "esn")
-        replay_window = integer(replay_window, "replay_window")
-        initial_seq = integer(initial_seq, "initial_seq")
         if not 1 <= spi < 1 << 32:  # SPI 0 is reserved, never sent (RFC 4303 §2.1)
             raise ValueError(
                 "ESP SPI must be 1..=4294967295 (0 is reserved, RFC 4303 §2.1), "
                 f"got {spi}"
             )
+        encr_id = transform_id(encr_id, "encr_id", suites.ENCR)
+        key = byteslike(key, "key")
+        check_flag(esn, "esn")
+        replay_window = integer(replay_window, "replay_window")
         if replay_window != 0 and not 32 <= replay_window <= 8192:
             raise ValueError(
                 f"replay window must be 0 (off) or 32..=8192, got {replay_window}"
             )
+        initial_seq = integer(initial_seq, "initial_seq")
         limit = (1 << 64) - 1 if esn else (1 << 32) - 1
         if not 1 <= initial_seq <= limit:
             raise ValueError(

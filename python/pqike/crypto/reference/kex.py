@@ -16,7 +16,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x448, x25519
 
 from pqike.crypto import suites
-from pqike.crypto._args import BytesLike, byteslike, integer
+from pqike.crypto._args import BytesLike, byteslike, transform_id
 from pqike.errors import InvalidKeyExchangeData, InvalidLength, UnsupportedTransform
 
 from ._nocopy import NoCopy
@@ -228,11 +228,14 @@ def ecdh_raw(
         InvalidLength: scalar not of the group's size or not in 1..n-1.
         InvalidKeyExchangeData: bad peer point.
     """
-    method = integer(method, "method")
+    method = transform_id(method, "method", suites.KE)
     private_scalar = byteslike(private_scalar, "private_scalar")
     peer_public_xy = byteslike(peer_public_xy, "peer_public_xy")
     if method not in _CURVES:
-        raise UnsupportedTransform(suites.KE, method)
+        suites.ke_method(method)  # an unknown ID: the plain UnsupportedTransform
+        raise UnsupportedTransform(
+            suites.KE, method, f"KE {method} is not an ECP group"
+        )
     size = suites.ke_method(method).initiator_length // 2
     if len(private_scalar) != size:
         raise InvalidLength(
@@ -270,7 +273,7 @@ class ReferenceKeyExchange(NoCopy):
             UnsupportedTransform: unknown method, or ML-KEM-512 (absent from pyca).
             InvalidLength: a seed shorter than 32 octets.
         """
-        method = integer(method, "method")
+        method = transform_id(method, "method", suites.KE)
         own_seed = None if seed is None else byteslike(seed, "seed")
         suites.ke_method(method)
         if own_seed is not None and len(own_seed) < 32:

@@ -12,7 +12,9 @@ from pqike.crypto._args import (
     byteslike_list,
     check_flag,
     integer,
+    transform_id,
 )
+from pqike.crypto._args import length as length_arg
 from pqike.errors import InvalidLength, UnsupportedTransform
 
 from ._nocopy import NoCopy
@@ -121,13 +123,15 @@ class ReferenceKeymat(NoCopy):
         spi_r: BytesLike,
     ) -> ReferenceKeymat:
         """Derive the keys after IKE_SA_INIT: ``SKEYSEED = prf(Ni | Nr, g^ir)``."""
-        prf_id = integer(prf_id, "prf_id")
-        encr_id = integer(encr_id, "encr_id")
-        encr_key_bits = integer(encr_key_bits, "encr_key_bits")
-        integ_id = integer(integ_id, "integ_id")
+        # The Rust backend's order: each argument with the range of its type, then
+        # the Key Length (its allowed values depend on the ENCR), the suite, the SPIs.
+        prf_id = transform_id(prf_id, "prf_id", suites.PRF)
+        encr_id = transform_id(encr_id, "encr_id", suites.ENCR)
+        integ_id = transform_id(integ_id, "integ_id", suites.INTEG)
         shared_secret = byteslike(shared_secret, "shared_secret")
         ni, nr = byteslike(ni, "ni"), byteslike(nr, "nr")
         spi_i, spi_r = byteslike(spi_i, "spi_i"), byteslike(spi_r, "spi_r")
+        encr_key_bits = integer(encr_key_bits, "encr_key_bits")
         _check_suite(prf_id, encr_id, encr_key_bits, integ_id)
         skeyseed = prf(prf_id, ni + nr, shared_secret)
         return ReferenceKeymat(
@@ -203,19 +207,22 @@ class ReferenceKeymat(NoCopy):
         """RFC 7296 §2.18, RFC 9370 §2.2.4; prf+ with the old PRF (SPEC §7 item 3).
 
         Raises:
-            ValueError: no shared secret.
+            UnsupportedTransform: an unknown ID or combination in the new suite.
             InvalidLength: SPIs that are not 8 octets.
+            ValueError: no shared secret.
         """
+        # The Rust backend's order, as in derive; then the suite, the SPIs, the secrets.
         secrets = byteslike_list(shared_secrets, "shared_secrets")
         ni, nr = byteslike(ni, "ni"), byteslike(nr, "nr")
         spi_i, spi_r = byteslike(spi_i, "spi_i"), byteslike(spi_r, "spi_r")
-        prf_id = integer(prf_id, "prf_id")
-        encr_id = integer(encr_id, "encr_id")
+        prf_id = transform_id(prf_id, "prf_id", suites.PRF)
+        encr_id = transform_id(encr_id, "encr_id", suites.ENCR)
+        integ_id = transform_id(integ_id, "integ_id", suites.INTEG)
         encr_key_bits = integer(encr_key_bits, "encr_key_bits")
-        integ_id = integer(integ_id, "integ_id")
+        _check_suite(prf_id, encr_id, encr_key_bits, integ_id)
+        _check_spis(spi_i, spi_r)
         if not secrets:
             raise ValueError("an IKE SA rekey needs at least one shared secret")
-        _check_spis(spi_i, spi_r)
         data = secrets[0] + ni + nr + b"".join(secrets[1:])
         skeyseed = prf(self._prf_id, self._keys["sk_d"], data)
         return ReferenceKeymat(
@@ -239,7 +246,7 @@ class ReferenceKeymat(NoCopy):
         shared_secrets: Sequence[BytesLike] = (),
     ) -> bytes:
         """``prf+(SK_d, [SK(0) |] Ni | Nr [| SK(1) ..])`` (RFC 7296 §2.17, RFC 9370)."""
-        length = integer(length, "length")
+        length = length_arg(length, "length")
         ni, nr = byteslike(ni, "ni"), byteslike(nr, "nr")
         secrets = byteslike_list(shared_secrets, "shared_secrets")
         seed = secrets[0] + ni + nr + b"".join(secrets[1:]) if secrets else ni + nr

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hmac
 
 from pqike.crypto import suites
-from pqike.crypto._args import BytesLike, byteslike, integer
+from pqike.crypto._args import BytesLike, byteslike, transform_id
+from pqike.crypto._args import length as length_arg
 from pqike.errors import InvalidLength, UnsupportedTransform
 
 __all__ = [
@@ -30,7 +31,7 @@ def prf(prf_id: int, key: BytesLike, data: BytesLike) -> bytes:
     Raises:
         UnsupportedTransform: unknown PRF ID.
     """
-    prf_id = integer(prf_id, "prf_id")
+    prf_id = transform_id(prf_id, "prf_id", suites.PRF)
     key, data = byteslike(key, "key"), byteslike(data, "data")
     return hmac.digest(key, data, suites.prf_hash_name(prf_id))
 
@@ -44,9 +45,9 @@ def prf_plus(prf_id: int, key: BytesLike, seed: BytesLike, length: int) -> bytes
         InvalidLength: negative length or more than 255 blocks.
         UnsupportedTransform: unknown PRF ID.
     """
-    prf_id = integer(prf_id, "prf_id")
+    prf_id = transform_id(prf_id, "prf_id", suites.PRF)
     key, seed = byteslike(key, "key"), byteslike(seed, "seed")
-    length = integer(length, "length")
+    length = length_arg(length, "length")
     name = suites.prf_hash_name(prf_id)
     block = suites.prf_output_length(prf_id)
     if length < 0 or length > 255 * block:
@@ -70,7 +71,7 @@ def integ_mac(integ_id: int, key: BytesLike, data: BytesLike) -> bytes:
         UnsupportedTransform: unknown INTEG ID or NONE (0).
         InvalidLength: a key of the wrong length.
     """
-    integ_id = integer(integ_id, "integ_id")
+    integ_id = transform_id(integ_id, "integ_id", suites.INTEG)
     key, data = byteslike(key, "key"), byteslike(data, "data")
     name = suites.integ_hash_name(integ_id)
     if not name:
@@ -87,7 +88,7 @@ def hmac_verify(prf_id: int, key: BytesLike, data: BytesLike, tag: BytesLike) ->
     A tag shorter than ``MIN_VERIFY_TAG_LENGTH`` (10) octets or longer than the PRF
     output never verifies.
     """
-    prf_id = integer(prf_id, "prf_id")
+    prf_id = transform_id(prf_id, "prf_id", suites.PRF)
     key, data = byteslike(key, "key"), byteslike(data, "data")
     tag = byteslike(tag, "tag")
     full = prf(prf_id, key, data)
