@@ -624,39 +624,46 @@ _FILE_KINDS = (
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISSOCK, "a socket"),
 )
 
 
-def _check_regular(mode: int) -> None:
-    """Raise ValueError saying what a file of ``mode`` is, unless a regular file."""
-    if not stat.S_ISREG(mode):
+def _check_readable(mode: int) -> None:
+    """Raise ValueError saying what a file of ``mode`` is, unless a regular file or
+    a pipe."""
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         what = next((what for test, what in _FILE_KINDS if test(mode)), "special")
-        raise ValueError(f"is {what}, not a regular file")
+        raise ValueError(f"is {what}, not a regular file or a pipe")
 
 
 def _read_bounded(path: Path, limit: int) -> tuple[bytes, int]:
-    """The octets and mode of the regular file ``path``, at most ``limit`` octets.
+    """The octets and mode of the regular file or pipe ``path``, at most ``limit``
+    octets.
 
-    A device, FIFO, socket or directory is refused before it is read (``/dev/zero``
-    would never end, a FIFO would block until a writer comes): it is looked at with
-    ``stat`` first, opened with ``O_NONBLOCK`` (opening a FIFO then returns at once)
-    and checked again with ``fstat`` on the open descriptor, in case it was swapped
-    in between. At most ``limit + 1`` octets are read, so a larger file is noticed
-    without reading it all.
+    A device, socket or directory is refused before it is read (``/dev/zero`` would
+    never end, opening a tape or a terminal can act): it is looked at with ``stat``
+    first, opened with ``O_NONBLOCK`` (opening a FIFO nobody writes to then returns
+    at once) and checked again with ``fstat`` on the open descriptor, in case it was
+    swapped in between. A pipe (``-c <(...)``, ``-c /dev/stdin``, a named FIFO) is
+    then read to its end like a file, waiting for its writer; one nobody writes to
+    reads as empty. At most ``limit + 1`` octets are read, so a larger file or an
+    endless pipe is noticed without reading it all.
 
     Raises:
-        ValueError: not a regular file, or larger than ``limit``; the message says
-            which, to follow the path (the caller names the path and the field).
+        ValueError: not a regular file or pipe, or larger than ``limit``; the
+            message says which, to follow the path (the caller names the path and
+            the field).
         OSError: cannot be opened or read.
     """
-    # LIMITATION: a pipe is refused too, so `-c <(...)` and `-c /dev/stdin` do not work.
-    _check_regular(os.stat(path).st_mode)
+    _check_readable(os.stat(path).st_mode)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     try:
         info = os.fstat(fd)
-        _check_regular(info.st_mode)
+        _check_readable(info.st_mode)
+        if stat.S_ISFIFO(info.st_mode):
+            # LIMITATION: a writer that never closes its end keeps the load waiting,
+            # as it would keep `cat`; a terminal is refused as a character device.
+            os.set_blocking(fd, True)  # wait for the writer's octets and its end
         data = b"" if info.st_size > limit else _read_at_most(fd, limit + 1)
     finally:
         os.close(fd)
@@ -677,7 +684,8 @@ def _read_at_most(fd: int, size: int) -> bytes:
 
 
 def _psk_file(path: Path, where: str) -> bytes:
-    """The PSK in ``psk_file``: a regular file of UTF-8 text (or ``0x`` hex)."""
+    """The PSK in ``psk_file``: a regular file or pipe of UTF-8 text (or ``0x``
+    hex)."""
     try:
         data, mode = _read_bounded(path, MAX_PSK_FILE_OCTETS)
     except ValueError as exc:
@@ -1080,9 +1088,9 @@ def load(path: Path | str, *, backend: Backend | None = None) -> EndpointConfig:
     """Read and validate a TOML configuration file (format: ``docs/config.md``);
     with ``backend``, also check that it can run every proposal (:func:`check_backend`).
 
-    The file (and a ``psk_file``) must be a regular file: a device, FIFO, socket or
-    directory is refused before it is read, and so is a file larger than
-    :data:`MAX_CONFIG_OCTETS` (:data:`MAX_PSK_FILE_OCTETS`).
+    The file (and a ``psk_file``) must be a regular file or a pipe: a device,
+    socket or directory is refused before it is read, and so is a file (or what a
+    pipe carries) larger than :data:`MAX_CONFIG_OCTETS` (:data:`MAX_PSK_FILE_OCTETS`).
 
     Raises:
         ConfigError: unreadable, special or oversized file, invalid TOML or any

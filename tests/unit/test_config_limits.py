@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """What ``pqike.config`` refuses at load, so that it never fails later or leaks a key.
 
-* the configuration file and ``psk_file`` must be regular files of bounded size: a
-  device, FIFO, socket or directory is refused before it is read (``/dev/zero`` once
-  read until the kernel killed the process, a FIFO blocked for ever);
+* the configuration file and ``psk_file`` must be regular files or pipes of
+  bounded size: a device, socket or directory is refused before it is read
+  (``/dev/zero`` once read until the kernel killed the process); a pipe is read to
+  its end, at most one octet past the limit, and one nobody writes to reads as
+  empty instead of blocking;
 * no error text quotes a pre-shared key (a non-UTF-8 ``psk_file`` once showed a key
   octet and its position);
 * proposals whose SA payload cannot be sent are refused naming ``ike_proposals`` or
@@ -105,17 +107,33 @@ def _load_error(path: Path) -> ConfigError:
 # -- A5: regular files of bounded size only ----------------------------------------
 
 
-@pytest.fixture
-def fifo(tmp_path: Path) -> Iterator[Path]:
-    """A FIFO no one writes to. Should a read block on it (the bug), a writer opens
+def _fifo(tmp_path: Path, content: bytes | None) -> Iterator[Path]:
+    """A FIFO; with ``content``, a thread writes it once a reader opens the FIFO.
+    Should a read block for ever (the bug that made pipes refused), a writer opens
     and closes it after 5 s, so the test fails instead of hanging."""
     path = tmp_path / "fifo"
     os.mkfifo(path)
+
+    def write() -> None:
+        try:
+            with open(path, "wb") as writer:
+                writer.write(content or b"")
+        except BrokenPipeError:
+            pass  # the reader stopped at its limit
+
+    if content is not None:
+        threading.Thread(target=write, daemon=True).start()
     rescue = threading.Timer(5.0, lambda: open(path, "wb").close())
     rescue.daemon = True
     rescue.start()
     yield path
     rescue.cancel()
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[Path]:
+    """A FIFO no one writes to."""
+    yield from _fifo(tmp_path, None)
 
 
 @pytest.fixture
@@ -126,40 +144,72 @@ def unix_socket(tmp_path: Path) -> Iterator[Path]:
         yield path
 
 
-def _special(kind: str, tmp_path: Path, fifo: Path, unix_socket: Path) -> Path:
+def _special(kind: str, tmp_path: Path, unix_socket: Path) -> Path:
     return {
         "character device": Path(os.devnull),
-        "FIFO (named pipe)": fifo,
         "directory": tmp_path,
         "socket": unix_socket,
     }[kind]
 
 
-KINDS = ["character device", "FIFO (named pipe)", "directory", "socket"]
+KINDS = ["character device", "directory", "socket"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_config_file_must_be_a_regular_file(
-    kind: str, tmp_path: Path, fifo: Path, unix_socket: Path
+def test_config_file_must_be_a_regular_file_or_pipe(
+    kind: str, tmp_path: Path, unix_socket: Path
 ) -> None:
-    """``-c /dev/null``, a FIFO, a directory or a socket: refused, saying what it is
-    (without opening a device or FIFO at all)."""
-    path = _special(kind, tmp_path, fifo, unix_socket)
+    """``-c /dev/null``, a directory or a socket: refused, saying what it is
+    (without opening a device at all)."""
+    path = _special(kind, tmp_path, unix_socket)
     error = _load_error(path)
     assert error.field == str(path)
     assert error.message == f"not a configuration file: it is a {kind}, not a " + (
-        "regular file"
+        "regular file or a pipe"
     )
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_psk_file_must_be_a_regular_file(
-    kind: str, tmp_path: Path, fifo: Path, unix_socket: Path
+def test_psk_file_must_be_a_regular_file_or_pipe(
+    kind: str, tmp_path: Path, unix_socket: Path
 ) -> None:
-    path = _special(kind, tmp_path, fifo, unix_socket)
+    path = _special(kind, tmp_path, unix_socket)
     error = _error(_text(f'psk_file = "{path}"'), tmp_path)
     assert error.field == "connections.site-a.psk_file"
-    assert error.message == f"{str(path)!r} is a {kind}, not a regular file"
+    assert error.message == f"{str(path)!r} is a {kind}, not a regular file or a pipe"
+
+
+def test_config_file_from_a_pipe_loads(tmp_path: Path) -> None:
+    """``pqike respond -c <(generate-config)``: a FIFO read to its end."""
+    text = _text().encode()
+    for path in _fifo(tmp_path, text):
+        assert load(path) == loads(text.decode(), tmp_path)
+
+
+def test_psk_file_from_a_pipe_loads(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    for path in _fifo(tmp_path / "sub", b"pipe-secret\n"):
+        config = loads(_text(f'psk_file = "{path}"'), tmp_path)
+        assert config.connections["site-a"].psk == b"pipe-secret"
+
+
+def test_pipe_nobody_writes_to_reads_as_empty(fifo: Path) -> None:
+    """No hang: a FIFO without a writer is an empty configuration."""
+    error = _load_error(fifo)
+    assert (error.field, error.message) == (
+        "connections",
+        "at least one connection is required",
+    )
+
+
+def test_endless_pipe_is_refused_at_the_limit(tmp_path: Path) -> None:
+    for path in _fifo(tmp_path, b"#" * (MAX_CONFIG_OCTETS + 4096)):
+        error = _load_error(path)
+    assert error.field == str(path)
+    assert error.message == (
+        f"not a configuration file: it is larger than {MAX_CONFIG_OCTETS} octets, "
+        "the most read"
+    )
 
 
 def test_special_files_are_not_opened(
@@ -214,14 +264,14 @@ def test_cli_refuses_dev_zero_as_config_and_psk_file(tmp_path: Path) -> None:
     assert direct.returncode == 2, direct.stderr
     assert direct.stderr == (
         "pqike: configuration error: /dev/zero: not a configuration file: it is a "
-        "character device, not a regular file\n"
+        "character device, not a regular file or a pipe\n"
     )
     (tmp_path / "c.toml").write_text(_text('psk_file = "/dev/zero"'))
     via_psk = _run_bounded("pqike.cli.main", "respond", "-c", "c.toml", cwd=tmp_path)
     assert via_psk.returncode == 2, via_psk.stderr
     assert via_psk.stderr == (
         "pqike: configuration error: connections.site-a.psk_file: '/dev/zero' is a "
-        "character device, not a regular file\n"
+        "character device, not a regular file or a pipe\n"
     )
 
 
