@@ -283,3 +283,55 @@ def test_int_auth_chunks_of_empty_sk_has_empty_p() -> None:
 def test_int_auth_chunks_take_idi_type_from_int() -> None:
     a, _ = int_auth_chunks(HEADER, PayloadType.IDI, b"")
     assert a[28] == IdiPayload.payload_type
+
+
+REAL_CIPHERS = {
+    # (ENCR, key bits, INTEG, encryption key octets, integrity key octets)
+    "aes256-cbc-sha256": (12, 256, 12, 32, 32),
+    "aes128-cbc-sha1": (12, 128, 2, 16, 20),
+    "aes256gcm16": (20, 256, 0, 36, 0),
+    "chacha20poly1305": (28, 256, 0, 36, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_CIPHERS))
+def test_fragment_chunks_are_the_largest_that_fit(name: str) -> None:
+    """Each fragment carries as much plaintext as its datagram allows: with CBC
+    (a block size and a Pad Length octet) the chunk was up to a block too small,
+    which costs an extra fragment for some message sizes."""
+    from pqike import crypto
+    from pqike.ikev2.codec.fragment import _chunk_size
+
+    encr, bits, integ, ekey, ikey = REAL_CIPHERS[name]
+    cipher = crypto.ike_cipher(encr, bits, integ, bytes(ekey), bytes(ikey))
+    for space in range(cipher.sealed_length(0) - 2, 1400):
+        chunk = _chunk_size(cipher, space)
+        if cipher.sealed_length(0) > space:
+            assert chunk == 0
+            continue
+        assert cipher.sealed_length(chunk) <= space
+        assert cipher.sealed_length(chunk + 1) > space
+
+
+def test_cbc_message_that_fills_two_fragments_exactly_takes_two() -> None:
+    from pqike import crypto
+    from pqike.ikev2.codec.fragment import _SKF_OVERHEAD
+
+    cipher = crypto.ike_cipher(12, 256, 12, bytes(32), bytes(32))
+    size, overhead = 1280, 28
+    # RFC 7296 §3.14 with AES-CBC and HMAC-SHA2-256-128: IV (16), the plaintext and
+    # its Pad Length octet padded to 16-octet blocks, ICV (16).
+    space = size - overhead - _SKF_OVERHEAD
+    largest = (space - 16 - 16) // 16 * 16 - 1
+    ivs = (n.to_bytes(16, "big") for n in range(1, 10))
+    datagrams = fragment_protected(
+        HEADER,
+        bytes(2 * largest),
+        cipher,
+        ivs,
+        size,
+        overhead,
+        first_payload=PayloadType.KE,
+    )
+    assert len(datagrams) == 2
+    assert [len(d) + overhead for d in datagrams] == [size - space % 16] * 2

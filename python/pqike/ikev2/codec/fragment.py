@@ -34,11 +34,24 @@ _SKF = int(PayloadType.SKF)
 
 
 def _chunk_size(cipher: IkeCipher, space: int) -> int:
-    """Largest plaintext length whose sealed form fits in ``space`` octets."""
-    size = space - cipher.sealed_length(0) + 1
-    while size > 0 and cipher.sealed_length(size) > space:
-        size -= 1
-    return size
+    """Largest plaintext length whose sealed form fits in ``space`` octets (0 when
+    not even an empty one fits).
+
+    ``sealed_length`` never decreases as the plaintext grows, and is at least the
+    plaintext's length, so the answer lies in ``0..space``: a binary search finds it
+    whatever the padding rule (AES-GCM pads to no block, CBC to its block size with
+    a Pad Length octet, so several lengths seal to the same size).
+    """
+    if cipher.sealed_length(0) > space:
+        return 0
+    fits, too_long = 0, space + 1
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if cipher.sealed_length(middle) <= space:
+            fits = middle
+        else:
+            too_long = middle
+    return fits
 
 
 def fragment_protected(
