@@ -89,6 +89,11 @@ class IkeEndpoint:
         self.sas: dict[SaHandle, IkeSa] = {}
         self._by_spi: dict[bytes, IkeSa] = {}
         self._by_init: dict[tuple[bytes, str, int], IkeSa] = {}
+        self._keys: dict[SaHandle, tuple[bytes, tuple[bytes, str, int] | None]] = {}
+        """Each SA's keys in ``_by_spi`` and ``_by_init``, noted when it is indexed:
+        forgetting it then costs the same however many SAs there are (the SA's
+        ``remote`` moves to the NAT-T port, so its ``_by_init`` key is not derived
+        from it)."""
         self._esp_in: dict[int, tuple[IkeSa, ChildSa]] = {}
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, Addr, Addr]] = []
@@ -179,7 +184,9 @@ class IkeEndpoint:
         if not is_initiator:
             self._half_open_sas.add(sa)
         self._fresh.append(sa)
-        self._by_spi[spi_i if is_initiator else spi_r] = sa
+        spi = spi_i if is_initiator else spi_r
+        self._by_spi[spi] = sa
+        self._keys[handle] = (spi, None)
         return sa
 
     # -- public API (contracts §3) ---------------------------------------------------
@@ -374,9 +381,13 @@ class IkeEndpoint:
         self.sas.pop(sa.handle, None)
         self._half_open_sas.discard(sa)
         self._deadline.pop(sa.handle, None)
-        for spi in [k for k, v in self._by_spi.items() if v is sa]:
+        keys = self._keys.pop(sa.handle, None)
+        if keys is None:
+            return
+        spi, init = keys
+        if self._by_spi.get(spi) is sa:
             del self._by_spi[spi]
-        for init in [k for k, v in self._by_init.items() if v is sa]:
+        if init is not None and self._by_init.get(init) is sa:
             del self._by_init[init]
 
     def _receive(self, data: bytes, local: Addr, remote: Addr, now: float) -> None:
@@ -531,7 +542,9 @@ class IkeEndpoint:
             return None
         spi_i = msg.header.spi_i
         sa = self._new_sa(conn, False, local, remote, spi_i, self._alloc_ike_spi(), now)
-        self._by_init[(spi_i, remote[0], remote[1])] = sa
+        init = (spi_i, remote[0], remote[1])
+        self._by_init[init] = sa
+        self._keys[sa.handle] = (self._keys[sa.handle][0], init)
         return sa
 
 
