@@ -265,8 +265,11 @@ async def _start(
 
 
 def _live_sas(log: EventLog) -> list[Any]:
+    """IKE SAs up and not yet gone: established ones, and the new SA of every IKE
+    rekey (it has no IkeEstablished of its own; the old SA's IkeDeleted follows)."""
     gone = {e.sa for e in log.of(IkeDeleted)} | {e.sa for e in log.of(ConnectionFailed)}
-    return [e.sa for e in log.of(IkeEstablished) if e.sa not in gone]
+    up = [e.sa for e in log.of(IkeEstablished)] + [e.new_sa for e in log.of(IkeRekeyed)]
+    return [sa for sa in up if sa not in gone]
 
 
 def _deleter(peer: Peer, sa: Any) -> Callable[[float], None]:
