@@ -236,7 +236,10 @@ class IkeEndpoint:
         return out
 
     def _after(self, sa: IkeSa) -> None:
-        """Re-read the deadlines of ``sa`` and of SAs created meanwhile (rekeys)."""
+        """Re-read the deadlines of ``sa`` and of SAs created meanwhile (rekeys);
+        a dead ``sa`` drops its keys and handshake state (:meth:`IkeSa.release`)."""
+        if sa.state is _DEAD:
+            sa.release()
         self._touch(sa)
         fresh = self._fresh
         while fresh:

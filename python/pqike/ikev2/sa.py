@@ -952,6 +952,28 @@ class IkeSa:
         if was is not _CONNECTING:
             self.emit(IkeDeleted(self.handle, reason))
 
+    def release(self) -> None:
+        """Let go of what a DEAD SA no longer needs, secrets first.
+
+        While it lingers (``DEAD_LINGER``) a dead SA only answers retransmitted
+        requests from the manager's response cache, and recognises a retransmitted
+        IKE_SA_INIT by ``init_request``; its keys, KE objects, nonces and IntAuth
+        would otherwise stay in memory for those 30 s. The endpoint calls this once
+        the datagram, timer or call that ended the SA has been handled, since a
+        Delete response is still encoded with the keys. Idempotent; a no-op while
+        the SA is alive.
+        """
+        if self.state is not _DEAD:
+            return
+        self.keymat = self._cipher_keymat = None
+        self._ciphers.clear()
+        self.multi_ke.rounds, self.multi_ke.kx = [], None
+        self.multi_ke._pending_secret = None
+        self.pending_rekey = None
+        self.queue, self.active = [], []
+        self.ni = self.nr = self.init_response = b""
+        self.int_auth_i = self.int_auth_r = b""
+
     def _drop_children(self, reason: str) -> None:
         for child_id in list(self.children):
             self.remove_child(child_id, reason)

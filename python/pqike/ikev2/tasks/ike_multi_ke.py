@@ -169,6 +169,7 @@ class IkeMultiKe(Task):
     def _update(self, rnd: Round, shared_secret: bytes) -> None:
         """RFC 9370 §2.2.2: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)."""
         rnd.done = rnd.derived = True
+        self.kx = None  # its private key has done its work: let it be zeroised now
         if self._on_secret is not None:
             self._on_secret(shared_secret)
             if self.sa.log.isEnabledFor(logging.DEBUG):

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Secrets are let go as soon as their work is done.
+
+* An established SA keeps no key-exchange object (ML-KEM decapsulation key, DH
+  private key) once the IKE_INTERMEDIATE round derived its keys.
+* A dead SA lingers DEAD_LINGER seconds to answer retransmitted requests; it does
+  that from the response cache, so its keys, nonces and handshake state go at once,
+  and it still answers a retransmitted Delete or IKE_SA_INIT the same way.
+"""
+
+from __future__ import annotations
+
+from pqike.crypto import Backend
+from pqike.ikev2.endpoint import IkeEndpoint
+from pqike.ikev2.events import ConnectionFailed, IkeDeleted, IkeEstablished
+from pqike.ikev2.sa import IkeSa, SaState
+
+from .helpers import Peer, initiator_and_responder, roundtrip
+
+
+def _only_sa(ep: IkeEndpoint) -> IkeSa:
+    (sa,) = ep.sas.values()
+    return sa
+
+
+def _send(sender: Peer, receiver: Peer) -> list[bytes]:
+    """Deliver what ``sender`` queued to ``receiver``; the datagrams."""
+    out = sender.ep.datagrams_to_send(0.0)
+    for data, local, remote in out:
+        receiver.ep.receive_datagram(data, remote, local, 0.0)
+    return [data for data, _, _ in out]
+
+
+def _released(sa: IkeSa) -> None:
+    assert sa.state is SaState.DEAD
+    assert sa.keymat is None
+    assert not sa._ciphers
+    assert sa.multi_ke.kx is None
+    assert sa.multi_ke.rounds == []
+    assert (sa.ni, sa.nr, sa.init_response) == (b"", b"", b"")
+    assert (sa.int_auth_i, sa.int_auth_r) == (b"", b"")
+
+
+def test_established_hybrid_sa_keeps_no_key_exchange(backend: Backend) -> None:
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    for peer in (i, r):
+        peer.drain()
+        assert peer.of(IkeEstablished)
+        sa = _only_sa(peer.ep)
+        assert sa.state is SaState.ESTABLISHED
+        assert sa.intermediate_rounds == 1
+        assert sa.multi_ke.kx is None
+
+
+def test_deleted_sa_drops_its_keys_and_still_answers_a_retransmitted_delete(
+    backend: Backend,
+) -> None:
+    i, r = initiator_and_responder(backend)
+    i.ep.initiate("conn", 0.0)
+    roundtrip(i, r)
+    i.drain()
+    r.drain()
+    handle = _only_sa(i.ep).handle
+    i.ep.delete_ike(handle, 0.0)
+    request = i.ep.datagrams_to_send(0.0)
+    assert len(request) == 1
+    data, local, remote = request[0]
+    r.ep.receive_datagram(data, remote, local, 0.0)
+    answer = r.ep.datagrams_to_send(0.0)
+    assert len(answer) == 1
+    r.drain()
+    assert r.of(IkeDeleted)
+    _released(_only_sa(r.ep))  # lingering, without its secrets
+
+    r.ep.receive_datagram(data, remote, local, 1.0)  # the Delete again
+    assert [d for d, _, _ in r.ep.datagrams_to_send(1.0)] == [answer[0][0]]
+    # ... and the initiator, which did get the answer, ends its SA as well
+    resp, r_local, r_remote = answer[0]
+    i.ep.receive_datagram(resp, r_remote, r_local, 1.0)
+    i.drain()
+    assert i.of(IkeDeleted)
+    _released(_only_sa(i.ep))
+
+
+def test_failed_ike_sa_init_still_recognises_its_retransmission(
+    backend: Backend,
+) -> None:
+    i, r = initiator_and_responder(
+        backend,
+        ike="aes256gcm16-prfsha384-x25519",
+        responder_ike="aes128gcm16-prfsha256-ecp256",
+    )
+    i.ep.initiate("conn", 0.0)
+    (request,) = _send(i, r)
+    answer = r.ep.datagrams_to_send(0.0)  # NO_PROPOSAL_CHOSEN
+    assert len(answer) == 1
+    sa = _only_sa(r.ep)
+    _released(sa)
+    assert sa.init_request == request  # kept: it identifies a retransmission
+    data, local, remote = answer[0]
+    r.ep.receive_datagram(request, local, remote, 1.0)  # from the same peer
+    assert [d for d, _, _ in r.ep.datagrams_to_send(1.0)] == [data]
+    assert list(r.ep.sas.values()) == [sa]  # no second SA for the retransmission
+    i.ep.receive_datagram(data, remote, local, 1.0)
+    i.drain()
+    assert i.of(ConnectionFailed)
