@@ -10,22 +10,25 @@ from pqike.bench import profile
 
 def test_counts_are_per_handshake_and_stable() -> None:
     # The same handshake runs the same code whatever the machine is doing: the
-    # per-handshake counts of 2 and of 4 handshakes agree closely (random SPIs,
-    # nonces and keys change values, not paths).
-    two = profile.count_handshakes("x25519", "rust", 2)
-    four = profile.count_handshakes("x25519", "rust", 4)
-    assert two.handshakes == 2
-    assert four.handshakes == 4
+    # per-handshake counts of 4 and of 8 handshakes agree closely (random SPIs,
+    # nonces and keys change values, not paths). Not 2: the bounded codec memos are
+    # emptied when full (each Child SA proposal's octets differ by their SPI), and
+    # after earlier tests one refill (~30 calls) can land in the run: 2 % of two
+    # handshakes, half that of four.
+    fewer = profile.count_handshakes("x25519", "rust", 4)
+    more = profile.count_handshakes("x25519", "rust", 8)
+    assert fewer.handshakes == 4
+    assert more.handshakes == 8
     for a, b in (
-        (two.python_calls, four.python_calls),
-        (two.c_calls, four.c_calls),
-        (two.opcodes, four.opcodes),
+        (fewer.python_calls, more.python_calls),
+        (fewer.c_calls, more.c_calls),
+        (fewer.opcodes, more.opcodes),
     ):
         assert a > 0
         assert abs(a - b) <= 0.02 * a
-    assert sum(four.opcodes_by_area.values()) == pytest.approx(four.opcodes)
-    assert four.opcodes_by_area["engine"] > 0
-    assert four.opcodes_by_area["codec"] > 0
+    assert sum(more.opcodes_by_area.values()) == pytest.approx(more.opcodes)
+    assert more.opcodes_by_area["engine"] > 0
+    assert more.opcodes_by_area["codec"] > 0
 
 
 def test_hybrid_suite_costs_more_than_x25519_alone() -> None:
