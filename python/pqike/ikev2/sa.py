@@ -435,6 +435,8 @@ class IkeSa:
 
     def _dpd_deadline(self) -> float | None:
         """RFC 7296 §2.4: liveness check after ``dpd_delay`` seconds of silence."""
+        # LIMITATION: there are no SA lifetimes, so with dpd_delay = 0 (the default)
+        # the SA of a peer that vanished without a Delete is never ended.
         if (
             self.conn.dpd_delay <= 0
             or self.state is not _ESTABLISHED
