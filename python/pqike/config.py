@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import re
+import select
 import stat
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +45,7 @@ __all__ = [
     "DEMO_PSK",
     "MAX_CONFIG_OCTETS",
     "MAX_PSK_FILE_OCTETS",
+    "PIPE_WAIT_SECONDS",
     "Addr",
     "ChildConfig",
     "ConnectionConfig",
@@ -619,6 +621,9 @@ MAX_CONFIG_OCTETS = 1 << 20
 """Largest configuration file read (1 MiB); a larger one is refused unread."""
 MAX_PSK_FILE_OCTETS = 64 << 10
 """Largest ``psk_file`` read (64 KiB: a key of 32 KiB in hex)."""
+PIPE_WAIT_SECONDS = 30.0
+"""How long a pipe given as a file is waited for to carry something (its writer to
+open it and write, or close it) before the load gives up."""
 
 _FILE_KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -645,9 +650,10 @@ def _read_bounded(path: Path, limit: int) -> tuple[bytes, int]:
     first, opened with ``O_NONBLOCK`` (opening a FIFO nobody writes to then returns
     at once) and checked again with ``fstat`` on the open descriptor, in case it was
     swapped in between. A pipe (``-c <(...)``, ``-c /dev/stdin``, a named FIFO) is
-    then read to its end like a file, waiting for its writer; one nobody writes to
-    reads as empty. At most ``limit + 1`` octets are read, so a larger file or an
-    endless pipe is noticed without reading it all.
+    then read to its end like a file: up to :data:`PIPE_WAIT_SECONDS` are given for
+    its writer to open it and write (or close it), so a FIFO nobody opens ends in an
+    error instead of a hang. At most ``limit + 1`` octets are read, so a larger file
+    or an endless pipe is noticed without reading it all.
 
     Raises:
         ValueError: not a regular file or pipe, or larger than ``limit``; the
@@ -661,9 +667,18 @@ def _read_bounded(path: Path, limit: int) -> tuple[bytes, int]:
         info = os.fstat(fd)
         _check_readable(info.st_mode)
         if stat.S_ISFIFO(info.st_mode):
+            # Opened without blocking, a FIFO whose writer has not come yet reads as
+            # at its end: wait until it carries something (Linux reports no hang-up
+            # before a writer ever opened it).
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if not poller.poll(int(PIPE_WAIT_SECONDS * 1000)):
+                raise ValueError(
+                    f"is a pipe that nothing was written to in {PIPE_WAIT_SECONDS:g} s"
+                )
             # LIMITATION: a writer that never closes its end keeps the load waiting,
             # as it would keep `cat`; a terminal is refused as a character device.
-            os.set_blocking(fd, True)  # wait for the writer's octets and its end
+            os.set_blocking(fd, True)  # the writer's octets, up to its end
         data = b"" if info.st_size > limit else _read_at_most(fd, limit + 1)
     finally:
         os.close(fd)

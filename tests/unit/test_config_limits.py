@@ -25,12 +25,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pqike import config as config_module
 from pqike.config import (
     MAX_CONFIG_OCTETS,
     MAX_PSK_FILE_OCTETS,
@@ -107,14 +109,15 @@ def _load_error(path: Path) -> ConfigError:
 # -- A5: regular files of bounded size only ----------------------------------------
 
 
-def _fifo(tmp_path: Path, content: bytes | None) -> Iterator[Path]:
-    """A FIFO; with ``content``, a thread writes it once a reader opens the FIFO.
-    Should a read block for ever (the bug that made pipes refused), a writer opens
-    and closes it after 5 s, so the test fails instead of hanging."""
+def _fifo(tmp_path: Path, content: bytes | None, delay: float = 0.0) -> Iterator[Path]:
+    """A FIFO; with ``content``, a thread opens it for writing after ``delay``
+    seconds and writes that. Should a read block for ever, a writer opens and closes
+    it after 5 s, so the test fails instead of hanging."""
     path = tmp_path / "fifo"
     os.mkfifo(path)
 
     def write() -> None:
+        time.sleep(delay)
         try:
             with open(path, "wb") as writer:
                 writer.write(content or b"")
@@ -193,9 +196,28 @@ def test_psk_file_from_a_pipe_loads(tmp_path: Path) -> None:
         assert config.connections["site-a"].psk == b"pipe-secret"
 
 
-def test_pipe_nobody_writes_to_reads_as_empty(fifo: Path) -> None:
-    """No hang: a FIFO without a writer is an empty configuration."""
+def test_named_fifo_whose_writer_comes_later_loads(tmp_path: Path) -> None:
+    """``mkfifo f; pqike respond -c f & generate > f``: the writer opens the FIFO
+    after pqike did (opened without blocking, the FIFO first reads as ended)."""
+    text = _text().encode()
+    for path in _fifo(tmp_path, text, delay=0.3):
+        assert load(path) == loads(text.decode(), tmp_path)
+
+
+def test_pipe_nobody_writes_to_is_an_error_not_a_hang(
+    fifo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config_module, "PIPE_WAIT_SECONDS", 0.2)
     error = _load_error(fifo)
+    assert error.field == str(fifo)
+    assert error.message == (
+        "not a configuration file: it is a pipe that nothing was written to in 0.2 s"
+    )
+
+
+def test_pipe_closed_without_a_word_is_an_empty_configuration(tmp_path: Path) -> None:
+    for path in _fifo(tmp_path, b""):
+        error = _load_error(path)
     assert (error.field, error.message) == (
         "connections",
         "at least one connection is required",
