@@ -13,7 +13,7 @@ from __future__ import annotations
 from pqike.crypto import Backend
 from pqike.ikev2.endpoint import IkeEndpoint
 from pqike.ikev2.events import ConnectionFailed, IkeDeleted, IkeEstablished
-from pqike.ikev2.sa import IkeSa, SaState
+from pqike.ikev2.sa import HALF_OPEN_TIMEOUT, IkeSa, SaState
 
 from .helpers import Peer, initiator_and_responder, roundtrip
 
@@ -23,12 +23,16 @@ def _only_sa(ep: IkeEndpoint) -> IkeSa:
     return sa
 
 
-def _send(sender: Peer, receiver: Peer) -> list[bytes]:
-    """Deliver what ``sender`` queued to ``receiver``; the datagrams."""
+Datagram = tuple[bytes, tuple[str, int], tuple[str, int]]
+
+
+def _send(sender: Peer, receiver: Peer) -> list[Datagram]:
+    """Deliver what ``sender`` queued to ``receiver``; the datagrams, each as
+    ``(data, sender's address, receiver's address)``."""
     out = sender.ep.datagrams_to_send(0.0)
     for data, local, remote in out:
         receiver.ep.receive_datagram(data, remote, local, 0.0)
-    return [data for data, _, _ in out]
+    return out
 
 
 def _released(sa: IkeSa) -> None:
@@ -39,6 +43,20 @@ def _released(sa: IkeSa) -> None:
     assert sa.multi_ke.rounds == []
     assert (sa.ni, sa.nr, sa.init_response) == (b"", b"", b"")
     assert (sa.int_auth_i, sa.int_auth_r) == (b"", b"")
+    assert len(sa.manager.reassembler) == 0
+
+
+def _exchange(i: Peer, r: Peer) -> tuple[list[Datagram], list[Datagram]]:
+    """Move datagrams both ways until both are quiet; what each side sent."""
+    sent_i: list[Datagram] = []
+    sent_r: list[Datagram] = []
+    while True:
+        moved = _send(i, r)
+        sent_i += moved
+        answered = _send(r, i)
+        sent_r += answered
+        if not moved and not answered:
+            return sent_i, sent_r
 
 
 def test_established_hybrid_sa_keeps_no_key_exchange(backend: Backend) -> None:
@@ -93,11 +111,11 @@ def test_failed_ike_sa_init_still_recognises_its_retransmission(
         responder_ike="aes128gcm16-prfsha256-ecp256",
     )
     i.ep.initiate("conn", 0.0)
-    (request,) = _send(i, r)
+    ((request, _, _),) = _send(i, r)
     answer = r.ep.datagrams_to_send(0.0)  # NO_PROPOSAL_CHOSEN
     assert len(answer) == 1
     sa = _only_sa(r.ep)
-    _released(sa)
+    assert sa.state is SaState.DEAD
     assert sa.init_request == request  # kept: it identifies a retransmission
     data, local, remote = answer[0]
     r.ep.receive_datagram(request, local, remote, 1.0)  # from the same peer
@@ -106,3 +124,35 @@ def test_failed_ike_sa_init_still_recognises_its_retransmission(
     i.ep.receive_datagram(data, remote, local, 1.0)
     i.drain()
     assert i.of(ConnectionFailed)
+
+
+def test_sa_failed_at_ike_auth_drops_its_keys_and_answers_the_retransmission(
+    backend: Backend,
+) -> None:
+    i, r = initiator_and_responder(backend, responder_psk=b"another-psk-0123456789")
+    i.ep.initiate("conn", 0.0)
+    sent_i, sent_r = _exchange(i, r)  # ... IKE_AUTH: AUTHENTICATION_FAILED
+    r.drain()
+    assert r.of(ConnectionFailed)
+    sa = _only_sa(r.ep)
+    _released(sa)  # it had keys: they are gone
+    ike_auth, local, remote = sent_i[-1]
+    r.ep.receive_datagram(ike_auth, remote, local, 1.0)  # the IKE_AUTH again
+    assert [d for d, _, _ in r.ep.datagrams_to_send(1.0)] == [sent_r[-1][0]]
+
+
+def test_half_open_timeout_drops_fragments_held_for_reassembly(
+    backend: Backend,
+) -> None:
+    i, r = initiator_and_responder(backend)  # its IKE_INTERMEDIATE request: 2 frags
+    i.ep.initiate("conn", 0.0)
+    _send(i, r)  # IKE_SA_INIT request
+    _send(r, i)  # response; the initiator queues IKE_INTERMEDIATE in 2 fragments
+    fragments = i.ep.datagrams_to_send(0.0)
+    assert len(fragments) == 2
+    data, local, remote = fragments[0]
+    r.ep.receive_datagram(data, remote, local, 0.0)
+    sa = _only_sa(r.ep)
+    assert len(sa.manager.reassembler) == 1  # verified, decrypted, kept
+    r.ep.handle_timer(HALF_OPEN_TIMEOUT + 1.0)
+    _released(sa)

@@ -121,6 +121,12 @@ class Manager:
     _iv_counter: int = 0
     _rx_sizes: dict[tuple[int, bool], tuple[int, int]] = field(default_factory=dict)
 
+    def release(self) -> None:
+        """Forget fragments held for reassembly (verified and decrypted plaintext)
+        and their sizes; the SA is dead and will open no further message."""
+        self.reassembler.clear()
+        self._rx_sizes.clear()
+
     # -- outbound ---------------------------------------------------------------
 
     def _ivs(self, cipher: IkeCipher) -> Iterator[bytes]:

@@ -959,8 +959,9 @@ class IkeSa:
 
         While it lingers (``DEAD_LINGER``) a dead SA only answers retransmitted
         requests from the manager's response cache, and recognises a retransmitted
-        IKE_SA_INIT by ``init_request``; its keys, KE objects, nonces and IntAuth
-        would otherwise stay in memory for those 30 s. The endpoint calls this once
+        IKE_SA_INIT by ``init_request``; its keys, KE objects, nonces, IntAuth and
+        decrypted fragments awaiting reassembly would otherwise stay in memory for
+        those 30 s. The endpoint calls this once
         the datagram, timer or call that ended the SA has been handled, since a
         Delete response is still encoded with the keys. Idempotent; a no-op while
         the SA is alive.
@@ -969,8 +970,8 @@ class IkeSa:
             return
         self.keymat = self._cipher_keymat = None
         self._ciphers.clear()
-        self.multi_ke.rounds, self.multi_ke.kx = [], None
-        self.multi_ke._pending_secret = None
+        self.multi_ke.release()
+        self.manager.release()
         self.pending_rekey = None
         self.queue, self.active = [], []
         self.ni = self.nr = self.init_response = b""

@@ -105,6 +105,10 @@ class IkeMultiKe(Task):
             Round(t, pair[0]) for t in ADDKE_TYPES if (pair := get(t)) and pair[0]
         ]
 
+    def release(self) -> None:
+        """Drop the rounds, the KE object and a secret not yet used (the SA died)."""
+        self.rounds, self.kx, self._pending_secret = [], None, None
+
     @property
     def finished(self) -> bool:
         """True when every round's keys are derived."""
