@@ -68,7 +68,7 @@ def test_refusing_endpoint_drops_new_requests_finishes_started_ones() -> None:
     assert len(responder.ike_sas()) == 1  # no SA for the late request
     assert responder.datagrams_to_send(0.0) == []  # and no answer
 
-    responder.accepting = True  # the same request, admitted again
+    responder.accepting = True  # a new attempt of the late initiator is admitted
     late.initiate(CONN_NAME, 0.0)
     pump(late, responder)
     assert any(isinstance(e, ChildEstablished) for e in _events(late))
@@ -106,7 +106,7 @@ def test_an_sa_that_comes_up_during_shutdown_is_deleted_too() -> None:
     assert _delete_established(peer, asked) == 1  # `up` has not answered yet
 
 
-def test_shutdown_refuses_new_sas_first() -> None:
+def test_shutdown_stops_admitting_new_sas() -> None:
     responder = _endpoint(False)
     peer = Peer(responder, _Transport(), EventLog(), PAIR.responder)
     asyncio.run(_delete_all(peer, timeout=0.01))

@@ -81,19 +81,6 @@ def test_event_log_waits_and_times_out() -> None:
     asyncio.run(test())
 
 
-def test_event_log_can_drop_esp_events() -> None:
-    class EspReceived:
-        payload = b""
-
-    log = EventLog(keep_esp=False)
-    seen: list[object] = []
-    log.on_event = seen.append
-    log(EspReceived())
-    log("other")
-    assert log.events == ["other"]
-    assert len(seen) == 2
-
-
 def test_event_log_that_keeps_nothing_still_reports_and_wakes() -> None:
     # A long-running responder's log: memory must not grow per handshake.
     async def test() -> None:

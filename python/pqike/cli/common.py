@@ -98,12 +98,10 @@ class EventLog:
     """Keep events in :attr:`events`. A long-running responder turns this off:
     events then only go to ``on_event`` and wake waiters, so memory does not grow
     with every handshake served."""
-    keep_esp: bool = True
-    """Keep ``EspReceived`` events (when ``keep``)."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __call__(self, event: object) -> None:
-        if self.keep and (self.keep_esp or type(event).__name__ != "EspReceived"):
+        if self.keep:
             self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
@@ -120,16 +118,19 @@ class EventLog:
         (``None``: no limit)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        while not done(self):
+        while True:
+            # Cleared before ``done`` looks: an event that ``done`` itself brings
+            # about (it may act, e.g. send a Delete) then still wakes the wait.
+            self._changed.clear()
+            if done(self):
+                return True
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return False
-            self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except TimeoutError:
                 return done(self)
-        return True
 
 
 @dataclass

@@ -50,7 +50,6 @@ from pqike.ikev2.sa import SaState
 
 __all__ = ["describe", "initiate", "respond"]
 
-_ESTABLISHED = SaState.ESTABLISHED
 logger = logging.getLogger("pqike.cli")
 
 _TS_IPV4 = 7
@@ -283,7 +282,7 @@ def _delete_established(peer: Peer, asked: set[Any]) -> int:
     """Send a Delete for every established IKE SA not ``asked`` yet (noting it
     there); the number of IKE SAs still established."""
     established = [
-        sa.handle for sa in peer.endpoint.ike_sas() if sa.state is _ESTABLISHED
+        sa.handle for sa in peer.endpoint.ike_sas() if sa.state is SaState.ESTABLISHED
     ]
     for handle in established:
         if handle not in asked:
