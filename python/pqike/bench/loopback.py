@@ -96,11 +96,22 @@ _START_TIMEOUT = 30.0
 def retransmission_times(conn: Any) -> list[float]:
     """Seconds after its first try at which the engine resends an unanswered
     request of connection ``conn`` (a ``ConnectionConfig``); it gives up one
-    interval after the last."""
-    times, at = [], 0.0
-    for tries in range(conn.retransmit_tries):
-        at += conn.retransmit_timeout * conn.retransmit_base**tries
-        times.append(round(at, 2))
+    interval after the last. Read off the engine's own retransmission timer (a
+    request that is never answered, on a clock that jumps to each deadline)."""
+    from pqike.ikev2.manager import Encoded, Manager
+
+    manager = Manager(
+        os.urandom,
+        retransmit_timeout=conn.retransmit_timeout,
+        retransmit_tries=conn.retransmit_tries,
+        retransmit_base=conn.retransmit_base,
+    )
+    manager.start_request(0, 0, Encoded((b"",), b""), 0.0)
+    times = []
+    while (deadline := manager.timer()) is not None and manager.retransmit_due(
+        deadline
+    ):
+        times.append(round(deadline, 2))
     return times
 
 
