@@ -33,6 +33,26 @@ def test_decode_memoised_sa_payload_equals_fresh_decode() -> None:
     assert SaPayload.decode(octets[4:]) == once[0]
 
 
+def test_sa_payloads_with_an_spi_are_not_remembered() -> None:
+    """A Child SA proposal carries its fresh SPI, so its octets never come back:
+    remembering them only pushed the recurring entries out (every ~128
+    handshakes). Proposals without an SPI (IKE_SA_INIT's) are still remembered."""
+    message._memo.clear()
+    transforms = _sa(256).proposals[0].transforms
+    for spi in (b"\x00\x00\x00\x01", b"\x00\x00\x00\x02"):
+        child = SaPayload((Proposal(1, 3, spi, transforms),))
+        first, octets = encode_payloads([child])
+        assert decode_payloads(octets, first) == (child,)
+    assert len(message._memo) == 0
+    first, octets = encode_payloads([_sa(256)])
+    decode_payloads(octets, first)
+    assert len(message._memo) == 1
+    assert (
+        decode_payloads(bytes(octets), first)[0]
+        is message._memo[(PayloadType.SA, octets[4:])]
+    )
+
+
 def test_decode_memoised_malformed_body_raises_every_time() -> None:
     first, octets = encode_payloads([_sa(128)])
     broken = octets[:-1]  # SA body one octet short

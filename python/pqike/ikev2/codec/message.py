@@ -108,15 +108,25 @@ _ENCRYPTED_CLASSES = (SkPayload, SkfPayload)
 _memo: dict[tuple[int, bytes], Payload] = {}
 
 
+_SA_SPI_SIZE_AT = 6
+"""Offset of the first proposal's SPI Size in an SA payload body (RFC 7296 §3.3.1:
+last-substructure, reserved, length (2), number, protocol ID, SPI size)."""
+
+
 def _memoised(
     payload_type: int, decoder: Callable[[bytes], Payload], max_body: int
 ) -> Callable[[bytes], Payload]:
     """``decoder``, reusing an earlier result for the same octets (up to
     ``max_body`` of them; errors are not remembered: a malformed body raises
-    every time)."""
+    every time). An SA payload whose first proposal carries an SPI (a Child SA's
+    or an IKE rekey's) is new every time: remembering it would only push out the
+    entries that do come back."""
+    spi_size_at = _SA_SPI_SIZE_AT if payload_type == PayloadType.SA else None
 
     def decode(body: bytes) -> Payload:
-        if len(body) > max_body:
+        if len(body) > max_body or (
+            spi_size_at is not None and len(body) > spi_size_at and body[spi_size_at]
+        ):
             return decoder(body)
         key = (payload_type, body)
         payload = _memo.get(key)
