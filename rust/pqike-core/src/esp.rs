@@ -28,6 +28,13 @@ pub const DEFAULT_REPLAY_WINDOW: u32 = 64;
 pub const MIN_REPLAY_WINDOW: u32 = 32;
 /// Largest anti-replay window this module accepts.
 pub const MAX_REPLAY_WINDOW: u32 = 8192;
+
+/// Whether `initial_seq` can start an SA's outbound numbering: 1..=2^32-1, or
+/// 1..=2^64-1 with ESN (0 is never sent, RFC 4303 §3.3.3).
+#[must_use]
+pub const fn initial_seq_in_range(initial_seq: u64, esn: bool) -> bool {
+    initial_seq != 0 && (esn || initial_seq <= 0xFFFF_FFFF)
+}
 /// Next Header value of a dummy (TFC) packet, which receivers drop (RFC 4303 §2.6).
 pub const NEXT_HEADER_DUMMY: u8 = 59;
 
@@ -222,7 +229,7 @@ impl EspSa {
                 "replay window must be 0 (off) or 32..=8192",
             ));
         }
-        if initial_seq == 0 || (!esn && initial_seq > u64::from(u32::MAX)) {
+        if !initial_seq_in_range(initial_seq, esn) {
             return Err(Error::InvalidArgument(
                 "initial sequence number must be 1..=2^32-1 (2^64-1 with ESN)",
             ));

@@ -118,6 +118,12 @@ impl Method {
         matches!(self, Self::MlKem512 | Self::MlKem768 | Self::MlKem1024)
     }
 
+    /// Whether this is one of the NIST prime-curve groups (ECP-256/384/521).
+    #[must_use]
+    pub const fn is_ecp(self) -> bool {
+        matches!(self, Self::Ecp256 | Self::Ecp384 | Self::Ecp521)
+    }
+
     /// Length of the initiator's KE data: the DH public value or the ML-KEM `ek`
     /// (`384k + 32`).
     #[must_use]
@@ -1307,7 +1313,7 @@ pub mod kat {
         peer_public_xy: &[u8],
     ) -> Result<SecretBytes, Error> {
         let method = Method::from_id(method_id)?;
-        if !matches!(method, Method::Ecp256 | Method::Ecp384 | Method::Ecp521) {
+        if !method.is_ecp() {
             return Err(Error::InvalidState("not an ECP method"));
         }
         ecp_compute(method, &ecp_secret(method, private_scalar)?, peer_public_xy)

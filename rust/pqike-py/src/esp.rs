@@ -47,7 +47,8 @@ fn replay_window_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
     )
 }
 
-/// `initial_seq`: at least 1; the core checks the upper end, which depends on `esn`.
+/// `initial_seq`: at least 1 here (an integer of the right kind); the upper end
+/// depends on `esn` and is checked in `new` with [`esp::initial_seq_in_range`].
 fn initial_seq_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     checked_int(
         obj,
@@ -119,8 +120,7 @@ impl PyEspSa {
         let encr_id = encr_id.0;
         // The reference backend's order: the integer ranges (the upper end of
         // `initial_seq` depends on `esn`), then the ENCR transform, then the key.
-        let max_seq = if esn { u64::MAX } else { u64::from(u32::MAX) };
-        if initial_seq > max_seq {
+        if !esp::initial_seq_in_range(initial_seq, esn) {
             return Err(PyValueError::new_err(format!(
                 "initial sequence number must be 1..=2^32-1 (2^64-1 with ESN), got {initial_seq}"
             )));

@@ -30,11 +30,7 @@ fn kem(method: KeId) -> PyResult<u16> {
 }
 
 fn ecp(method: KeId) -> PyResult<u16> {
-    method_of(
-        method,
-        |m| matches!(m, Method::Ecp256 | Method::Ecp384 | Method::Ecp521),
-        "an ECP group",
-    )
+    method_of(method, Method::is_ecp, "an ECP group")
 }
 
 type BytesPair<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
