@@ -95,16 +95,3 @@ def test_established_events_and_log_name_the_peer_address(
     lines = [m.getMessage() for m in caplog.records if "established" in m.getMessage()]
     assert any(f"({R_ADDR}:{at_i.remote[1]})" in m for m in lines)
     assert any(f"({I_ADDR}:{at_r.remote[1]})" in m for m in lines)
-
-
-def test_connection_failed_names_the_peer_address(backend: Backend) -> None:
-    from pqike.ikev2.events import ConnectionFailed
-
-    from .helpers import R_ADDR
-
-    i, r = initiator_and_responder(backend, responder_psk=b"another key, not ours")
-    i.ep.initiate("conn", 0.0)
-    roundtrip(i, r)
-    failed = i.of(ConnectionFailed)
-    assert failed
-    assert failed[0].remote[0] == R_ADDR

@@ -19,7 +19,7 @@ from pqike.ikev2.events import (
     IkeEstablished,
 )
 
-from .helpers import Channel, initiator_and_responder, roundtrip
+from .helpers import R_ADDR, Channel, initiator_and_responder, roundtrip
 from .test_handshake import esp_both_ways, exchanges
 
 
@@ -93,6 +93,7 @@ def test_wrong_psk_authentication_failed_no_sa_either_side(backend: Backend) -> 
     failed = i.of(ConnectionFailed)
     assert failed
     assert failed[0].notify == NotifyType.AUTHENTICATION_FAILED
+    assert failed[0].remote[0] == R_ADDR  # the event names the peer
     assert r.of(ConnectionFailed)[0].notify == NotifyType.AUTHENTICATION_FAILED
     assert not i.of(IkeEstablished)
     assert not r.of(IkeEstablished)
