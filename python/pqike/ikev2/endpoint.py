@@ -89,11 +89,11 @@ class IkeEndpoint:
         self.sas: dict[SaHandle, IkeSa] = {}
         self._by_spi: dict[bytes, IkeSa] = {}
         self._by_init: dict[tuple[bytes, str, int], IkeSa] = {}
-        self._keys: dict[SaHandle, tuple[bytes, tuple[bytes, str, int] | None]] = {}
-        """Each SA's keys in ``_by_spi`` and ``_by_init``, noted when it is indexed:
-        forgetting it then costs the same however many SAs there are (the SA's
-        ``remote`` moves to the NAT-T port, so its ``_by_init`` key is not derived
-        from it)."""
+        self._init_keys: dict[SaHandle, tuple[bytes, str, int]] = {}
+        """A responder SA's key in ``_by_init``, noted when it is indexed: its
+        ``remote`` moves to the NAT-T port, so the key cannot be derived from it
+        later (its key in ``_by_spi`` is our SPI, which never changes). Forgetting
+        an SA thus costs the same however many SAs there are."""
         self._esp_in: dict[int, tuple[IkeSa, ChildSa]] = {}
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, Addr, Addr]] = []
@@ -184,9 +184,7 @@ class IkeEndpoint:
         if not is_initiator:
             self._half_open_sas.add(sa)
         self._fresh.append(sa)
-        spi = spi_i if is_initiator else spi_r
-        self._by_spi[spi] = sa
-        self._keys[handle] = (spi, None)
+        self._by_spi[spi_i if is_initiator else spi_r] = sa
         return sa
 
     # -- public API (contracts §3) ---------------------------------------------------
@@ -384,12 +382,10 @@ class IkeEndpoint:
         self.sas.pop(sa.handle, None)
         self._half_open_sas.discard(sa)
         self._deadline.pop(sa.handle, None)
-        keys = self._keys.pop(sa.handle, None)
-        if keys is None:
-            return
-        spi, init = keys
-        if self._by_spi.get(spi) is sa:
-            del self._by_spi[spi]
+        ours = sa.spi_i if sa.is_initiator else sa.spi_r
+        if self._by_spi.get(ours) is sa:
+            del self._by_spi[ours]
+        init = self._init_keys.pop(sa.handle, None)
         if init is not None and self._by_init.get(init) is sa:
             del self._by_init[init]
 
@@ -547,7 +543,7 @@ class IkeEndpoint:
         sa = self._new_sa(conn, False, local, remote, spi_i, self._alloc_ike_spi(), now)
         init = (spi_i, remote[0], remote[1])
         self._by_init[init] = sa
-        self._keys[sa.handle] = (self._keys[sa.handle][0], init)
+        self._init_keys[sa.handle] = init
         return sa
 
 
