@@ -39,7 +39,7 @@ from pqike.bench.suites import CONN_NAME
 from pqike.crypto import get_backend
 from pqike.ikev2.endpoint import IkeEndpoint
 
-__all__ = ["Counts", "area_of", "count_handshakes", "main"]
+__all__ = ["Counts", "area_of", "count_handshakes", "main", "run_handshakes"]
 
 _AREAS: tuple[tuple[str, str], ...] = (
     ("pqike/ikev2/codec/", "codec"),
@@ -65,7 +65,9 @@ def area_of(filename: str, name: str) -> str:
     return "other python"
 
 
-def _handshakes(suite: str | Pair, backend_name: str, count: int) -> None:
+def run_handshakes(suite: str | Pair, backend_name: str, count: int) -> None:
+    """``count`` in-memory handshakes, each between fresh endpoints, as ``pqike
+    bench`` runs them (pass a :class:`Pair` to keep one configuration throughout)."""
     pair = suite if isinstance(suite, Pair) else Pair.for_suite(suite)
     backend = get_backend(backend_name)
     for _ in range(count):
@@ -92,7 +94,7 @@ def count_handshakes(suite: str, backend_name: str, count: int) -> Counts:
     # One configuration for all of them, as a real endpoint has: the engine
     # remembers what it derives from configuration objects.
     pair = Pair.for_suite(suite)
-    _handshakes(pair, backend_name, 3)  # caches and memos as in steady state
+    run_handshakes(pair, backend_name, 3)  # caches and memos as in steady state
     python_calls = c_calls = 0
 
     def on_call(frame: FrameType, event: str, arg: Any) -> None:
@@ -104,7 +106,7 @@ def count_handshakes(suite: str, backend_name: str, count: int) -> Counts:
 
     sys.setprofile(on_call)
     try:
-        _handshakes(pair, backend_name, count)
+        run_handshakes(pair, backend_name, count)
     finally:
         sys.setprofile(None)
     opcodes: dict[str, int] = defaultdict(int)
@@ -126,7 +128,7 @@ def count_handshakes(suite: str, backend_name: str, count: int) -> Counts:
 
     sys.settrace(on_frame)
     try:
-        _handshakes(pair, backend_name, count)
+        run_handshakes(pair, backend_name, count)
     finally:
         sys.settrace(None)
     total = sum(opcodes.values())
@@ -189,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_counts(args.suite, args.backend, counts)
         return 0
     pair = Pair.for_suite(args.suite)  # one configuration, as a real endpoint has
-    _handshakes(pair, args.backend, 5)  # warm-up
+    run_handshakes(pair, args.backend, 5)  # warm-up
     if args.pyinstrument:
         try:
             from pyinstrument import Profiler
@@ -198,12 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         profiler = Profiler(interval=0.0002)
         profiler.start()
-        _handshakes(pair, args.backend, args.count)
+        run_handshakes(pair, args.backend, args.count)
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False, show_all=False))
         return 0
     start = time.perf_counter()
-    _handshakes(pair, args.backend, args.count)
+    run_handshakes(pair, args.backend, args.count)
     plain = time.perf_counter() - start
     print(
         f"{args.suite} {args.backend}: {args.count / plain:.0f} handshakes/s "
@@ -211,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     profile = cProfile.Profile()
     profile.enable()
-    _handshakes(pair, args.backend, args.count)
+    run_handshakes(pair, args.backend, args.count)
     profile.disable()
     stats = pstats.Stats(profile)
     if args.save:

@@ -139,13 +139,13 @@ def shares(samples: Iterable[Sample]) -> Shares:
 
 def _run(seconds: float, suite: str, backend_name: str) -> None:
     from pqike.bench.inprocess import Pair
-    from pqike.bench.profile import _handshakes
+    from pqike.bench.profile import run_handshakes
 
     pair = Pair.for_suite(suite)  # one configuration, as a real endpoint has
-    _handshakes(pair, backend_name, 20)  # imports and memos before the loop
+    run_handshakes(pair, backend_name, 20)  # imports and memos before the loop
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        _handshakes(pair, backend_name, 50)
+        run_handshakes(pair, backend_name, 50)
         done += 50
     elapsed = time.perf_counter() - start
     print(f"{done} handshakes in {elapsed:.1f} s ({done / elapsed:,.0f}/s)")
